@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/attester: Attester interface and one folder per TEE.
+ */
+export {};

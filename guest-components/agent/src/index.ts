@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/kata-agent: In-guest kata agent: container lifecycle over ttRPC.
+ */
+export {};

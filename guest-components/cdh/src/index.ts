@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/cdh: Confidential Data Hub: resources, keyprovider, sealed secrets.
+ */
+export {};

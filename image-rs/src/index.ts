@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/image-rs: Pull, verify, decrypt and unpack OCI images.
+ */
+export {};

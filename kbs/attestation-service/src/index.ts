@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/attestation-service: Evidence to claims to policy to EAR token; RVPS.
+ */
+export {};

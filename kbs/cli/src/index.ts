@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/kbs-cli: kbs-cli: the KBS admin command line.
+ */
+export {};

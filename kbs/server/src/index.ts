@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/kbs: Key Broker Service HTTP server.
+ */
+export {};

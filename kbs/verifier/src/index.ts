@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/verifier: Verifier interface and one folder per TEE.
+ */
+export {};

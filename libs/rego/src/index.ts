@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/rego: Rego policy engine: parser, compiler and evaluator.
+ */
+export {};

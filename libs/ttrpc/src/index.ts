@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/ttrpc: ttRPC framing, client and server over node:net streams.
+ */
+export {};

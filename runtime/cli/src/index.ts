@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/kata-cc: The kata-cc command line.
+ */
+export {};

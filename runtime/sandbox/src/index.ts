@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/sandbox: A VM sandbox: hypervisor, agent client and resources.
+ */
+export {};

@@ -1,0 +1,4 @@
+/**
+ * @kata-cc/shim: containerd shim v2 (io.containerd.kata-cc.v2).
+ */
+export {};
