@@ -1,0 +1,39 @@
+/** Public types of the Rego engine: what the KBS, the attestation service and the agent call. */
+
+/** One Rego module: `path` names it in errors and `print` output (`path:line: ...`). */
+export interface ModuleSource {
+  path: string;
+  source: string;
+}
+
+export interface CompileOptions {
+  /**
+   * Syntax of modules that do not say it themselves. A module with `import rego.v1` is v1;
+   * a module with `import future.keywords...` is v0 (genpolicy's policies). Default 'v1'.
+   */
+  regoVersion?: 'v0' | 'v1';
+  /** Evaluation step budget per `evaluate` call (a runaway policy fails with RGO_LIMIT). */
+  maxSteps?: number;
+  /** Wall-clock budget per `evaluate` call in milliseconds (RGO_LIMIT when exceeded). */
+  timeoutMs?: number;
+}
+
+/** JSON-compatible result: sets become arrays sorted as OPA sorts them. */
+export interface EvalResult {
+  /** False when the query has no value (OPA's "undefined"); `value` is then absent. */
+  defined: boolean;
+  value?: unknown;
+  /** Lines written by `print()` while evaluating, each prefixed with `path:line: `. */
+  prints: string[];
+}
+
+/** A compiled set of modules: compile once, evaluate per request. Safe to reuse. */
+export interface Policy {
+  /**
+   * Evaluates `query` (a ref such as `data.policy.allow`, or any Rego query expression)
+   * with `input` and extra base `data`. Throws KccError RGO_* on errors.
+   */
+  evaluate(query: string, input?: unknown, data?: unknown): EvalResult;
+  /** Package paths defined by the modules, e.g. `['agent_policy']`. */
+  readonly packages: readonly string[];
+}
