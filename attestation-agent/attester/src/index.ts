@@ -1,4 +1,21 @@
 /**
- * @kata-cc/attester: Attester interface and one folder per TEE.
+ * @kata-cc/attester: the Attester interface (evidence for one TEE, optional runtime
+ * measurement and initdata binding), one folder per TEE, and the registry that detects the
+ * platform and creates the matching attester. It does not talk to the KBS (that is
+ * @kata-cc/kbs-client) and does not hash runtime data (that is @kata-cc/kbs-types).
  */
-export {};
+export type {
+  Attester,
+  AttesterDeps,
+  DetectPlatform,
+  InitDataBinding,
+  MeasurementAlgorithm,
+  RuntimeMeasurement,
+} from './attester.js';
+export type { Tee } from './tee.js';
+export { attesterError, padReportData } from './errors.js';
+export type { AttesterErrorCode } from './errors.js';
+export { createAttester, detectTee, probedTees } from './registry.js';
+export type { DetectTeeOptions } from './registry.js';
+export { SAMPLE_REPORT_DATA_MAX, SampleAttester, detectSample } from './sample/sample.js';
+export type { SampleEvidence } from './sample/sample.js';

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hasCode } from '@kata-cc/errors';
+import { createAttester, detectTee } from './registry.js';
+import { padReportData } from './errors.js';
+
+test('createAttester() creates the sample attester', () => {
+  assert.equal(createAttester('sample').tee, 'sample');
+});
+
+test('createAttester() refuses a TEE this build has no attester for', () => {
+  assert.throws(() => createAttester('nvidiadpu'), (e) => hasCode(e, 'ATTESTER_UNSUPPORTED_TEE'));
+});
+
+test('detectTee() refuses to fall back to sample unless allowed', async () => {
+  const root = '/nonexistent-kata-cc-root';
+  await assert.rejects(detectTee({}, { root }), (e) => hasCode(e, 'ATTESTER_NO_TEE_DETECTED'));
+  const warnings: unknown[] = [];
+  const logger = { trace() {}, debug() {}, info() {}, warn: (o: unknown) => warnings.push(o), error() {}, fatal() {}, child() { return logger; } };
+  assert.equal(await detectTee({ allowSample: true }, { root, logger }), 'sample');
+  assert.equal(warnings.length, 1);
+});
+
+test('padReportData() zero-pads and refuses to truncate', () => {
+  assert.deepEqual(padReportData(new Uint8Array([1, 2]), 4), new Uint8Array([1, 2, 0, 0]));
+  assert.throws(() => padReportData(new Uint8Array(5), 4), (e) => hasCode(e, 'ATTESTER_REPORT_DATA_TOO_LONG'));
+});

@@ -1,0 +1,69 @@
+import type { Attester, AttesterDeps, DetectPlatform } from './attester.js';
+import { attesterError } from './errors.js';
+import { SampleAttester } from './sample/sample.js';
+import type { Tee } from './tee.js';
+
+/**
+ * Creates the attester for `tee`. The one place that maps a TEE name to an implementation:
+ * the switch is exhaustive over `Tee`, so a new TEE name breaks the build until it has a case.
+ */
+export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
+  switch (tee) {
+    case 'sample':
+      return new SampleAttester({}, deps);
+    case 'tdx':
+    case 'snp':
+    case 'se':
+    case 'az-snp-vtpm':
+    case 'az-tdx-vtpm':
+    case 'tpm':
+    case 'sgx':
+    case 'cca':
+    case 'csv':
+    case 'nvidia':
+    case 'hygondcu':
+    case 'sampledevice':
+    case 'nvidiadpu':
+      throw attesterError('ATTESTER_UNSUPPORTED_TEE', `Cannot create an attester for TEE "${tee}": this build has no ${tee} attester`, {
+        details: { tee },
+      });
+  }
+}
+
+/**
+ * Platform probes in guest-components' detection order (tdx → sgx → az-tdx-vtpm → az-snp-vtpm →
+ * snp → csv → cca → se → tpm), restricted to the TEEs this build has attesters for. The Azure
+ * vTPM probes run before `snp` because an Azure CVM also exposes SNP devices to the paravisor.
+ */
+const PROBES: ReadonlyArray<readonly [Tee, DetectPlatform]> = [];
+
+export interface DetectTeeOptions {
+  /**
+   * Return `sample` when no TEE is found instead of failing. Development only: production
+   * configurations leave it false so that a guest without a TEE never attests as `sample`.
+   */
+  allowSample?: boolean;
+}
+
+/** The TEEs that `detectTee()` probes, in order. */
+export function probedTees(): Tee[] {
+  return PROBES.map(([tee]) => tee);
+}
+
+/**
+ * Detects the primary TEE of this machine. Throws `ATTESTER_NO_TEE_DETECTED` when none is
+ * found, unless `allowSample` is set; then it returns `sample` and logs a warning.
+ */
+export async function detectTee(options: DetectTeeOptions = {}, deps: AttesterDeps = {}): Promise<Tee> {
+  for (const [tee, probe] of PROBES) {
+    if (await probe(deps)) return tee;
+  }
+  // SECURITY: never fall back to the sample TEE silently; it has no hardware root of trust.
+  if (options.allowSample === true) {
+    deps.logger?.warn({ probed: probedTees() }, 'No TEE detected: using the SAMPLE attester (development only, evidence has no hardware root of trust)');
+    return 'sample';
+  }
+  throw attesterError('ATTESTER_NO_TEE_DETECTED', 'Cannot detect a TEE on this machine: no attester found its platform; set allow_sample for development', {
+    details: { probed: probedTees() },
+  });
+}

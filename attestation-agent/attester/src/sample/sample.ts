@@ -1,0 +1,38 @@
+import type { Attester, AttesterDeps } from '../attester.js';
+import { attesterError } from '../errors.js';
+
+/** The evidence of the sample TEE, as trustee's sample verifier parses it (`SampleTeeEvidence`). */
+export interface SampleEvidence {
+  /** Security version number; the sample attester always reports "1". */
+  svn: string;
+  /** base64 (standard, padded) of the report data exactly as given, not padded. */
+  report_data: string;
+}
+
+/** The largest report data the sample TEE accepts: a SHA-512 digest, like the biggest real field. */
+export const SAMPLE_REPORT_DATA_MAX = 64;
+
+/**
+ * The sample attester: evidence with no hardware behind it, for development and tests only.
+ * Trustee's default policies refuse it, and so do ours unless the KBS runs with `--allow-sample`.
+ */
+export class SampleAttester implements Attester {
+  readonly tee = 'sample' as const;
+
+  constructor(_config: Record<string, never> = {}, _deps: AttesterDeps = {}) {}
+
+  async getEvidence(reportData: Uint8Array): Promise<SampleEvidence> {
+    if (reportData.length > SAMPLE_REPORT_DATA_MAX) {
+      throw attesterError('ATTESTER_REPORT_DATA_TOO_LONG', `Cannot bind report data: ${reportData.length} bytes exceed the ${SAMPLE_REPORT_DATA_MAX}-byte field`, {
+        details: { length: reportData.length, size: SAMPLE_REPORT_DATA_MAX },
+      });
+    }
+    // The sample verifier compares the decoded value with the unpadded digest, so no padding.
+    return { svn: '1', report_data: Buffer.from(reportData).toString('base64') };
+  }
+}
+
+/** The sample TEE is "present" everywhere; the registry only picks it when asked to. */
+export async function detectSample(_deps: AttesterDeps): Promise<boolean> {
+  return true;
+}
