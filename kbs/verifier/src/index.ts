@@ -1,4 +1,6 @@
 /**
  * @kata-cc/verifier: Verifier interface and one folder per TEE.
  */
-export {};
+export { createVerifier } from './registry.js';
+export { SampleVerifier } from './sample/sample-verifier.js';
+export type { ExpectedBinding, VerifyOptions, VerifiedEvidence, Verifier, VerifierConfig } from './verifier.js';

@@ -1,0 +1,51 @@
+import { KccError } from '@kata-cc/errors';
+import type { Tee } from '@kata-cc/kbs-types';
+import { SampleVerifier } from './sample/sample-verifier.js';
+import type { Verifier, VerifierConfig } from './verifier.js';
+
+/**
+ * The one place that maps a TEE name to its verifier. Exhaustive: adding a TEE to kbs-types
+ * fails compilation here until it is handled.
+ */
+export function createVerifier(tee: Tee, config: VerifierConfig = {}): Verifier {
+  switch (tee) {
+    case 'sample':
+    case 'sampledevice':
+      // SECURITY: sample evidence has no hardware root of trust; only dev mode may accept it.
+      if (config.allowSample !== true) {
+        throw new KccError({
+          kind: 'PERMISSION_DENIED',
+          code: 'VERIFIER_SAMPLE_DISABLED',
+          message: `Evidence from the "${tee}" TEE is refused: it proves nothing; start the KBS with --allow-sample (dev mode) to accept it`,
+          details: { tee },
+        });
+      }
+      return new SampleVerifier(tee);
+    case 'tdx':
+    case 'snp':
+    case 'se':
+    case 'az-snp-vtpm':
+    case 'az-tdx-vtpm':
+    case 'tpm':
+    case 'sgx':
+    case 'cca':
+    case 'csv':
+    case 'hygondcu':
+    case 'nvidia':
+    case 'nvidiadpu':
+      return unsupported(tee);
+    default: {
+      const never: never = tee;
+      return unsupported(never);
+    }
+  }
+}
+
+function unsupported(tee: string): never {
+  throw new KccError({
+    kind: 'NOT_IMPLEMENTED',
+    code: 'VERIFIER_UNSUPPORTED_TEE',
+    message: `No verifier for TEE "${tee}" in this build`,
+    details: { tee },
+  });
+}
