@@ -1,0 +1,86 @@
+import type { Attester } from '@kata-cc/attester';
+import { isKccError } from '@kata-cc/errors';
+import type { Logger } from '@kata-cc/log';
+import {
+  DEFAULT_HASH_ALGORITHM,
+  HASH_ALGORITHMS,
+  KBS_PROTOCOL_VERSION,
+  parseChallenge,
+  parseHashAlgorithm,
+  primaryRuntimeData,
+  runtimeDataDigest,
+  type Attestation,
+  type HashAlgorithm,
+  type Request,
+} from '@kata-cc/kbs-types';
+import { kbcError } from './errors.js';
+import type { KbsHttp } from './http.js';
+import { replyError, replyJson } from './kbs-reply.js';
+import type { TeeKeyPair } from './tee-key.js';
+
+export interface RcarOptions {
+  /** The initdata TOML document, sent verbatim as `init-data` (the KBS hashes these exact bytes). */
+  initData?: string;
+  logger: Logger;
+}
+
+/** The hash the KBS selected (`extra-params.selected-hash-algorithm`), else SHA-384 (Rust `get_hash_algorithm`). */
+function selectedHash(extraParams: unknown): HashAlgorithm {
+  if (typeof extraParams === 'object' && extraParams !== null && !Array.isArray(extraParams)) {
+    const sel = (extraParams as Record<string, unknown>)['selected-hash-algorithm'];
+    if (sel !== undefined) {
+      try {
+        return parseHashAlgorithm(sel);
+      } catch (cause) {
+        throw kbcError('KBC_PROTOCOL_ERROR', `KBS selected an unsupported hash algorithm ${JSON.stringify(sel)}`, { cause });
+      }
+    }
+  }
+  return DEFAULT_HASH_ALGORITHM;
+}
+
+/**
+ * One RCAR handshake (Request, Challenge, Attestation, Response): `/auth`, evidence bound to
+ * the nonce and TEE public key, `/attest`. Returns the attestation token; the session cookie
+ * stays in `http`'s jar for the resource requests that follow.
+ */
+export async function rcarHandshake(http: KbsHttp, attester: Attester, key: TeeKeyPair, options: RcarOptions): Promise<string> {
+  http.clearCookies();
+  const request: Request = {
+    version: KBS_PROTOCOL_VERSION,
+    tee: attester.tee,
+    'extra-params': { 'supported-hash-algorithms': [...HASH_ALGORITHMS] },
+  };
+  const authReply = await http.send('POST', '/kbs/v0/auth', { json: request });
+  if (authReply.status !== 200) throw replyError('KBC_AUTH_FAILED', 'the authentication request (/auth)', authReply);
+  let challenge;
+  try {
+    challenge = parseChallenge(replyJson('/auth', authReply));
+  } catch (cause) {
+    if (isKccError(cause) && cause.code.startsWith('KBC_')) throw cause;
+    throw kbcError('KBC_PROTOCOL_ERROR', 'Cannot parse the KBS challenge', { cause });
+  }
+  const hash = selectedHash(challenge['extra-params']);
+  const teePubKey = key.publicJwk();
+  // SECURITY: the evidence binds H(JCS({tee-pubkey, nonce, additional-evidence})), so the KBS
+  // releases secrets only to the holder of this key, for this fresh challenge.
+  const reportData = runtimeDataDigest(primaryRuntimeData(challenge.nonce, teePubKey, ''), hash);
+  let evidence: unknown;
+  try {
+    evidence = await attester.getEvidence(reportData);
+  } catch (cause) {
+    throw kbcError('KBC_EVIDENCE_FAILED', `Cannot get ${attester.tee} evidence for the KBS challenge`, { cause });
+  }
+  const attestation: Attestation = {
+    'init-data': options.initData === undefined ? null : { format: 'toml', body: options.initData },
+    'runtime-data': { nonce: challenge.nonce, 'tee-pubkey': teePubKey },
+    'tee-evidence': { primary_evidence: evidence, additional_evidence: '' },
+  };
+  const attestReply = await http.send('POST', '/kbs/v0/attest', { json: attestation });
+  if (attestReply.status !== 200) throw replyError('KBC_ATTEST_FAILED', `the ${attester.tee} evidence (/attest)`, attestReply);
+  const body = replyJson('/attest', attestReply) as Record<string, unknown> | null;
+  const token = body !== null && typeof body === 'object' ? body['token'] : undefined;
+  if (typeof token !== 'string') throw kbcError('KBC_PROTOCOL_ERROR', 'Cannot parse the KBS reply to /attest: no "token" string');
+  options.logger.debug({ tee: attester.tee, hash }, 'RCAR handshake completed');
+  return token;
+}
