@@ -1,0 +1,114 @@
+/**
+ * Default attestation policy `default_cpu` (written for kata-cc in trustee's shape: package
+ * `policy`, output `trust_claims`). Every claim starts at a value that makes the appraisal
+ * "contraindicated" and is raised only when the evidence matches reference values, so a TEE
+ * is "affirming" only for values the operator registered. `sample` evidence is affirmed only
+ * in dev mode (`data.dev_mode`, set by `kbs --allow-sample`).
+ */
+export const DEFAULT_CPU_POLICY = `package policy
+
+import rego.v1
+
+default executables := 33
+
+default hardware := 97
+
+default configuration := 36
+
+default file_system := 0
+
+default instance_identity := 0
+
+default runtime_opaque := 0
+
+default storage_opaque := 0
+
+default sourced_data := 0
+
+trust_claims := {
+	"executables": executables,
+	"hardware": hardware,
+	"configuration": configuration,
+	"file-system": file_system,
+	"instance-identity": instance_identity,
+	"runtime-opaque": runtime_opaque,
+	"storage-opaque": storage_opaque,
+	"sourced-data": sourced_data,
+}
+
+##### Sample: no hardware root of trust, so affirmed only in dev mode.
+executables := 3 if {
+	input.sample
+	data.dev_mode == true
+}
+
+hardware := 2 if {
+	input.sample
+	data.dev_mode == true
+}
+
+configuration := 2 if {
+	input.sample
+	data.dev_mode == true
+	input.sample.debug == false
+}
+
+hardware := 2 if {
+	input.sampledevice
+	data.dev_mode == true
+}
+
+##### TDX
+executables := 3 if {
+	input.tdx
+	input.tdx.quote.body.rtmr_1 in query_reference_value("rtmr_1")
+	input.tdx.quote.body.rtmr_2 in query_reference_value("rtmr_2")
+}
+
+hardware := 2 if {
+	input.tdx
+	input.tdx.quote.header.tee_type == "81000000"
+	input.tdx.quote.header.vendor_id == "939a7233f79c4ca9940a0db3957f0607"
+	input.tdx.quote.body.mr_td in query_reference_value("mr_td")
+	input.tdx.tcb_status == "UpToDate"
+}
+
+configuration := 2 if {
+	input.tdx
+	input.tdx.td_attributes.debug == false
+	input.tdx.quote.body.xfam in query_reference_value("xfam")
+}
+
+##### SNP
+executables := 3 if {
+	input.snp
+	input.snp.measurement in query_reference_value("snp_launch_measurement")
+}
+
+hardware := 2 if {
+	input.snp
+	input.snp.reported_tcb_bootloader in query_reference_value("snp_bootloader")
+	input.snp.reported_tcb_microcode in query_reference_value("snp_microcode")
+	input.snp.reported_tcb_snp in query_reference_value("snp_snp_svn")
+	input.snp.reported_tcb_tee in query_reference_value("snp_tee_svn")
+}
+
+configuration := 2 if {
+	input.snp
+	input.snp.policy_debug_allowed == false
+	input.snp.policy_migrate_ma == false
+}
+`;
+
+/**
+ * Makes trustee's \`query_reference_value(id)\` available to attestation policies without a
+ * custom builtin: a function in the same package reading the reference values the service
+ * passes as \`data.reference_values\`. An unknown id is undefined, so rules using it fail
+ * closed, as trustee's \`null\` does.
+ */
+export const REFERENCE_VALUE_MODULE = `package policy
+
+import rego.v1
+
+query_reference_value(id) := data.reference_values[id]
+`;
