@@ -1,0 +1,158 @@
+import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { silentLogger, type Logger } from '@kata-cc/log';
+import { planEdit, stripManaged } from './containerd/edit.js';
+import { waitForSocket } from './containerd/wait.js';
+import { installerError } from './errors.js';
+import { atomicWrite, copyTree, missingDirs, readOptional, sha256 } from './fsutil.js';
+import { HANDLER_NAMES, handlerSpecs, type HandlerName } from './handlers.js';
+import { LABEL_RUNTIME, LABEL_TEE, noLabeler, type NodeLabeler } from './labeler/labeler.js';
+import { onRoot, prefixPaths, type Layout } from './layout.js';
+import { loadState, saveState, statePaths, type InstallState } from './state.js';
+import { configFileForTee, detectNodeTee, type NodeTee } from './tee.js';
+
+export interface InstallerDeps {
+  readonly logger?: Logger;
+  readonly labeler?: NodeLabeler;
+  /** Restarts containerd after its configuration changed; null skips the restart. */
+  readonly restartContainerd?: (() => Promise<void>) | null;
+}
+
+export interface InstallOptions {
+  readonly layout: Layout;
+  /** The payload to copy (bin/, node/, lib/, share/), a path the installer can read. */
+  readonly artifacts: string;
+  readonly handlers?: readonly HandlerName[];
+  /** Overrides TEE detection from the host's sysfs. */
+  readonly tee?: NodeTee;
+  /** containerd major version; only consulted when there is no configuration file. */
+  readonly containerdMajor?: number | null;
+  readonly nodeName?: string | null;
+  /** Host path of containerd's socket: wait for it after a restart. */
+  readonly containerdSocket?: string | null;
+}
+
+export interface InstallResult {
+  readonly tee: NodeTee;
+  readonly mode: InstallState['config']['mode'];
+  readonly schema: InstallState['config']['schema'];
+  readonly configChanged: boolean;
+  readonly restarted: boolean;
+  readonly files: number;
+}
+
+/** Files the payload must contain: the shim launcher and one configuration per handler TEE. */
+async function checkArtifacts(artifacts: string, handlers: readonly HandlerName[]): Promise<void> {
+  const required = ['bin/containerd-shim-kata-cc-v2', ...new Set(handlerSpecs('/', handlers).filter((h) => h.tee !== 'auto').map((h) => `share/defaults/kata-cc/${h.configFile}`))];
+  required.push('share/defaults/kata-cc/configuration-dev.toml');
+  const missing: string[] = [];
+  for (const rel of new Set(required)) if ((await readOptional(path.join(artifacts, rel))) === null) missing.push(rel);
+  if (missing.length > 0) {
+    throw installerError('INST_ARTIFACTS_MISSING', `The runtime payload ${artifacts} lacks ${missing.join(', ')}`, { details: { missing } });
+  }
+}
+
+async function checkRoot(root: string): Promise<void> {
+  const st = await stat(root).catch(() => null);
+  if (st === null || !st.isDirectory()) throw installerError('INST_ROOT_INVALID', `--root ${root} is not a directory (mount the host's / there)`);
+}
+
+/**
+ * Installs the runtime on the node. Idempotent: running it again updates the artifacts and
+ * re-renders the managed configuration from the original, restarting containerd only when
+ * its configuration actually changed.
+ */
+export async function install(opts: InstallOptions, deps: InstallerDeps = {}): Promise<InstallResult> {
+  const log = deps.logger ?? silentLogger;
+  const labeler = deps.labeler ?? noLabeler;
+  const { layout } = opts;
+  const handlers = opts.handlers ?? HANDLER_NAMES;
+  await checkRoot(layout.root);
+  await checkArtifacts(opts.artifacts, handlers);
+  const previous = await loadState(layout);
+  const tee = opts.tee ?? (await detectNodeTee(layout.root));
+  const node = opts.nodeName ?? null;
+  if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: 'installing' });
+
+  // 1. Artifacts.
+  const prefixOnRoot = onRoot(layout, layout.prefix);
+  const prefixExisted = previous?.prefixExisted ?? (await lstat(prefixOnRoot).then(() => true, () => false));
+  log.info({ from: opts.artifacts, to: layout.prefix, tee }, 'copying runtime artifacts');
+  const installed = await copyTree(opts.artifacts, prefixOnRoot);
+  const { configDir, dropInDir, shim } = prefixPaths(layout.prefix);
+  const defaultConfig = await readFile(path.join(opts.artifacts, 'share/defaults/kata-cc', configFileForTee(tee)));
+  await atomicWrite(path.join(onRoot(layout, configDir), 'configuration.toml'), defaultConfig);
+  installed.push('share/defaults/kata-cc/configuration.toml');
+
+  // 2. containerd configuration. The backup and the state are written before the config.
+  const paths = statePaths(layout);
+  const configOnRoot = onRoot(layout, layout.containerdConfig);
+  const currentBuf = await readOptional(configOnRoot);
+  const current = currentBuf?.toString('utf8') ?? null;
+  let base: string | null;
+  let originalExisted: boolean;
+  if (previous !== null && currentBuf !== null && sha256(currentBuf) === previous.config.writtenSha256) {
+    originalExisted = previous.config.originalExisted;
+    base = originalExisted ? ((await readOptional(paths.backup))?.toString('utf8') ?? null) : null;
+    if (originalExisted && base === null) throw installerError('INST_STATE_CORRUPT', `The backup ${paths.backup} of containerd's configuration is missing`);
+  } else {
+    // First install, or someone edited the file since: what is there now (minus our blocks) is the original.
+    originalExisted = current !== null;
+    base = current === null ? null : stripManaged(current);
+    if (base !== null) await atomicWrite(paths.backup, base, 0o600);
+  }
+  const specs = handlerSpecs(layout.prefix, handlers);
+  const plan = planEdit({ base, containerdMajor: opts.containerdMajor ?? null, specs, shimPath: shim, dropInPath: `${dropInDir}/kata-cc.toml` });
+  let dropIn: InstallState['dropIn'] = null;
+  if (plan.dropIn !== null) {
+    const target = onRoot(layout, plan.dropIn.path);
+    const created = previous?.dropIn?.path === plan.dropIn.path ? previous.dropIn.createdDirs : (await missingDirs(path.dirname(target), layout.root)).map((d) => '/' + path.relative(layout.root, d));
+    dropIn = { path: plan.dropIn.path, createdDirs: created };
+  }
+  const state: InstallState = {
+    formatVersion: 1,
+    prefix: layout.prefix,
+    prefixExisted,
+    installedFiles: installed,
+    handlers: [...handlers],
+    tee,
+    config: { path: layout.containerdConfig, originalExisted, schema: plan.schema, mode: plan.mode, writtenSha256: sha256(plan.mainConfig) },
+    dropIn,
+    node,
+    labels: node === null ? [] : [LABEL_RUNTIME, LABEL_TEE],
+  };
+  if (previous?.dropIn && previous.dropIn.path !== dropIn?.path) await rm(onRoot(layout, previous.dropIn.path), { force: true });
+  await saveState(layout, state);
+  let dropInChanged = false;
+  if (plan.dropIn !== null) {
+    const target = onRoot(layout, plan.dropIn.path);
+    dropInChanged = (await readOptional(target))?.toString('utf8') !== plan.dropIn.text;
+    await mkdir(path.dirname(target), { recursive: true });
+    if (dropInChanged) await atomicWrite(target, plan.dropIn.text);
+  }
+  const mainChanged = current !== plan.mainConfig;
+  if (mainChanged) await atomicWrite(configOnRoot, plan.mainConfig, currentBuf === null ? 0o644 : ((await stat(configOnRoot)).mode & 0o7777));
+  const configChanged = mainChanged || dropInChanged;
+  log.info({ config: layout.containerdConfig, mode: plan.mode, schema: plan.schema, changed: configChanged, dropIn: plan.dropIn?.path }, 'containerd runtime handlers configured');
+
+  // 3. Restart containerd so CRI loads the handlers, then mark the node ready.
+  const restarted = configChanged && (await restart(deps, opts.containerdSocket ?? null, layout, log));
+  if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: 'true', [LABEL_TEE]: tee });
+  return { tee, mode: plan.mode, schema: plan.schema, configChanged, restarted, files: installed.length };
+}
+
+/** Runs the injected restart and waits for containerd's socket; false when restart is off. */
+export async function restart(deps: InstallerDeps, socket: string | null, layout: Layout, log: Logger): Promise<boolean> {
+  if (!deps.restartContainerd) {
+    log.warn({}, 'containerd was not restarted (no restart command): restart it to load the new configuration');
+    return false;
+  }
+  log.info({}, 'restarting containerd');
+  try {
+    await deps.restartContainerd();
+  } catch (cause) {
+    throw installerError('INST_RESTART_FAILED', 'Restarting containerd failed', { cause });
+  }
+  if (socket !== null) await waitForSocket(onRoot(layout, socket));
+  return true;
+}

@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { installerError } from './errors.js';
+
+/**
+ * Where things are. The installer runs in a container with the host's filesystem mounted at
+ * `root` (`/host` in the DaemonSet, a temporary directory in tests), but every path it writes
+ * INTO a configuration file is a host path (containerd reads it on the host). `hostPaths` are
+ * therefore absolute host paths; `onRoot()` maps one to where the installer can touch it.
+ */
+export interface Layout {
+  /** Where the host's `/` is mounted for the installer. */
+  readonly root: string;
+  /** Install prefix as seen by the host, e.g. `/opt/kata-cc`. */
+  readonly prefix: string;
+  /** containerd's main configuration file as seen by the host. */
+  readonly containerdConfig: string;
+}
+
+/** Validates and normalises user-supplied paths (absolute, no `..`, no control characters). */
+export function makeLayout(input: { root: string; prefix?: string; containerdConfig?: string }): Layout {
+  return {
+    root: path.resolve(input.root),
+    prefix: checkHostPath('--prefix', input.prefix ?? '/opt/kata-cc'),
+    containerdConfig: checkHostPath('--containerd-config', input.containerdConfig ?? '/etc/containerd/config.toml'),
+  };
+}
+
+function checkHostPath(flag: string, value: string): string {
+  // SECURITY: host paths end up inside containerd's TOML and are joined onto the root; a
+  // relative path, `..` or a control character could escape the root or break the TOML.
+  if (!path.isAbsolute(value) || value.split('/').includes('..') || /[\u0000-\u001f"\\]/.test(value)) {
+    throw installerError('INST_BAD_ARGUMENT', `${flag} must be an absolute path without "..", quotes or control characters`, { details: { flag, value } });
+  }
+  return path.posix.normalize(value).replace(/\/+$/, '') || '/';
+}
+
+/** The path under `root` where the installer reads or writes host path `hostPath`. */
+export function onRoot(layout: Layout, hostPath: string): string {
+  return path.join(layout.root, hostPath);
+}
+
+/** Host paths of the installed tree. */
+export function prefixPaths(prefix: string): {
+  shim: string;
+  configDir: string;
+  dropInDir: string;
+  stateDir: string;
+} {
+  return {
+    shim: `${prefix}/bin/containerd-shim-kata-cc-v2`,
+    configDir: `${prefix}/share/defaults/kata-cc`,
+    dropInDir: `${prefix}/containerd/config.d`,
+    stateDir: `${prefix}/state`,
+  };
+}

@@ -1,0 +1,79 @@
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { silentLogger } from '@kata-cc/log';
+import { hasManaged, stripManaged } from './containerd/edit.js';
+import { installerError } from './errors.js';
+import { atomicWrite, readOptional, sha256 } from './fsutil.js';
+import { restart, type InstallerDeps } from './installer.js';
+import { LABEL_RUNTIME, LABEL_TEE, noLabeler } from './labeler/labeler.js';
+import { onRoot, prefixPaths, type Layout } from './layout.js';
+import { loadState, statePaths } from './state.js';
+
+export interface UninstallOptions {
+  readonly layout: Layout;
+  readonly nodeName?: string | null;
+  readonly containerdSocket?: string | null;
+}
+
+export interface UninstallResult {
+  /** `restored`: the original bytes are back; `stripped`: the file was edited since install, only our blocks were removed. */
+  readonly config: 'restored' | 'removed' | 'stripped' | 'untouched';
+  readonly restarted: boolean;
+  readonly wasInstalled: boolean;
+}
+
+/**
+ * Reverses install: node labels first (the scheduler stops placing kata-cc pods), then
+ * containerd's configuration (the original bytes when nobody edited it since), a restart,
+ * and last the installed files.
+ */
+export async function uninstall(opts: UninstallOptions, deps: InstallerDeps = {}): Promise<UninstallResult> {
+  const log = deps.logger ?? silentLogger;
+  const labeler = deps.labeler ?? noLabeler;
+  const { layout } = opts;
+  const state = await loadState(layout);
+  const node = opts.nodeName ?? state?.node ?? null;
+  if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: null, [LABEL_TEE]: null });
+
+  const configOnRoot = onRoot(layout, state?.config.path ?? layout.containerdConfig);
+  const current = await readOptional(configOnRoot);
+  let config: UninstallResult['config'] = 'untouched';
+  if (state !== null && current !== null && sha256(current) === state.config.writtenSha256) {
+    if (state.config.originalExisted) {
+      const backup = await readOptional(statePaths(layout).backup);
+      if (backup === null) throw installerError('INST_STATE_CORRUPT', `The backup ${statePaths(layout).backup} of containerd's configuration is missing`);
+      await atomicWrite(configOnRoot, backup, (await stat(configOnRoot)).mode & 0o7777);
+      config = 'restored';
+    } else {
+      await rm(configOnRoot, { force: true });
+      config = 'removed';
+    }
+  } else if (current !== null && hasManaged(current.toString('utf8'))) {
+    log.warn({ config: configOnRoot }, "containerd's configuration changed since install: removing only the installer's blocks");
+    await atomicWrite(configOnRoot, stripManaged(current.toString('utf8')), (await stat(configOnRoot)).mode & 0o7777);
+    config = 'stripped';
+  }
+  let dropInRemoved = false;
+  if (state?.dropIn) {
+    const file = onRoot(layout, state.dropIn.path);
+    dropInRemoved = (await readOptional(file)) !== null;
+    await rm(file, { force: true });
+    for (const dir of [...state.dropIn.createdDirs].reverse()) {
+      const onHost = onRoot(layout, dir);
+      if ((await readdir(onHost).catch(() => ['?'])).length === 0) await rmdir(onHost);
+    }
+  }
+  const restarted = config !== 'untouched' || dropInRemoved ? await restart(deps, opts.containerdSocket ?? null, layout, log) : false;
+
+  if (state !== null) {
+    const prefixOnRoot = onRoot(layout, state.prefix);
+    if (!state.prefixExisted) {
+      await rm(prefixOnRoot, { recursive: true, force: true });
+    } else {
+      for (const rel of state.installedFiles) await rm(path.join(prefixOnRoot, rel), { force: true });
+      await rm(onRoot(layout, prefixPaths(state.prefix).stateDir), { recursive: true, force: true });
+    }
+  }
+  log.info({ config, restarted }, state === null ? 'nothing was installed' : 'kata-cc runtime uninstalled');
+  return { config, restarted, wasInstalled: state !== null };
+}
