@@ -2,6 +2,7 @@ import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
 import { SampleVerifier } from './sample/sample-verifier.js';
 import type { Verifier, VerifierConfig } from './verifier.js';
+import { TdxVerifier, type TdxVerifierConfig } from './tdx/tdx-verifier.js';
 
 /**
  * The one place that maps a TEE name to its verifier. Exhaustive: adding a TEE to kbs-types
@@ -22,6 +23,7 @@ export function createVerifier(tee: Tee, config: VerifierConfig = {}): Verifier 
       }
       return new SampleVerifier(tee);
     case 'tdx':
+      return new TdxVerifier(config.tees?.tdx as TdxVerifierConfig | undefined);
     case 'snp':
     case 'se':
     case 'az-snp-vtpm':

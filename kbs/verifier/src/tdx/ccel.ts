@@ -1,0 +1,106 @@
+/**
+ * The TDX CC event log (ACPI CCEL table data, TCG PC Client crypto-agile format): parsing and
+ * replay into RTMRs. CC measurement register index 1..4 maps to RTMR0..3 (index 0 = MRTD).
+ */
+import { createHash } from 'node:crypto';
+import { KccError } from '@kata-cc/errors';
+import { Reader, toHex } from '../common/bytes.js';
+
+const CODE = 'VERIFIER_TDX_CCEL_MALFORMED';
+const ALG: Record<number, { name: string; size: number }> = {
+  0x0004: { name: 'SHA-1', size: 20 },
+  0x000b: { name: 'SHA-256', size: 32 },
+  0x000c: { name: 'SHA-384', size: 48 },
+  0x000d: { name: 'SHA-512', size: 64 },
+  0x0012: { name: 'SM3', size: 32 },
+};
+
+const EVENT_TYPES: Record<number, string> = {
+  0x0: 'EV_PREBOOT_CERT', 0x1: 'EV_POST_CODE', 0x2: 'EV_UNUSED', 0x3: 'EV_NO_ACTION', 0x4: 'EV_SEPARATOR',
+  0x5: 'EV_ACTION', 0x6: 'EV_EVENT_TAG', 0x7: 'EV_S_CRTM_CONTENTS', 0x8: 'EV_S_CRTM_VERSION', 0x9: 'EV_CPU_MICROCODE',
+  0xa: 'EV_PLATFORM_CONFIG_FLAGS', 0xb: 'EV_TABLE_OF_DEVICES', 0xc: 'EV_COMPACT_HASH', 0xd: 'EV_IPL',
+  0xe: 'EV_IPL_PARTITION_DATA', 0xf: 'EV_NONHOST_CODE', 0x10: 'EV_NONHOST_CONFIG', 0x11: 'EV_NONHOST_INFO',
+  0x12: 'EV_OMIT_BOOT_DEVICE_EVENTS', 0x80000001: 'EV_EFI_VARIABLE_DRIVER_CONFIG', 0x80000002: 'EV_EFI_VARIABLE_BOOT',
+  0x80000003: 'EV_EFI_BOOT_SERVICES_APPLICATION', 0x80000004: 'EV_EFI_BOOT_SERVICES_DRIVER',
+  0x80000005: 'EV_EFI_RUNTIME_SERVICES_DRIVER', 0x80000006: 'EV_EFI_GPT_EVENT', 0x80000007: 'EV_EFI_ACTION',
+  0x80000008: 'EV_EFI_PLATFORM_FIRMWARE_BLOB', 0x80000009: 'EV_EFI_HANDOFF_TABLES', 0x8000000a: 'EV_EFI_PLATFORM_FIRMWARE_BLOB2',
+  0x8000000b: 'EV_EFI_HANDOFF_TABLES2', 0x8000000c: 'EV_EFI_VARIABLE_BOOT2', 0x80000010: 'EV_EFI_HCRTM_EVENT',
+  0x800000e0: 'EV_EFI_VARIABLE_AUTHORITY', 0x800000e1: 'EV_EFI_SPDM_FIRMWARE_BLOB', 0x800000e2: 'EV_EFI_SPDM_FIRMWARE_CONFIG',
+};
+
+export interface CcEvent {
+  readonly index: number;
+  readonly eventType: number;
+  readonly typeName: string;
+  readonly digests: readonly { alg: string; digest: string }[];
+  readonly event: Uint8Array;
+}
+
+export function parseCcel(data: Uint8Array): CcEvent[] {
+  const r = new Reader(data, CODE);
+  // First record: TCG_PCR_EVENT (SHA-1 format) carrying the TCG_EfiSpecIDEvent.
+  r.u32('index');
+  const firstType = r.u32('event type');
+  r.bytes(20, 'digest');
+  const spec = new Reader(r.bytes(r.u32('event size'), 'spec id event'), CODE);
+  if (firstType !== 0x3 || Buffer.from(spec.bytes(16, 'signature')).toString('latin1') !== 'Spec ID Event03\0') {
+    throw new KccError({ kind: 'INVALID_ARGUMENT', code: CODE, message: 'CCEL does not start with a TCG Spec ID Event03' });
+  }
+  spec.bytes(8, 'platform class and versions');
+  const sizes = new Map<number, number>();
+  const n = spec.u32('algorithm count');
+  for (let i = 0; i < n; i++) sizes.set(spec.u16('alg id'), spec.u16('digest size'));
+  const events: CcEvent[] = [];
+  while (r.pos + 8 <= data.length) {
+    const index = r.view.getUint32(r.pos, true);
+    const eventType = r.view.getUint32(r.pos + 4, true);
+    // The table is padded to its reserved length with 0xFF or zero bytes.
+    if (index === 0xffffffff || (index === 0 && eventType === 0) || eventType === 0xffffffff) break;
+    r.pos += 8;
+    const count = r.u32('digest count');
+    const digests: { alg: string; digest: string }[] = [];
+    for (let i = 0; i < count; i++) {
+      const alg = r.u16('alg id');
+      const size = sizes.get(alg) ?? ALG[alg]?.size;
+      if (size === undefined) throw new KccError({ kind: 'INVALID_ARGUMENT', code: CODE, message: `CCEL event uses unknown digest algorithm 0x${alg.toString(16)}` });
+      digests.push({ alg: ALG[alg]?.name ?? `0x${alg.toString(16)}`, digest: toHex(r.bytes(size, 'digest')) });
+    }
+    const event = r.bytes(r.u32('event size'), 'event data');
+    events.push({ index, eventType, typeName: EVENT_TYPES[eventType] ?? `0x${eventType.toString(16)}`, digests, event });
+  }
+  return events;
+}
+
+/** RTMR0..3 replayed from the SHA-384 digests of the log (EV_NO_ACTION is not extended). */
+export function replayRtmrs(events: readonly CcEvent[]): Uint8Array[] {
+  const rtmr = [0, 1, 2, 3].map(() => new Uint8Array(48));
+  for (const e of events) {
+    if (e.eventType === 0x3 || e.index < 1 || e.index > 4) continue;
+    const d = e.digests.find((x) => x.alg === 'SHA-384');
+    if (!d) continue;
+    rtmr[e.index - 1] = new Uint8Array(createHash('sha384').update(rtmr[e.index - 1]!).update(Buffer.from(d.digest, 'hex')).digest());
+  }
+  return rtmr;
+}
+
+/** trustee-shaped `uefi_event_logs` entries (index, type_name, digests, base64 event). */
+export function eventClaims(events: readonly CcEvent[]): Record<string, unknown>[] {
+  return events.map((e) => ({
+    index: e.index,
+    type_name: e.typeName,
+    digests: e.digests,
+    event: Buffer.from(e.event).toString('base64'),
+    details: details(e),
+  }));
+}
+
+function details(e: CcEvent): Record<string, unknown> {
+  // Firmware blobs/config flags carry a short ASCII description (td-shim, TDVF).
+  if (e.eventType === 0xa || e.eventType === 0x8000000a || e.eventType === 0xd || e.eventType === 0x80000007 || e.eventType === 0x5) {
+    const len = e.eventType === 0x8000000a ? e.event[0] ?? 0 : e.event.length;
+    const start = e.eventType === 0x8000000a ? 1 : 0;
+    const s = Buffer.from(e.event.subarray(start, start + len)).toString('utf8').replace(/\0+$/, '');
+    if (/^[\x20-\x7e\n\r\t]*$/.test(s)) return { string: s };
+  }
+  return {};
+}

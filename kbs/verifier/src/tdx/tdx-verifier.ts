@@ -1,0 +1,120 @@
+/**
+ * The TDX verifier: evidence `{"quote": b64, "cc_eventlog": b64|null}` (guest-components AA)
+ * or a raw quote; DCAP with offline collateral; CCEL replay; report_data and MRCONFIGID binding.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { KccError } from '@kata-cc/errors';
+import type { Tee } from '@kata-cc/kbs-types';
+import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
+import {
+  checkBinding,
+  decodeBase64,
+  evidenceObject,
+  verifyWithBinding,
+  type HardwareVerified,
+  type HardwareVerifier,
+  type OptionalBinding,
+} from '../common/evidence.js';
+import { parseCcel, replayRtmrs, type CcEvent } from './ccel.js';
+import { tdxClaims } from './claims.js';
+import { loadCollateralDir, parseCollateralJson, type QuoteCollateral } from './collateral.js';
+import { verifyDcap } from './dcap.js';
+import { parseTdxQuote, type TdxQuote } from './quote.js';
+
+export interface TdxVerifierConfig {
+  /** QuoteCollateralV3 object, or a path to its JSON file or to a directory of PCS responses. */
+  collateral?: QuoteCollateral | string;
+  /** Accept debug TDs (td_attributes.DEBUG). Off by default: a debug TD's memory is readable. */
+  allowDebug?: boolean;
+  /** Skip, instead of failing, the checks whose collateral is absent (reported in claims). */
+  allowMissingCollateral?: boolean;
+}
+
+const MALFORMED = 'VERIFIER_TDX_EVIDENCE_MALFORMED';
+
+export interface TdxEvidence {
+  quote: Uint8Array;
+  ccel: Uint8Array | undefined;
+}
+
+export function decodeTdxEvidence(evidence: unknown): TdxEvidence {
+  if (evidence instanceof Uint8Array) {
+    const obj = evidenceObject(evidence, MALFORMED);
+    if (!obj) return { quote: evidence, ccel: undefined };
+    evidence = obj;
+  }
+  const o = evidenceObject(evidence, MALFORMED)!;
+  const quote = decodeBase64(o['quote'], MALFORMED, 'TDX quote');
+  const log = o['cc_eventlog'];
+  const ccel = log === undefined || log === null || log === '' ? undefined : decodeBase64(log, MALFORMED, 'CC event log');
+  return { quote, ccel };
+}
+
+function resolveCollateral(c: QuoteCollateral | string | undefined, fmspc: () => string): QuoteCollateral | undefined {
+  if (c === undefined || typeof c !== 'string') return c;
+  if (!existsSync(c)) {
+    throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'VERIFIER_TDX_COLLATERAL_MISSING', message: `Collateral path "${c}" does not exist` });
+  }
+  return statSync(c).isDirectory() ? loadCollateralDir(c, fmspc()) : parseCollateralJson(readFileSync(c, 'utf8'));
+}
+
+function fmspcOf(q: TdxQuote): string {
+  // Only for picking `tcbinfo-<fmspc>.json`: the FMSPC that counts is the verified PCK's.
+  const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(q.pckChainPem);
+  if (!m) return '';
+  const der = Buffer.from(m[0].replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
+  const i = der.indexOf(Buffer.from('060a2a864886f84d010d0104', 'hex'));
+  return i < 0 ? '' : der.subarray(i + 14, i + 20).toString('hex');
+}
+
+export class TdxVerifier implements HardwareVerifier {
+  readonly tee: Tee = 'tdx';
+  readonly #config: TdxVerifierConfig;
+
+  constructor(config: TdxVerifierConfig = {}) {
+    this.#config = config;
+  }
+
+  verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
+    return verifyWithBinding(this, evidence, expected, options);
+  }
+
+  async inspect(evidence: unknown, expected: OptionalBinding, options: VerifyOptions = {}): Promise<HardwareVerified> {
+    const ev = decodeTdxEvidence(evidence);
+    const quote = parseTdxQuote(ev.quote);
+    return verifyTdxQuote(quote, ev.ccel, expected, { ...this.#config, at: options.now ?? new Date() });
+  }
+}
+
+export function verifyTdxQuote(
+  quote: TdxQuote,
+  ccel: Uint8Array | undefined,
+  expected: OptionalBinding,
+  config: TdxVerifierConfig & { at: Date },
+): HardwareVerified {
+  const collateral = resolveCollateral(config.collateral, () => fmspcOf(quote));
+  const dcap = verifyDcap(quote, { at: config.at, collateral, allowMissingCollateral: config.allowMissingCollateral === true });
+  const attrs = quote.body.tdAttributes;
+  // SECURITY: a debug TD exposes its memory and registers to the host; refuse unless allowed.
+  if ((attrs[0]! & 1) === 1 && config.allowDebug !== true) {
+    throw new KccError({ kind: 'PERMISSION_DENIED', code: 'VERIFIER_TDX_DEBUG_NOT_ALLOWED', message: 'The TD runs in debug mode (td_attributes.DEBUG), which is not allowed' });
+  }
+  const skipped = [...dcap.skipped];
+  if (expected.reportData) checkBinding(quote.body.reportData, expected.reportData, 'VERIFIER_TDX_REPORT_DATA_MISMATCH', 'report_data');
+  else skipped.push('report_data');
+  if (expected.initDataHash) checkBinding(quote.body.mrConfigId, expected.initDataHash, 'VERIFIER_TDX_INIT_DATA_MISMATCH', 'MRCONFIGID (init_data)');
+  let events: CcEvent[] | undefined;
+  if (ccel) {
+    events = parseCcel(ccel);
+    const replayed = replayRtmrs(events);
+    // SECURITY: event-log claims are only meaningful when the log replays to the signed RTMRs.
+    const bad = replayed.findIndex((r, i) => !Buffer.from(r).equals(Buffer.from(quote.body.rtmr[i]!)));
+    if (bad >= 0) {
+      throw new KccError({ kind: 'UNAUTHENTICATED', code: 'VERIFIER_TDX_CCEL_RTMR_MISMATCH', message: `The CC event log does not replay to RTMR${bad} of the quote` });
+    }
+  }
+  const claims = tdxClaims(quote, dcap, events);
+  const out: HardwareVerified = { claims, teeClass: 'cpu', skipped };
+  if (dcap.tcb) out.tcbStatus = dcap.tcb.status;
+  return out;
+}
