@@ -15,20 +15,23 @@ export type InitDataBinding =
 
 /**
  * Runtime measurement (RTMR / PCR extension), an optional ability of an attester
- * (guest-components `supports_runtime_measurement` + `extend_runtime_measurement`).
+ * (guest-components `extend_runtime_measurement`, `get_runtime_measurement`, `pcr_to_ccmr`,
+ * `ccel_hash_algorithm`). Registers are addressed by TCG PCR index, as the AA API does; the
+ * attester maps a PCR to its own register (TDX: PCR 1,7 → RTMR0; 2..6 → RTMR1; 8..15 → RTMR2;
+ * others → RTMR3; a TPM uses the PCR itself).
  */
 export interface RuntimeMeasurement {
-  /** The hash algorithm of the registers; event digests passed to `extend` use it. */
+  /** The hash algorithm of the registers (and of AAEL digests): sha384 for TDX RTMRs. */
   readonly algorithm: MeasurementAlgorithm;
   /**
-   * Maps a TCG PCR index to this TEE's register index (TDX: PCR 1,7 → RTMR0; 2..6 → RTMR1;
-   * 8..15 → RTMR2; others → RTMR3; a TPM maps a PCR to itself).
+   * The Confidential Computing measurement register index (UEFI CC event log numbering; TDX:
+   * 0 = MRTD, 1..4 = RTMR0..3) that `pcr` maps to: the register number written in AAEL entries.
    */
-  registerForPcr(pcr: number): number;
-  /** Extends register `register` with `digest` (length of `algorithm`). Resolves once it is extended. */
-  extend(digest: Uint8Array, register: number): Promise<void>;
-  /** Reads the current value of a register, when the platform exposes it. */
-  read?(register: number): Promise<Uint8Array>;
+  ccmrForPcr(pcr: number): number;
+  /** Extends the register `pcr` maps to with `digest` (length of `algorithm`). */
+  extend(digest: Uint8Array, pcr: number): Promise<void>;
+  /** The current value of the register `pcr` maps to. */
+  read(pcr: number): Promise<Uint8Array>;
 }
 
 /**

@@ -15,3 +15,14 @@ test('SampleAttester.getEvidence() returns trustee sample evidence with the unpa
 test('SampleAttester.getEvidence() rejects report data longer than 64 bytes', async () => {
   await assert.rejects(new SampleAttester().getEvidence(new Uint8Array(65)), (e) => hasCode(e, 'ATTESTER_REPORT_DATA_TOO_LONG'));
 });
+
+test('SampleAttester.runtimeMeasurement extends software registers like an RTMR', async () => {
+  const rm = new SampleAttester().runtimeMeasurement;
+  const d = createHash('sha384').update('event').digest();
+  await rm.extend(d, 17);
+  const want = createHash('sha384').update(new Uint8Array(48)).update(d).digest();
+  assert.deepEqual(Buffer.from(await rm.read(17)), want);
+  assert.deepEqual(Buffer.from(await rm.read(16)), Buffer.alloc(48));
+  await assert.rejects(rm.extend(new Uint8Array(32), 17), (e) => hasCode(e, 'ATTESTER_INVALID_ARGUMENT'));
+  await assert.rejects(rm.read(24), (e) => hasCode(e, 'ATTESTER_INVALID_ARGUMENT'));
+});

@@ -1,4 +1,5 @@
-import type { Attester, AttesterDeps } from '../attester.js';
+import { createHash } from 'node:crypto';
+import type { Attester, AttesterDeps, RuntimeMeasurement } from '../attester.js';
 import { attesterError } from '../errors.js';
 
 /** The evidence of the sample TEE, as trustee's sample verifier parses it (`SampleTeeEvidence`). */
@@ -13,11 +14,47 @@ export interface SampleEvidence {
 export const SAMPLE_REPORT_DATA_MAX = 64;
 
 /**
+ * Software measurement registers for the sample TEE: 24 SHA-384 registers in memory, extended
+ * the way RTMRs are (`new = H(old || digest)`). They make the AA's event log testable without
+ * hardware; nothing binds them to evidence.
+ */
+class SampleRegisters implements RuntimeMeasurement {
+  readonly algorithm = 'sha384' as const;
+  readonly #registers = new Map<number, Uint8Array>();
+
+  ccmrForPcr(pcr: number): number {
+    return checkPcr(pcr);
+  }
+
+  async extend(digest: Uint8Array, pcr: number): Promise<void> {
+    checkPcr(pcr);
+    if (digest.length !== 48) {
+      throw attesterError('ATTESTER_INVALID_ARGUMENT', `Cannot extend a sha384 register with a ${digest.length}-byte digest`);
+    }
+    const old = this.#registers.get(pcr) ?? new Uint8Array(48);
+    this.#registers.set(pcr, new Uint8Array(createHash('sha384').update(old).update(digest).digest()));
+  }
+
+  async read(pcr: number): Promise<Uint8Array> {
+    checkPcr(pcr);
+    return new Uint8Array(this.#registers.get(pcr) ?? new Uint8Array(48));
+  }
+}
+
+function checkPcr(pcr: number): number {
+  if (!Number.isInteger(pcr) || pcr < 0 || pcr > 23) {
+    throw attesterError('ATTESTER_INVALID_ARGUMENT', `Invalid PCR index ${pcr}: expected 0..23`);
+  }
+  return pcr;
+}
+
+/**
  * The sample attester: evidence with no hardware behind it, for development and tests only.
  * Trustee's default policies refuse it, and so do ours unless the KBS runs with `--allow-sample`.
  */
 export class SampleAttester implements Attester {
   readonly tee = 'sample' as const;
+  readonly runtimeMeasurement: RuntimeMeasurement = new SampleRegisters();
 
   constructor(_config: Record<string, never> = {}, _deps: AttesterDeps = {}) {}
 
