@@ -1,0 +1,221 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { silentLogger, type Logger } from '@kata-cc/log';
+import { runtimeSpec } from './bundle/spec.js';
+import { resolveUser } from './bundle/user.js';
+import { isEncrypted, unwrapLayerKey, type LayerKey } from './decrypt/ocicrypt.js';
+import type { KeyUnwrapper } from './decrypt/key-unwrapper.js';
+import { imgError } from './errors.js';
+import { hostPlatform, parsePlatform, resolveManifest } from './manifest.js';
+import { formatReference, parseReference } from './reference.js';
+import { RegistryClient } from './registry/client.js';
+import type { AuthFile } from './registry/credentials.js';
+import type { ResourceProvider } from './resource.js';
+import type { LookasideConfig } from './signature/lookaside.js';
+import type { Policy } from './signature/policy.js';
+import { verifyImagePolicy } from './signature/verify.js';
+import { LayerStore } from './store/layer-store.js';
+import type { ImageConfig, Platform } from './types.js';
+import type { DevicePolicy } from './unpack/extract.js';
+import { applyLayer, type LayerLimits } from './unpack/layer.js';
+import { Semaphore } from './semaphore.js';
+
+export interface PullOptions {
+  /** Bundle directory: receives `rootfs/` and `config.json`. */
+  dest: string;
+  /** Layer store (dir or instance): cached blobs, shared between pulls. Without one, layers stream straight from the registry. */
+  store?: string | LayerStore;
+  platform?: string | Platform;
+  auth?: AuthFile;
+  insecureRegistries?: string[];
+  /** Extra CA certificates (PEM) for registry TLS. */
+  ca?: string[];
+  decryptionKeys?: KeyObject[];
+  keyProvider?: KeyUnwrapper;
+  providerParameters?: Uint8Array[];
+  /** containers policy.json; without one nothing is verified. */
+  policy?: Policy;
+  lookaside?: LookasideConfig;
+  resources?: ResourceProvider;
+  /** Parallel layer downloads (guest-components default: 3). */
+  concurrency?: number;
+  devices?: DevicePolicy;
+  limits?: Partial<LayerLimits>;
+  /** Replace an existing bundle rootfs. */
+  overwrite?: boolean;
+  logger?: Logger;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Use this client (tests, connection reuse); otherwise one is created and closed. */
+  client?: RegistryClient;
+}
+
+export type ProgressEvent =
+  | { type: 'resolved'; manifestDigest: string; layers: { digest: string; size: number }[] }
+  | { type: 'layer-bytes'; index: number; digest: string; bytes: number; size: number }
+  | { type: 'layer-done'; index: number; digest: string; transferred: number; ms: number };
+
+export interface LayerReport {
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** Bytes fetched from the network (0: from the store). */
+  transferred: number;
+  encrypted: boolean;
+  ms: number;
+}
+
+export interface PullResult {
+  reference: string;
+  bundle: string;
+  rootfs: string;
+  manifestDigest: string;
+  indexDigest?: string;
+  configDigest: string;
+  layers: LayerReport[];
+  policy?: { scope: string; requirements: string[] };
+  warnings: string[];
+  timings: { resolveMs: number; verifyMs: number; layersMs: number; totalMs: number };
+}
+
+async function prepareDest(dest: string, overwrite: boolean): Promise<string> {
+  await mkdir(dest, { recursive: true });
+  const rootfs = path.join(dest, 'rootfs');
+  const existing = await readdir(rootfs).catch(() => undefined);
+  if (existing !== undefined && existing.length > 0 && !overwrite) {
+    throw imgError('IMG_BUNDLE_EXISTS', `Bundle ${dest} already has a non-empty rootfs`);
+  }
+  return rootfs;
+}
+
+/**
+ * Pulls `reference` into an OCI bundle at `options.dest`: resolve, verify the policy, fetch
+ * and check the config, then per layer download -> decrypt -> decompress -> untar into a
+ * temporary root that is renamed to `rootfs/` only when every layer succeeded.
+ */
+export async function pullImage(reference: string, options: PullOptions): Promise<PullResult> {
+  const t0 = performance.now();
+  const log = options.logger ?? silentLogger;
+  const ref = parseReference(reference);
+  const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : (options.platform ?? hostPlatform());
+  const client = options.client ?? new RegistryClient({
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
+    ...(options.ca ? { ca: options.ca } : {}),
+  });
+  const store = typeof options.store === 'string' ? new LayerStore(options.store) : options.store;
+  const dest = path.resolve(options.dest);
+  let tmpRoot: string | undefined;
+  try {
+    const rootfs = await prepareDest(dest, options.overwrite === true);
+    const resolved = await resolveManifest(client, ref, platform);
+    const t1 = performance.now();
+    const { manifest } = resolved;
+    let policyResult: PullResult['policy'];
+    if (options.policy !== undefined) {
+      // SECURITY: signatures are checked before any layer byte is fetched.
+      policyResult = await verifyImagePolicy({
+        policy: options.policy, ref, client, topDigest: resolved.indexDigest ?? resolved.digest, manifestDigest: resolved.digest,
+        ...(options.lookaside ? { lookaside: options.lookaside } : {}),
+        ...(options.resources ? { resources: options.resources } : {}),
+      });
+      log.info({ scope: policyResult.scope, requirements: policyResult.requirements }, 'image policy satisfied');
+    }
+    const t2 = performance.now();
+    const configBytes = await client.getSmallBlob(ref, manifest.config);
+    const config = parseConfig(configBytes, manifest.layers.length);
+    if (config.os !== undefined && config.os !== 'linux') throw imgError('IMG_CONFIG_INVALID', `Image os is "${config.os}"; only linux images run in the guest`);
+    options.onProgress?.({ type: 'resolved', manifestDigest: resolved.digest, layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size })) });
+
+    // Keys first: a missing key fails the pull before any download.
+    const keys: (LayerKey | undefined)[] = [];
+    for (const l of manifest.layers) {
+      keys.push(isEncrypted(l.mediaType)
+        ? await unwrapLayerKey(l, { privateKeys: options.decryptionKeys ?? [], ...(options.keyProvider ? { keyProvider: options.keyProvider } : {}), ...(options.providerParameters ? { providerParameters: options.providerParameters } : {}) })
+        : undefined);
+    }
+
+    tmpRoot = path.join(dest, `.rootfs-${randomBytes(6).toString('hex')}`);
+    await mkdir(tmpRoot, { mode: 0o755 });
+    const sem = new Semaphore(options.concurrency ?? 3);
+    const reports: LayerReport[] = [];
+    const warnings: string[] = [];
+    const progress = (index: number, digest: string, size: number) => (bytes: number): void =>
+      options.onProgress?.({ type: 'layer-bytes', index, digest, bytes, size });
+    // With a store, downloads run ahead (bounded) while layers apply in order from verified files.
+    const downloads = store === undefined ? undefined : manifest.layers.map((l, i) =>
+      sem.run(() => store.ensure(l.digest, l.size, () => client.blobChunks(ref, l), progress(i, l.digest, l.size))));
+    downloads?.forEach((p) => p.catch(() => undefined));
+    for (const [i, l] of manifest.layers.entries()) {
+      const ts = performance.now();
+      const diffId = config.rootfs.diff_ids[i] as string;
+      const key = keys[i];
+      let transferred = l.size;
+      let source: NodeJS.ReadableStream;
+      if (downloads !== undefined) {
+        const got = await (downloads[i] as Promise<{ path: string; transferred: number }>);
+        transferred = got.transferred;
+        source = createReadStream(got.path, { highWaterMark: 256 * 1024 });
+      } else {
+        source = Readable.from(client.blobChunks(ref, l));
+      }
+      const r = await applyLayer(source, tmpRoot, { mediaType: l.mediaType, digest: l.digest, size: l.size, diffId }, {
+        ...(key ? { key } : {}),
+        ...(options.devices ? { devices: options.devices } : {}),
+        ...(options.limits ? { limits: options.limits } : {}),
+        verifyDigest: downloads === undefined,
+        ...(downloads === undefined ? { onProgress: progress(i, l.digest, l.size) } : {}),
+      });
+      warnings.push(...r.warnings);
+      const ms = performance.now() - ts;
+      reports.push({ digest: l.digest, mediaType: l.mediaType, size: l.size, transferred, encrypted: key !== undefined, ms: Math.round(ms) });
+      options.onProgress?.({ type: 'layer-done', index: i, digest: l.digest, transferred, ms });
+      log.debug({ layer: l.digest, transferred, ms: Math.round(ms) }, 'layer applied');
+    }
+    const t3 = performance.now();
+
+    if (options.overwrite === true) await rm(rootfs, { recursive: true, force: true });
+    else await rmdir(rootfs).catch(() => undefined);
+    await rename(tmpRoot, rootfs);
+    tmpRoot = undefined;
+    const user = await resolveUser(rootfs, config.config?.User);
+    const annotations: Record<string, string> = {
+      'org.opencontainers.image.ref.name': formatReference(ref),
+      'io.katacontainers.image.manifest-digest': resolved.digest,
+    };
+    await writeFile(path.join(dest, 'config.json'), JSON.stringify(runtimeSpec(config, user, annotations), null, 2));
+    if (store !== undefined) {
+      await store.recordImage({
+        reference: formatReference(ref), manifestDigest: resolved.digest, configDigest: manifest.config.digest,
+        blobs: manifest.layers.map((l) => l.digest), pulledAt: new Date().toISOString(),
+      });
+    }
+    const t4 = performance.now();
+    return {
+      reference: formatReference(ref), bundle: dest, rootfs, manifestDigest: resolved.digest,
+      ...(resolved.indexDigest ? { indexDigest: resolved.indexDigest } : {}),
+      configDigest: manifest.config.digest, layers: reports, ...(policyResult ? { policy: policyResult } : {}), warnings,
+      timings: { resolveMs: Math.round(t1 - t0), verifyMs: Math.round(t2 - t1), layersMs: Math.round(t3 - t2), totalMs: Math.round(t4 - t0) },
+    };
+  } finally {
+    // SECURITY (no half-written state): a failed pull leaves no partial rootfs behind.
+    if (tmpRoot !== undefined) await rm(tmpRoot, { recursive: true, force: true });
+    if (options.client === undefined) await client.close();
+  }
+}
+
+function parseConfig(bytes: Buffer, layerCount: number): ImageConfig {
+  let c: ImageConfig;
+  try {
+    c = JSON.parse(bytes.toString('utf8')) as ImageConfig;
+  } catch {
+    throw imgError('IMG_CONFIG_INVALID', 'Image config is not JSON');
+  }
+  const ids = c.rootfs?.diff_ids;
+  if (!Array.isArray(ids) || ids.length !== layerCount || !ids.every((d) => typeof d === 'string' && /^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/.test(d))) {
+    throw imgError('IMG_CONFIG_INVALID', `Image config rootfs.diff_ids must list one valid digest per layer (${layerCount})`);
+  }
+  return c;
+}

@@ -1,0 +1,164 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable, Transform } from 'node:stream';
+import { imgError } from '../errors.js';
+
+export interface StoredImage {
+  reference: string;
+  manifestDigest: string;
+  configDigest: string;
+  blobs: string[];
+  pulledAt: string;
+}
+
+interface Meta {
+  version: 1;
+  images: Record<string, StoredImage>;
+}
+
+export interface EnsureResult {
+  path: string;
+  /** Bytes fetched from the network for this call (0 when already stored or shared). */
+  transferred: number;
+}
+
+/**
+ * Content-addressed blob store shared by every pull (layers as the registry serves them,
+ * encrypted ones still encrypted), with a JSON metadata file naming which image uses which
+ * blobs, for GC. One download per digest at a time: concurrent callers await the same promise.
+ */
+export class LayerStore {
+  readonly dir: string;
+  readonly #inflight = new Map<string, Promise<EnsureResult>>();
+  #metaLock: Promise<unknown> = Promise.resolve();
+
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+  }
+
+  blobPath(digest: string): string {
+    const [alg, hex] = digest.split(':');
+    // SECURITY: digests become file names; only well-formed ones are accepted.
+    if (!/^(sha256|sha512)$/.test(alg ?? '') || !/^[a-f0-9]{64,128}$/.test(hex ?? '')) {
+      throw imgError('IMG_MANIFEST_INVALID', `Invalid digest "${digest.slice(0, 80)}"`);
+    }
+    return path.join(this.dir, 'blobs', alg as string, hex as string);
+  }
+
+  async has(digest: string, size?: number): Promise<boolean> {
+    try {
+      const st = await stat(this.blobPath(digest));
+      return size === undefined || st.size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The blob's path, downloading it through `fetch` (digest-verified while streaming) if absent. */
+  ensure(digest: string, size: number, fetch: () => AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<EnsureResult> {
+    const running = this.#inflight.get(digest);
+    if (running !== undefined) return running.then((r) => ({ path: r.path, transferred: 0 }));
+    const p = this.#download(digest, size, fetch, onBytes).finally(() => this.#inflight.delete(digest));
+    this.#inflight.set(digest, p);
+    return p;
+  }
+
+  async #download(digest: string, size: number, fetch: () => AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<EnsureResult> {
+    const final = this.blobPath(digest);
+    if (await this.has(digest, size)) return { path: final, transferred: 0 };
+    const tmpDir = path.join(this.dir, 'tmp');
+    await mkdir(tmpDir, { recursive: true });
+    await mkdir(path.dirname(final), { recursive: true });
+    const tmp = path.join(tmpDir, `${randomBytes(8).toString('hex')}.partial`);
+    const hash = createHash(digest.startsWith('sha512:') ? 'sha512' : 'sha256');
+    let n = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        n += chunk.length;
+        onBytes?.(n);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.from(fetch()), tap, createWriteStream(tmp, { mode: 0o600 }));
+      const got = `${digest.split(':')[0]}:${hash.digest('hex')}`;
+      // SECURITY: only verified content enters the store under its digest.
+      if (got !== digest) throw imgError('IMG_DIGEST_MISMATCH', `Blob ${digest} does not match its digest`, { expected: digest, actual: got });
+      if (n !== size) throw imgError('IMG_SIZE_MISMATCH', `Blob ${digest} has ${n} bytes, descriptor says ${size}`);
+      await rename(tmp, final);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return { path: final, transferred: n };
+  }
+
+  async #readMeta(): Promise<Meta> {
+    try {
+      const m = JSON.parse(await readFile(path.join(this.dir, 'meta.json'), 'utf8')) as Meta;
+      if (m.version !== 1 || typeof m.images !== 'object') throw new Error('bad version');
+      return m;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: {} };
+      throw imgError('IMG_STORE_CORRUPT', `Layer store metadata ${path.join(this.dir, 'meta.json')} is unreadable`, undefined, err);
+    }
+  }
+
+  async #updateMeta(fn: (m: Meta) => void): Promise<void> {
+    const run = this.#metaLock.then(async () => {
+      const m = await this.#readMeta();
+      fn(m);
+      await mkdir(this.dir, { recursive: true });
+      const tmp = path.join(this.dir, `meta.json.${randomBytes(4).toString('hex')}`);
+      await writeFile(tmp, JSON.stringify(m, null, 1));
+      await rename(tmp, path.join(this.dir, 'meta.json'));
+    });
+    this.#metaLock = run.catch(() => undefined);
+    await run;
+  }
+
+  async recordImage(img: StoredImage): Promise<void> {
+    await this.#updateMeta((m) => {
+      m.images[img.reference] = img;
+    });
+  }
+
+  async removeImage(reference: string): Promise<boolean> {
+    let found = false;
+    await this.#updateMeta((m) => {
+      found = reference in m.images;
+      delete m.images[reference];
+    });
+    return found;
+  }
+
+  async images(): Promise<StoredImage[]> {
+    return Object.values((await this.#readMeta()).images);
+  }
+
+  /** Deletes blobs no recorded image references (and stale partial downloads). */
+  async gc(): Promise<{ removed: string[]; freedBytes: number }> {
+    const meta = await this.#readMeta();
+    const live = new Set(Object.values(meta.images).flatMap((i) => i.blobs));
+    const removed: string[] = [];
+    let freed = 0;
+    for (const alg of ['sha256', 'sha512']) {
+      const dir = path.join(this.dir, 'blobs', alg);
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const hex of names) {
+        const d = `${alg}:${hex}`;
+        if (live.has(d) || this.#inflight.has(d)) continue;
+        const p = path.join(dir, hex);
+        freed += (await stat(p)).size;
+        await rm(p, { force: true });
+        removed.push(d);
+      }
+    }
+    if (this.#inflight.size === 0) await rm(path.join(this.dir, 'tmp'), { recursive: true, force: true });
+    return { removed, freedBytes: freed };
+  }
+}
