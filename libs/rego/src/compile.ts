@@ -1,9 +1,35 @@
+/** compile(): parse modules, build the rule tree, resolve names; returns a reusable Policy. */
+import type { Module } from './ast.js';
 import { rgoError } from './errors.js';
+import { parseModule } from './parser.js';
+import { PolicyImpl } from './policy.js';
+import { Resolver } from './resolve.js';
+import { addRule, newNode } from './tree.js';
 import type { CompileOptions, ModuleSource, Policy } from './types.js';
+
+export const DEFAULT_MAX_STEPS = 10_000_000;
+export const DEFAULT_TIMEOUT_MS = 5_000;
 
 /** Parses and compiles `modules` into a reusable Policy. Throws RGO_PARSE / RGO_COMPILE. */
 export function compile(modules: ModuleSource[], options: CompileOptions = {}): Policy {
-  void modules;
-  void options;
-  throw rgoError('RGO_COMPILE', 'Rego engine is being built: compile() is not available yet');
+  const defaultV1 = (options.regoVersion ?? 'v1') === 'v1';
+  const parsed: Module[] = modules.map((m) => {
+    if (typeof m.source !== 'string' || typeof m.path !== 'string') throw rgoError('RGO_PARSE', 'module must have a string path and source');
+    return parseModule(m.source, m.path, defaultV1);
+  });
+  const root = newNode();
+  for (const m of parsed) for (const r of m.rules) addRule(root, m.pkg, r);
+  for (const m of parsed) {
+    const imports = new Map<string, string[]>();
+    for (const imp of m.imports) imports.set(imp.alias, imp.path);
+    for (const r of m.rules) new Resolver({ pkg: m.pkg, imports, root }).rule(r);
+  }
+  const packages = [...new Set(parsed.map((m) => m.pkg.join('.')))];
+  return new PolicyImpl(root, packages, {
+    maxSteps: options.maxSteps ?? DEFAULT_MAX_STEPS,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    strict: options.strictBuiltinErrors ?? false,
+  });
 }
+
+

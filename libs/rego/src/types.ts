@@ -16,6 +16,8 @@ export interface CompileOptions {
   maxSteps?: number;
   /** Wall-clock budget per `evaluate` call in milliseconds (RGO_LIMIT when exceeded). */
   timeoutMs?: number;
+  /** Builtin errors (bad argument types, division by zero) raise RGO_EVAL instead of making the expression undefined (OPA's --strict-builtin-errors). Default false. */
+  strictBuiltinErrors?: boolean;
 }
 
 /** JSON-compatible result: sets become arrays sorted as OPA sorts them. */

@@ -1,0 +1,101 @@
+/** Syntax tree produced by the parser and annotated (slots, resolved refs) by the compiler. */
+import type { Value } from './value.js';
+
+export interface Loc {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export type Term =
+  | { t: 'scalar'; v: Value; loc: Loc }
+  | VarTerm
+  | RefTerm
+  | CallTerm
+  | { t: 'array'; items: Term[]; loc: Loc }
+  | { t: 'object'; entries: Array<[Term, Term]>; loc: Loc }
+  | { t: 'set'; items: Term[]; loc: Loc }
+  | { t: 'arraycompr'; head: Term; body: Literal[]; loc: Loc }
+  | { t: 'setcompr'; head: Term; body: Literal[]; loc: Loc }
+  | { t: 'objcompr'; key: Term; value: Term; body: Literal[]; loc: Loc };
+
+export interface VarTerm {
+  t: 'var';
+  name: string;
+  loc: Loc;
+  /** Frame slot, set by the compiler for local variables. */
+  slot?: number;
+}
+
+export interface RefTerm {
+  t: 'ref';
+  head: Term;
+  path: Term[];
+  loc: Loc;
+  /** Set by the compiler when the ref starts at a constant `data.` path. */
+  data?: { prefix: string[]; rest: Term[] };
+}
+
+export interface CallTerm {
+  t: 'call';
+  /** Dotted name as written (`count`, `regex.match`, `data.lib.f`, or a local function name). */
+  name: string;
+  args: Term[];
+  loc: Loc;
+  /** Resolved by the compiler. */
+  target?: CallTarget;
+}
+
+export type CallTarget = { kind: 'builtin'; name: string } | { kind: 'rule'; path: string[] };
+
+export interface WithMod {
+  target: Term;
+  value: Term;
+}
+
+export type Literal =
+  | { k: 'expr'; expr: Expr; negated: boolean; withs: WithMod[]; loc: Loc }
+  | { k: 'some'; names: VarTerm[]; loc: Loc }
+  | { k: 'somein'; key: Term | undefined; value: Term; coll: Term; loc: Loc }
+  | { k: 'every'; key: Term | undefined; value: Term; coll: Term; body: Literal[]; loc: Loc };
+
+export type Expr =
+  | { e: 'term'; term: Term }
+  | { e: 'assign'; lhs: Term; rhs: Term }
+  | { e: 'unify'; lhs: Term; rhs: Term };
+
+export type RuleKind = 'complete' | 'set' | 'object' | 'func';
+
+export interface Rule {
+  kind: RuleKind;
+  /** Path inside the package, e.g. ['allow'] or ['a', 'b']. */
+  path: string[];
+  /** Set element (set rules) or object key (object rules). */
+  key: Term | undefined;
+  /** Value term; `true` when omitted. */
+  value: Term;
+  args: Term[] | undefined;
+  body: Literal[];
+  isDefault: boolean;
+  /** Chained `else` alternatives (complete rules and functions). */
+  elses: Array<{ value: Term; body: Literal[]; loc: Loc }>;
+  loc: Loc;
+  /** Number of frame slots the rule's body uses; set by the compiler. */
+  nslots: number;
+  /** Assignment (`:=`) heads cannot be redefined. */
+  assign: boolean;
+}
+
+export interface Import {
+  path: string[];
+  alias: string;
+  loc: Loc;
+}
+
+export interface Module {
+  file: string;
+  pkg: string[];
+  imports: Import[];
+  rules: Rule[];
+  v1: boolean;
+}

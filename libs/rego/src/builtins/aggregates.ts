@@ -1,0 +1,36 @@
+/** Aggregates over arrays, sets (and objects for count). */
+import type { Value } from '../value.js';
+import { compare, RObject, RSet } from '../value.js';
+import { coll } from './check.js';
+import { b, BuiltinError } from './types-api.js';
+import type { Table } from './types-api.js';
+
+function nums(a: Value[]): number[] {
+  return coll(a, 0).map((v) => {
+    if (typeof v !== 'number') throw new BuiltinError('operand 1 must be one of {array, set} of numbers');
+    return v;
+  });
+}
+
+export const AGGREGATES: Table = {
+  count: b(1, (a) => {
+    const v = a[0] as Value;
+    if (typeof v === 'string') return [...v].length;
+    if (Array.isArray(v)) return v.length;
+    if (v instanceof RObject || v instanceof RSet) return v.size;
+    throw new BuiltinError('operand 1 must be one of {array, object, set, string}');
+  }),
+  sum: b(1, (a) => nums(a).reduce((x, y) => x + y, 0)),
+  product: b(1, (a) => nums(a).reduce((x, y) => x * y, 1)),
+  max: b(1, (a) => {
+    const xs = coll(a, 0);
+    return xs.length === 0 ? undefined : xs.reduce((m, x) => (compare(x, m) > 0 ? x : m));
+  }),
+  min: b(1, (a) => {
+    const xs = coll(a, 0);
+    return xs.length === 0 ? undefined : xs.reduce((m, x) => (compare(x, m) < 0 ? x : m));
+  }),
+  sort: b(1, (a) => [...coll(a, 0)].sort(compare)),
+  all: b(1, (a) => coll(a, 0).every((v) => v === true)),
+  any: b(1, (a) => coll(a, 0).some((v) => v === true)),
+};

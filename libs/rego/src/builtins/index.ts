@@ -1,0 +1,23 @@
+/**
+ * The builtin registry. Each group file exports a table of name -> Builtin; this file
+ * merges them. An unknown name is a compile error (see resolve.ts).
+ */
+import { AGGREGATES } from './aggregates.js';
+import { COLLECTIONS } from './collections.js';
+import { ENCODING } from './encoding.js';
+import { NUMBERS } from './numbers.js';
+import { OPS } from './ops.js';
+import { REGEX } from './regex.js';
+import { STRINGS } from './strings.js';
+import { TIME } from './time.js';
+import { TYPES } from './types.js';
+import { MISC } from './misc.js';
+import type { Builtin } from './types-api.js';
+
+export { BuiltinError } from './types-api.js';
+export type { Builtin, BuiltinCtx } from './types-api.js';
+
+export const BUILTINS = new Map<string, Builtin>();
+for (const table of [OPS, NUMBERS, AGGREGATES, COLLECTIONS, STRINGS, REGEX, ENCODING, TYPES, TIME, MISC]) {
+  for (const [name, b] of Object.entries(table)) BUILTINS.set(name, b);
+}

@@ -1,0 +1,68 @@
+/** Numbers: rounding, ranges, conversion, random ints and bitwise operations. */
+import type { Value } from '../value.js';
+import { int, num, str } from './check.js';
+import { b, BuiltinError } from './types-api.js';
+import type { Table } from './types-api.js';
+import { createHash } from 'node:crypto';
+
+const MAX_RANGE = 1_000_000;
+
+function range(from: number, to: number, step: number): Value[] {
+  if (Math.abs(to - from) / step > MAX_RANGE) throw new BuiltinError('numbers.range: range too large', true);
+  const out: Value[] = [];
+  if (from <= to) for (let i = from; i <= to; i += step) out.push(i);
+  else for (let i = from; i >= to; i -= step) out.push(i);
+  return out;
+}
+
+function toBig(a: Value[], i: number): bigint {
+  return BigInt(int(a, i));
+}
+
+export const NUMBERS: Table = {
+  abs: b(1, (a) => Math.abs(num(a, 0))),
+  ceil: b(1, (a) => Math.ceil(num(a, 0))),
+  floor: b(1, (a) => Math.floor(num(a, 0))),
+  round: b(1, (a) => {
+    const n = num(a, 0);
+    return n < 0 ? -Math.round(-n) : Math.round(n);
+  }),
+  'numbers.range': b(2, (a) => range(int(a, 0), int(a, 1), 1)),
+  'numbers.range_step': b(3, (a) => {
+    const step = int(a, 2);
+    if (step <= 0) throw new BuiltinError('numbers.range_step: step must be a positive number above zero');
+    return range(int(a, 0), int(a, 1), step);
+  }),
+  to_number: b(1, (a) => {
+    const v = a[0] as Value;
+    if (v === null) return 0;
+    if (typeof v === 'boolean') return v ? 1 : 0;
+    if (typeof v === 'number') return v;
+    if (typeof v === 'string') {
+      if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(v.trim())) throw new BuiltinError(`invalid syntax: could not parse ${JSON.stringify(v)}`);
+      return Number(v);
+    }
+    throw new BuiltinError('operand 1 must be one of {null, boolean, number, string}');
+  }),
+  'rand.intn': b(2, (a, ctx) => {
+    const n = int(a, 1);
+    if (n === 0) return 0;
+    // Deterministic per (seed string, n) within one evaluation, as OPA caches it.
+    const h = createHash('sha256').update(`${str(a, 0)}/${n}/${ctx.nowNs}`).digest();
+    return h.readUInt32BE(0) % Math.abs(n);
+  }),
+  'bits.and': b(2, (a) => Number(toBig(a, 0) & toBig(a, 1))),
+  'bits.or': b(2, (a) => Number(toBig(a, 0) | toBig(a, 1))),
+  'bits.xor': b(2, (a) => Number(toBig(a, 0) ^ toBig(a, 1))),
+  'bits.negate': b(1, (a) => Number(~toBig(a, 0))),
+  'bits.lsh': b(2, (a) => {
+    const s = int(a, 1);
+    if (s < 0) throw new BuiltinError('bits.lsh: shift must be non-negative');
+    return Number(toBig(a, 0) << BigInt(s));
+  }),
+  'bits.rsh': b(2, (a) => {
+    const s = int(a, 1);
+    if (s < 0) throw new BuiltinError('bits.rsh: shift must be non-negative');
+    return Number(toBig(a, 0) >> BigInt(s));
+  }),
+};

@@ -1,0 +1,29 @@
+import type { Value } from '../value.js';
+
+export interface BuiltinCtx {
+  /** Time of the evaluation in ns since the epoch (time.now_ns is stable within one evaluation). */
+  nowNs: bigint;
+  strict: boolean;
+}
+
+export interface Builtin {
+  /** Number of arguments; -1 for variadic. */
+  arity: number;
+  fn: (args: Value[], ctx: BuiltinCtx) => Value | undefined;
+}
+
+/** A builtin failed on its input: undefined in non-strict mode, RGO_EVAL in strict mode. */
+export class BuiltinError extends Error {
+  /** Errors that are reported even in non-strict mode. */
+  readonly always: boolean;
+  constructor(message: string, always = false) {
+    super(message);
+    this.always = always;
+  }
+}
+
+export type Table = Record<string, Builtin>;
+
+export function b(arity: number, fn: (args: Value[], ctx: BuiltinCtx) => Value | undefined): Builtin {
+  return { arity, fn };
+}

@@ -1,0 +1,28 @@
+/** Text forms of values: `print` output and sprintf's %v (strings quoted when nested). */
+import type { Value } from './value.js';
+import { RObject, RSet } from './value.js';
+
+export function formatNumber(n: number): string {
+  if (Object.is(n, -0)) return '0';
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
+  return String(n);
+}
+
+/** `top`: a top-level string prints raw; inside collections strings are JSON-quoted. */
+export function formatPrint(v: Value, top: boolean): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return top ? v : JSON.stringify(v);
+    case 'number':
+      return formatNumber(v);
+    case 'boolean':
+      return String(v);
+    default:
+      break;
+  }
+  if (Array.isArray(v)) return '[' + v.map((x) => formatPrint(x, false)).join(', ') + ']';
+  if (v instanceof RSet) return '{' + v.sorted().map((x) => formatPrint(x, false)).join(', ') + '}';
+  const o = v as RObject;
+  return '{' + o.sortedKeys().map((k) => formatPrint(k, false) + ': ' + formatPrint(o.get(k) as Value, false)).join(', ') + '}';
+}

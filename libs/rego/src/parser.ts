@@ -1,0 +1,182 @@
+/** Module-level Rego parser: package, imports and rules (v0 and v1 syntax). */
+import type { Import, Literal, Loc, Module, Rule, RuleKind, Term } from './ast.js';
+import { rgoError } from './errors.js';
+import { TermParser } from './parse-term.js';
+
+const TRUE = (loc: Loc): Term => ({ t: 'scalar', v: true, loc });
+
+export function parseModule(src: string, file: string, defaultV1: boolean): Module {
+  return new ModuleParser(src, file).parseModule(defaultV1);
+}
+
+class ModuleParser extends TermParser {
+  private v1 = true;
+
+  parseModule(defaultV1: boolean): Module {
+    if (!this.is('package')) this.fail('"package" declaration');
+    this.pos++;
+    const pkgTerm = this.parsePostfix();
+    const pkg = this.refToPath(pkgTerm, 'package name');
+    const imports: Import[] = [];
+    let sawRegoV1 = false;
+    let sawFuture = false;
+    while (this.is('import') && this.tok.kind === 'ident') {
+      const loc = this.loc();
+      this.pos++;
+      const path = this.refToPath(this.parsePostfix(), 'import path');
+      let alias = path[path.length - 1] as string;
+      if (this.is('as') && !this.tok.nl) {
+        this.pos++;
+        alias = this.tok.text;
+        this.pos++;
+      }
+      const head = path[0];
+      if (head === 'rego') {
+        if (path.length !== 2 || path[1] !== 'v1') this.failAt(loc, 'invalid import, must be `rego.v1`');
+        if (sawRegoV1 || sawFuture) this.failAt(loc, 'this import shadows previous import of `rego.v1`');
+        sawRegoV1 = true;
+        continue;
+      }
+      if (head === 'future') {
+        if (path[1] !== 'keywords' || path.length > 3) this.failAt(loc, 'invalid import, must be `future.keywords`');
+        if (sawRegoV1) this.failAt(loc, 'this import shadows previous import of `rego.v1`');
+        sawFuture = true;
+        continue;
+      }
+      if (head !== 'data' && head !== 'input') this.failAt(loc, 'import path must begin with one of: {data, input}');
+      imports.push({ path, alias, loc });
+    }
+    this.v1 = sawRegoV1 || (!sawFuture && defaultV1);
+    const rules: Rule[] = [];
+    while (this.tok.kind !== 'eof') {
+      if (this.is('import')) this.fail('rule (imports must come before rules)');
+      rules.push(...this.parseRule());
+    }
+    return { file: this.file, pkg, imports, rules, v1: this.v1 };
+  }
+
+  private failAt(loc: Loc, msg: string): never {
+    throw rgoError('RGO_PARSE', `${loc.file}:${loc.line}:${loc.col}: ${msg}`, { ...loc });
+  }
+
+  private refToPath(t: Term, what: string): string[] {
+    if (t.t === 'var') return [t.name];
+    if (t.t === 'ref' && t.head.t === 'var') {
+      const out = [t.head.name];
+      for (const p of t.path) {
+        if (p.t !== 'scalar' || typeof p.v !== 'string') this.failAt(p.loc, `${what} must be a dotted path`);
+        out.push(p.v);
+      }
+      return out;
+    }
+    return this.failAt(t.loc, `${what} must be a dotted path`);
+  }
+
+  private parseRule(): Rule[] {
+    const loc = this.loc();
+    const isDefault = this.is('default') && this.tok.kind === 'ident';
+    if (isDefault) this.pos++;
+    if (this.tok.kind !== 'ident') this.fail('rule name');
+    const headRef = this.parsePostfix();
+    let args: Term[] | undefined;
+    let target = headRef;
+    if (headRef.t === 'call') {
+      args = headRef.args;
+      target = this.nameTerm(headRef.name, headRef.loc);
+    }
+    // Split the head ref into a static path and an optional trailing key term.
+    const path: string[] = [];
+    let key: Term | undefined;
+    if (target.t === 'var') path.push(target.name);
+    else if (target.t === 'ref' && target.head.t === 'var') {
+      path.push(target.head.name);
+      target.path.forEach((p, i) => {
+        if (p.t === 'scalar' && typeof p.v === 'string') path.push(p.v);
+        else if (i === target.path.length - 1) key = p;
+        else this.failAt(p.loc, 'rule head ref may only have a variable key in its last position');
+      });
+    } else this.fail('rule name');
+    let kind: RuleKind = args ? 'func' : 'complete';
+    let value: Term | undefined;
+    let assign = false;
+    if (this.is('contains') && !this.tok.nl) {
+      this.pos++;
+      if (key !== undefined) this.failAt(loc, 'rule head with contains must be a static ref');
+      key = this.parseIn();
+      kind = 'set';
+    } else if ((this.is(':=') || this.is('=')) && !this.tok.nl) {
+      assign = this.tok.text === ':=';
+      this.pos++;
+      value = this.parseIn();
+      if (key !== undefined) kind = 'object';
+    } else if (key !== undefined) {
+      if (this.v1 && !isDefault) this.failAt(loc, '`contains` keyword is required for partial set rules');
+      kind = 'set';
+    }
+    if (isDefault) {
+      if (value === undefined) this.failAt(loc, 'default rule must have a value (`:=` or `=`)');
+      if (kind === 'set' || kind === 'object') this.failAt(loc, 'default rule must be a complete rule or function');
+      return [this.mk(kind, path, key, value, args, [], true, loc, assign)];
+    }
+    const body = this.parseRuleBody(loc, value === undefined && kind === 'complete');
+    const rule = this.mk(kind, path, key, value ?? TRUE(loc), args, body ?? [], false, loc, assign);
+    if (body === undefined && kind === 'complete' && value === undefined && !this.v1) {
+      this.failAt(loc, 'rule must have a value or a body');
+    }
+    while (this.is('else') && this.tok.kind === 'ident') {
+      const eloc = this.loc();
+      if (kind !== 'complete' && kind !== 'func') this.failAt(eloc, 'else keyword cannot be used on multi-value rules');
+      this.pos++;
+      let ev: Term = TRUE(eloc);
+      if (this.is('=') || this.is(':=')) {
+        this.pos++;
+        ev = this.parseIn();
+      }
+      const ebody = this.parseRuleBody(eloc, false);
+      rule.elses.push({ value: ev, body: ebody ?? [], loc: eloc });
+    }
+    return [rule];
+  }
+
+  private nameTerm(name: string, loc: Loc): Term {
+    const parts = name.split('.');
+    if (parts.length === 1) return { t: 'var', name, loc };
+    return { t: 'ref', head: { t: 'var', name: parts[0] as string, loc }, path: parts.slice(1).map((v) => ({ t: 'scalar', v, loc })), loc };
+  }
+
+  /** `if { ... }`, `if literal`, `{ ... }` (v0) or nothing. Undefined when there is no body. */
+  private parseRuleBody(loc: Loc, _bare: boolean): Literal[] | undefined {
+    if (this.is('if') && this.tok.kind === 'ident') {
+      this.pos++;
+      if (this.is('{')) {
+        this.pos++;
+        const body = this.parseBody('}');
+        this.expect('}');
+        return body;
+      }
+      return [this.parseLiteral()];
+    }
+    if (this.is('{') && this.tok.kind === 'punct') {
+      if (this.v1) this.failAt(loc, '`if` keyword is required before rule body');
+      this.pos++;
+      const body = this.parseBody('}');
+      this.expect('}');
+      return body;
+    }
+    return undefined;
+  }
+
+  private mk(
+    kind: RuleKind,
+    path: string[],
+    key: Term | undefined,
+    value: Term,
+    args: Term[] | undefined,
+    body: Literal[],
+    isDefault: boolean,
+    loc: Loc,
+    assign: boolean,
+  ): Rule {
+    return { kind, path, key, value, args, body, isDefault, elses: [], loc, nslots: 0, assign };
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * Name resolution: gives every local variable a frame slot, turns rule names and import
+ * aliases into `data.`/`input.` refs, and binds calls to builtins or user functions.
+ * Runs once per rule at compile time so evaluation never looks names up by string.
+ */
+import type { CallTerm, Expr, Literal, RefTerm, Rule, Term, VarTerm } from './ast.js';
+import { BUILTINS } from './builtins/index.js';
+import { rgoError } from './errors.js';
+import type { PNode } from './tree.js';
+import { lookupNode } from './tree.js';
+
+/** What a module's rules can see besides locals. */
+export interface ModuleEnv {
+  pkg: string[];
+  /** alias -> full path starting with 'data' or 'input'. */
+  imports: Map<string, string[]>;
+  root: PNode;
+}
+
+class Scope {
+  readonly names = new Map<string, number>();
+  readonly parent: Scope | undefined;
+  constructor(parent: Scope | undefined) {
+    this.parent = parent;
+  }
+  find(name: string): number | undefined {
+    return this.names.get(name) ?? this.parent?.find(name);
+  }
+}
+
+export class Resolver {
+  nslots = 0;
+  private readonly env: ModuleEnv;
+  constructor(env: ModuleEnv) {
+    this.env = env;
+  }
+
+  /** Resolves a rule in place: params, body, head terms, else clauses. */
+  rule(rule: Rule): void {
+    const scope = new Scope(undefined);
+    for (const a of rule.args ?? []) this.declarePattern(a, scope);
+    if (rule.args) rule.args = rule.args.map((a) => this.term(a, scope));
+    this.body(rule.body, scope);
+    if (rule.key) rule.key = this.term(rule.key, scope);
+    rule.value = this.term(rule.value, scope);
+    for (const e of rule.elses) {
+      const es = new Scope(scope);
+      this.body(e.body, es);
+      e.value = this.term(e.value, es);
+    }
+    rule.nslots = this.nslots;
+  }
+
+  query(body: Literal[]): { body: Literal[]; vars: Map<string, number> } {
+    const scope = new Scope(undefined);
+    this.body(body, scope);
+    return { body, vars: scope.names };
+  }
+
+  private newSlot(name: string, scope: Scope): number {
+    const s = this.nslots++;
+    scope.names.set(name, s);
+    return s;
+  }
+
+  /** Declares every plain variable of a pattern as a fresh local. */
+  private declarePattern(t: Term, scope: Scope): void {
+    if (t.t === 'var') this.newSlot(t.name, scope);
+    else if (t.t === 'array' || t.t === 'set') t.items.forEach((x) => this.declarePattern(x, scope));
+    else if (t.t === 'object') t.entries.forEach(([, v]) => this.declarePattern(v, scope));
+  }
+
+  private isGlobal(name: string): boolean {
+    return name === 'input' || name === 'data' || this.env.imports.has(name) || this.isRule(name);
+  }
+  private isRule(name: string): boolean {
+    return lookupNode(this.env.root, ['data', ...this.env.pkg, name]) !== undefined;
+  }
+
+  private body(lits: Literal[], scope: Scope): void {
+    // Variables first mentioned anywhere at this level belong to this level, so closures
+    // (comprehensions) that mention them refer to the outer variable.
+    for (const lit of lits) this.collectOuter(lit, scope);
+    for (const lit of lits) this.literal(lit, scope);
+  }
+
+  private collectOuter(lit: Literal, scope: Scope): void {
+    const visit = (t: Term): void => {
+      switch (t.t) {
+        case 'var':
+          if (scope.find(t.name) === undefined && !this.isGlobal(t.name)) this.newSlot(t.name, scope);
+          return;
+        case 'ref':
+          visit(t.head);
+          t.path.forEach(visit);
+          return;
+        case 'call':
+          t.args.forEach(visit);
+          return;
+        case 'array':
+        case 'set':
+          t.items.forEach(visit);
+          return;
+        case 'object':
+          t.entries.forEach(([k, v]) => (visit(k), visit(v)));
+          return;
+        default:
+          return;
+      }
+    };
+    if (lit.k === 'expr') {
+      const e = lit.expr;
+      if (e.e === 'assign') visit(e.rhs);
+      else if (e.e === 'unify') (visit(e.lhs), visit(e.rhs));
+      else visit(e.term);
+    }
+  }
+
+  private literal(lit: Literal, scope: Scope): void {
+    switch (lit.k) {
+      case 'some':
+        for (const v of lit.names) v.slot = this.newSlot(v.name, scope);
+        return;
+      case 'somein':
+        lit.coll = this.term(lit.coll, scope);
+        if (lit.key) this.declarePattern(lit.key, scope);
+        this.declarePattern(lit.value, scope);
+        if (lit.key) lit.key = this.term(lit.key, scope);
+        lit.value = this.term(lit.value, scope);
+        return;
+      case 'every': {
+        lit.coll = this.term(lit.coll, scope);
+        const inner = new Scope(scope);
+        if (lit.key) this.declarePattern(lit.key, inner);
+        this.declarePattern(lit.value, inner);
+        if (lit.key) lit.key = this.term(lit.key, inner);
+        lit.value = this.term(lit.value, inner);
+        this.body(lit.body, inner);
+        return;
+      }
+      case 'expr':
+        lit.expr = this.expr(lit.expr, scope);
+        for (const w of lit.withs) {
+          w.value = this.term(w.value, scope);
+          w.target = this.withTarget(w.target);
+        }
+        return;
+    }
+  }
+
+  private withTarget(t: Term): Term {
+    const path = staticPath(t);
+    if (!path) throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}: with target must be a ref to input or data`);
+    const head = path[0] as string;
+    let full = path;
+    if (head !== 'input' && head !== 'data') {
+      const imp = this.env.imports.get(head);
+      if (imp) full = [...imp, ...path.slice(1)];
+      else if (this.isRule(head)) full = ['data', ...this.env.pkg, ...path];
+      else if (BUILTINS.has(path.join('.'))) full = ['builtin', path.join('.')];
+      else throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}: with keyword target must reference existing input, data, or a function`);
+    }
+    return { t: 'scalar', v: full, loc: t.loc };
+  }
+
+  private expr(e: Expr, scope: Scope): Expr {
+    if (e.e === 'term') return { e: 'term', term: this.term(e.term, scope) };
+    if (e.e === 'assign') {
+      const rhs = this.term(e.rhs, scope);
+      this.declarePattern(e.lhs, scope);
+      return { e: 'assign', lhs: this.term(e.lhs, scope), rhs };
+    }
+    return { e: 'unify', lhs: this.term(e.lhs, scope), rhs: this.term(e.rhs, scope) };
+  }
+
+  term(t: Term, scope: Scope): Term {
+    switch (t.t) {
+      case 'scalar':
+        return t;
+      case 'var':
+        return this.varTerm(t, scope);
+      case 'ref':
+        return this.ref(t, scope);
+      case 'call':
+        return this.call(t, scope);
+      case 'array':
+        return { ...t, items: t.items.map((x) => this.term(x, scope)) };
+      case 'set':
+        return { ...t, items: t.items.map((x) => this.term(x, scope)) };
+      case 'object':
+        return { ...t, entries: t.entries.map(([k, v]) => [this.term(k, scope), this.term(v, scope)] as [Term, Term]) };
+      case 'arraycompr':
+      case 'setcompr': {
+        const inner = new Scope(scope);
+        this.body(t.body, inner);
+        return { ...t, head: this.term(t.head, inner) };
+      }
+      case 'objcompr': {
+        const inner = new Scope(scope);
+        this.body(t.body, inner);
+        return { ...t, key: this.term(t.key, inner), value: this.term(t.value, inner) };
+      }
+    }
+  }
+
+  private varTerm(t: VarTerm, scope: Scope): Term {
+    const slot = scope.find(t.name);
+    if (slot !== undefined) return { ...t, slot };
+    if (t.name === 'input' || t.name === 'data') return t;
+    const imp = this.env.imports.get(t.name);
+    if (imp) return this.ref({ t: 'ref', head: { t: 'var', name: imp[0] as string, loc: t.loc }, path: imp.slice(1).map((v) => ({ t: 'scalar', v, loc: t.loc })), loc: t.loc }, scope);
+    if (this.isRule(t.name)) return this.dataRef([...this.env.pkg, t.name], [], t);
+    return { ...t, slot: this.newSlot(t.name, scope) };
+  }
+
+  private dataRef(prefix: string[], rest: Term[], t: Term): RefTerm {
+    const loc = t.loc;
+    const path = [...prefix.map((v): Term => ({ t: 'scalar', v, loc })), ...rest];
+    return { t: 'ref', head: { t: 'var', name: 'data', loc }, path, loc, data: { prefix, rest } };
+  }
+
+  private ref(t: RefTerm, scope: Scope): Term {
+    const head = this.term(t.head, scope);
+    const path = t.path.map((p) => this.term(p, scope));
+    let full: RefTerm;
+    if (head.t === 'ref') full = { t: 'ref', head: head.head, path: [...head.path, ...path], loc: t.loc };
+    else full = { t: 'ref', head, path, loc: t.loc };
+    if (full.head.t === 'var' && full.head.name === 'data' && full.head.slot === undefined) {
+      const prefix: string[] = [];
+      let i = 0;
+      for (; i < full.path.length; i++) {
+        const p = full.path[i] as Term;
+        if (p.t !== 'scalar' || typeof p.v !== 'string') break;
+        prefix.push(p.v);
+      }
+      full.data = { prefix, rest: full.path.slice(i) };
+    }
+    return full;
+  }
+
+  private call(t: CallTerm, scope: Scope): Term {
+    const args = t.args.map((a) => this.term(a, scope));
+    const parts = t.name.split('.');
+    const head = parts[0] as string;
+    let path: string[] | undefined;
+    if (head === 'data') path = parts.slice(1);
+    else if (this.env.imports.has(head)) {
+      const imp = this.env.imports.get(head) as string[];
+      if (imp[0] === 'data') path = [...imp.slice(1), ...parts.slice(1)];
+    } else if (this.isRule(head)) path = [...this.env.pkg, ...parts];
+    if (path) {
+      const node = lookupNode(this.env.root, ['data', ...path]);
+      if (node?.rules?.kind === 'func') return { ...t, args, target: { kind: 'rule', path } };
+      if (node?.rules) throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: ${t.name} is not a function`);
+    }
+    const b = BUILTINS.get(t.name);
+    if (b === undefined) {
+      throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: unknown function: ${t.name}`, { name: t.name });
+    }
+    if (b.arity >= 0 && args.length !== b.arity && args.length !== b.arity + 1) {
+      throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: ${t.name} expects ${b.arity} arguments, got ${args.length}`);
+    }
+    return { ...t, args, target: { kind: 'builtin', name: t.name } };
+  }
+}
+
+function staticPath(t: Term): string[] | undefined {
+  if (t.t === 'var') return [t.name];
+  if (t.t !== 'ref' || t.head.t !== 'var') return undefined;
+  const out = [t.head.name];
+  for (const p of t.path) {
+    if (p.t !== 'scalar' || typeof p.v !== 'string') return undefined;
+    out.push(p.v);
+  }
+  return out;
+}
