@@ -1,0 +1,60 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { hasCode } from '@kata-cc/errors';
+import { parseConfig } from '@kata-cc/hypervisor';
+import { Sandbox, sandboxDir } from './sandbox.js';
+import { FAKE_AGENT_MAIN } from './fake-agent/path.js';
+
+const state = mkdtempSync(path.join(tmpdir(), 'sandbox-test-'));
+after(() => rmSync(state, { recursive: true, force: true }));
+
+const config = (extraArgs: string[] = [], dial = 10) => parseConfig({
+  hypervisor: { fake: { guest_command: [process.execPath, FAKE_AGENT_MAIN, ...extraArgs] } },
+  agent: { kata: { dial_timeout: dial } },
+  runtime: { state_dir: state },
+});
+
+test('fake VM + fake agent: guest-pull container runs, stdout read, exit status, teardown removes state', async () => {
+  const cfg = config();
+  const sb = await Sandbox.create({ id: 'sb1', config: cfg, annotations: {} });
+  try {
+    assert.ok(sb.pid > 0);
+    await sb.createContainer('c1', {
+      process: { args: ['/bin/sh', '-c', 'echo hello-fake; exit 3'], env: ['A=1'], cwd: '/' },
+      annotations: { 'io.kubernetes.cri.image-name': '127.0.0.1:5000/peers/bb:latest' },
+      mounts: [{ destination: '/proc', type: 'proc', source: 'proc', options: [] }],
+    });
+    await sb.agent.call('StartContainer', { container_id: 'c1' });
+    const out = await sb.agent.call('ReadStdout', { container_id: 'c1', exec_id: '', len: 1024 }, 0);
+    assert.equal(String(out['data']), 'hello-fake\n');
+    const w = await sb.agent.call('WaitProcess', { container_id: 'c1', exec_id: '' }, 0);
+    assert.equal(w['status'], 3);
+  } finally {
+    await sb.destroy();
+  }
+  assert.equal(existsSync(sandboxDir(cfg, 'sb1')), false);
+});
+
+test('a container without an image reference is refused (host rootfs is never shared)', async () => {
+  const sb = await Sandbox.create({ id: 'sb2', config: config(), annotations: {} });
+  try {
+    await assert.rejects(sb.createContainer('c1', { process: { args: ['true'] } }), (e: unknown) => hasCode(e, 'SANDBOX_NO_IMAGE_REFERENCE'));
+  } finally {
+    await sb.destroy();
+  }
+});
+
+test('an agent that never answers fails with SANDBOX_AGENT_TIMEOUT and leaves nothing behind', async () => {
+  const cfg = config(['--hang'], 1);
+  const t0 = Date.now();
+  await assert.rejects(Sandbox.create({ id: 'sb3', config: cfg, annotations: {} }), (e: unknown) => hasCode(e, 'SANDBOX_AGENT_TIMEOUT') && /grpc.Health\/Check within 1000 ms/.test(e.message));
+  assert.ok(Date.now() - t0 < 5000);
+  assert.equal(existsSync(sandboxDir(cfg, 'sb3')), false);
+});
+
+test('annotations outside the allow-list are refused before anything starts', async () => {
+  await assert.rejects(Sandbox.create({ id: 'sb4', config: config(), annotations: { 'io.katacontainers.config.hypervisor.path': '/bin/evil' } }), (e: unknown) => hasCode(e, 'HV_ANNOTATION_NOT_ALLOWED'));
+});

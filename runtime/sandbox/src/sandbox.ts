@@ -1,0 +1,162 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { KccError } from '@kata-cc/errors';
+import { silentLogger, type Logger } from '@kata-cc/log';
+import { applyAnnotations, createHypervisor, type Hypervisor, type RuntimeConfig, type VmExit } from '@kata-cc/hypervisor';
+import { AgentClient } from './agent-client.js';
+import { toAgentSpec } from './oci.js';
+import { CRI_CONTAINER_TYPE, CRI_IMAGE_NAME, guestPullStorage, guestRootfsPath } from './storage.js';
+
+export interface SandboxOptions {
+  id: string;
+  config: RuntimeConfig;
+  /** The sandbox container's OCI annotations (pod annotations filtered by containerd). */
+  annotations: Record<string, string>;
+  hostname?: string;
+  logger?: Logger;
+}
+
+/** Millisecond timestamps of the start phases (benchmark, logs). */
+export interface SandboxTimings {
+  begin: number;
+  vmSpawned?: number;
+  agentReady?: number;
+  sandboxCreated?: number;
+}
+
+/** Where per-sandbox state lives on the host. */
+export function sandboxDir(config: RuntimeConfig, id: string): string {
+  return path.join(config.runtime.stateDir, 'sbs', id);
+}
+
+const FILE_MOUNT_MAX = 1 << 20;
+
+/**
+ * One pod VM: the hypervisor plus the agent connection. Containers are created through it;
+ * their processes and stdio are driven by the shim over `agent`.
+ */
+export class Sandbox {
+  readonly id: string;
+  readonly agent: AgentClient;
+  readonly #hv: Hypervisor;
+  readonly #config: RuntimeConfig;
+  readonly #log: Logger;
+  readonly timings: SandboxTimings;
+  #destroyed = false;
+
+  private constructor(id: string, hv: Hypervisor, agent: AgentClient, config: RuntimeConfig, log: Logger, timings: SandboxTimings) {
+    this.id = id;
+    this.#hv = hv;
+    this.agent = agent;
+    this.#config = config;
+    this.#log = log;
+    this.timings = timings;
+  }
+
+  /** Boots the VM, waits for the agent, and sends CreateSandbox. Tears the VM down on failure. */
+  static async create(o: SandboxOptions): Promise<Sandbox> {
+    const timings: SandboxTimings = { begin: Date.now() };
+    const log = (o.logger ?? silentLogger).child({ component: 'sandbox', sandbox: o.id });
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(o.id)) {
+      throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'SANDBOX_INVALID_ID', message: `Invalid sandbox id "${o.id.slice(0, 80)}"` });
+    }
+    const overrides = applyAnnotations(o.config.hypervisor, o.annotations);
+    const hv = createHypervisor(overrides.hypervisor, { id: o.id, dir: sandboxDir(o.config, o.id), ...(overrides.initdata ? { initdata: overrides.initdata } : {}) }, { logger: log });
+    try {
+      await hv.start();
+      timings.vmSpawned = hv.timings.spawned ?? Date.now();
+      const agent = await AgentClient.dial(hv.agent, {
+        dialTimeoutMs: o.config.agent.dialTimeoutMs,
+        requestTimeoutMs: o.config.agent.requestTimeoutMs,
+        onDead: hv.exited,
+        logger: log,
+      }).catch(async (err: unknown) => {
+        // Say why the guest never answered: its console is the only witness.
+        const exit = await Promise.race([hv.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
+        if (err instanceof KccError) {
+          const why = exit ? ` (VM exited: ${exit.reason.split('\n').slice(-3).join(' | ')})` : '';
+          throw new KccError({ kind: err.kind, code: err.code, message: `${err.message}${why}`, cause: err, ...(err.details ? { details: err.details } : {}) });
+        }
+        throw err;
+      });
+      timings.agentReady = Date.now();
+      await agent.call('CreateSandbox', { hostname: o.hostname ?? '', dns: [], storages: [], sandbox_pidns: false, sandbox_id: o.id, guest_hook_path: '', kernel_modules: [] });
+      timings.sandboxCreated = Date.now();
+      log.info({ pid: hv.pid, ms: timings.sandboxCreated - timings.begin }, 'sandbox ready');
+      return new Sandbox(o.id, hv, agent, o.config, log, timings);
+    } catch (err) {
+      await hv.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** VMM pid: what the Task API reports as the task pid (guest pids are invisible to the host). */
+  get pid(): number {
+    return this.#hv.pid ?? 0;
+  }
+
+  get vmExited(): Promise<VmExit> {
+    return this.#hv.exited;
+  }
+
+  get commandLine(): readonly string[] {
+    return this.#hv.commandLine;
+  }
+
+  /**
+   * CreateContainer in the guest: rootfs by guest pull (never the host snapshot), small file
+   * bind mounts (/etc/hosts, resolv.conf, …) copied in with CopyFile, other host mounts dropped.
+   */
+  async createContainer(containerId: string, spec: Record<string, unknown>): Promise<void> {
+    const annotations = (spec['annotations'] ?? {}) as Record<string, string>;
+    const isSandbox = annotations[CRI_CONTAINER_TYPE] === 'sandbox';
+    const imageRef = isSandbox ? 'pause' : annotations[CRI_IMAGE_NAME];
+    if (!imageRef) {
+      throw new KccError({
+        kind: 'INVALID_ARGUMENT',
+        code: 'SANDBOX_NO_IMAGE_REFERENCE',
+        message: `Container "${containerId}" has no "${CRI_IMAGE_NAME}" annotation: kata-cc pulls images inside the guest and never shares the host rootfs (with ctr, pass --annotation ${CRI_IMAGE_NAME}=<ref>)`,
+      });
+    }
+    const mounts: Array<{ destination: string; source: string; type: string; options: string[] }> = [];
+    for (const m of (spec['mounts'] ?? []) as Array<Record<string, unknown>>) {
+      const type = String(m['type'] ?? '');
+      const source = String(m['source'] ?? '');
+      const destination = String(m['destination'] ?? '');
+      const options = (m['options'] ?? []) as string[];
+      if (type !== 'bind' && !options.includes('bind') && !options.includes('rbind')) {
+        mounts.push({ destination, source, type, options });
+        continue;
+      }
+      const st = await stat(source).catch(() => undefined);
+      if (st?.isFile() && st.size <= FILE_MOUNT_MAX) {
+        const guestPath = `/run/kata-containers/shared/containers/${containerId}-${path.basename(destination)}`;
+        const data = await readFile(source);
+        await this.agent.call('CopyFile', { path: guestPath, file_size: data.length, file_mode: 0o100644, dir_mode: 0o40755, uid: 0, gid: 0, offset: 0, data });
+        mounts.push({ destination, source: guestPath, type: 'bind', options });
+      } else {
+        this.#log.warn({ destination }, 'dropping host bind mount: host directories are not shared with a confidential guest');
+      }
+    }
+    const storage = guestPullStorage(containerId, imageRef, annotations);
+    const oci = toAgentSpec(spec, { rootPath: guestRootfsPath(containerId), mounts });
+    await this.agent.call('CreateContainer', {
+      container_id: containerId,
+      exec_id: containerId,
+      storages: [storage],
+      devices: [],
+      OCI: oci,
+      sandbox_pidns: false,
+      shared_mounts: [],
+    }, this.#config.agent.createContainerTimeoutMs);
+  }
+
+  /** DestroySandbox (best effort: the VM is going away anyway), stop the VM, remove its state. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    await this.agent.call('DestroySandbox', {}, 5000).catch((err: unknown) => this.#log.debug({ err }, 'DestroySandbox failed'));
+    this.agent.close();
+    await this.#hv.stop();
+  }
+}
