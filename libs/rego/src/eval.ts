@@ -241,6 +241,25 @@ export class Evaluator extends DataWalker {
 
   /** Cartesian product of the values of several terms. */
   terms(ts: Term[], i: number, f: Frame, acc: Value[], cb: (vs: Value[]) => boolean): boolean {
+    // Single-valued terms (the usual case) are evaluated in a loop, not by recursion, so
+    // long literals do not grow the stack.
+    for (; i < ts.length; i++) {
+      let first: Value | undefined;
+      let more = false;
+      const t = ts[i] as Term;
+      if (t.t === 'scalar') {
+        acc[i] = t.v;
+        continue;
+      }
+      this.term(t, f, (v) => {
+        if (first === undefined) first = v;
+        else more = true;
+        return more;
+      });
+      if (first === undefined) return false;
+      if (more) break;
+      acc[i] = first;
+    }
     if (i === ts.length) return cb(acc.slice());
     return this.term(ts[i] as Term, f, (v) => {
       acc[i] = v;
@@ -328,29 +347,41 @@ export class Evaluator extends DataWalker {
   callRule(rs: RuleSet, args: Value[]): Value | undefined {
     let result: Value | undefined;
     for (const rule of rs.rules) {
-      const r = this.evalFuncRule(rule, args);
+      const r = this.evalFuncRule(rule, args, true);
       if (r === undefined) continue;
       if (result !== undefined && !equal(result, r)) {
         throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: functions must not produce multiple outputs for same inputs`);
       }
       result = r;
     }
-    if (result === undefined && rs.defaultRule) result = this.evalFuncRule(rs.defaultRule, args);
+    if (result === undefined && rs.defaultRule) result = this.evalFuncRule(rs.defaultRule, args, true);
     return result;
   }
 
-  private evalFuncRule(rule: Rule, args: Value[]): Value | undefined {
+  /**
+   * One definition of a function (or complete rule when `args` is empty). Functions
+   * enumerate every solution (a second, different output is a conflict); complete rules
+   * stop at the first solution, as regorus does (prints depend on it).
+   */
+  private evalFuncRule(rule: Rule, args: Value[], all: boolean): Value | undefined {
     const f: Frame = new Array<Value | undefined>(rule.nslots);
     const params = rule.args ?? [];
     let out: Value | undefined;
+    const collect = (v: Value): boolean => {
+      if (out !== undefined && !equal(out, v)) {
+        throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: functions must not produce multiple outputs for same inputs`);
+      }
+      out = v;
+      return !all;
+    };
     const bindParams = (i: number, k: K): boolean => (i === params.length ? k() : this.unifyVal(params[i] as Term, args[i] as Value, f, () => bindParams(i + 1, k)));
     bindParams(0, () => {
-      let found = this.body(rule.body, 0, f, () => this.term(rule.value, f, (v) => ((out = v), true)));
+      this.body(rule.body, 0, f, () => this.term(rule.value, f, collect));
       for (const e of rule.elses) {
-        if (found) break;
-        found = this.body(e.body, 0, f, () => this.term(e.value, f, (v) => ((out = v), true)));
+        if (out !== undefined) break;
+        this.body(e.body, 0, f, () => this.term(e.value, f, collect));
       }
-      return found;
+      return !all && out !== undefined;
     });
     return out;
   }
@@ -404,14 +435,14 @@ export class Evaluator extends DataWalker {
     }
     let result: Value | undefined;
     for (const rule of rs.rules) {
-      const r = this.evalFuncRule(rule, []);
+      const r = this.evalFuncRule(rule, [], false);
       if (r === undefined) continue;
       if (result !== undefined && !equal(result, r)) {
         throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: complete rules must not produce multiple outputs (data.${rs.path.join('.')})`);
       }
       result = r;
     }
-    if (result === undefined && rs.defaultRule) result = this.evalFuncRule(rs.defaultRule, []);
+    if (result === undefined && rs.defaultRule) result = this.evalFuncRule(rs.defaultRule, [], false);
     return result;
   }
 

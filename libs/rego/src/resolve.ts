@@ -8,6 +8,8 @@ import { BUILTINS } from './builtins/index.js';
 import { rgoError } from './errors.js';
 import type { PNode } from './tree.js';
 import { lookupNode } from './tree.js';
+import type { Value } from './value.js';
+import { RObject, RSet } from './value.js';
 
 /** What a module's rules can see besides locals. */
 export interface ModuleEnv {
@@ -184,11 +186,11 @@ export class Resolver {
       case 'call':
         return this.call(t, scope);
       case 'array':
-        return { ...t, items: t.items.map((x) => this.term(x, scope)) };
+        return fold({ ...t, items: t.items.map((x) => this.term(x, scope)) });
       case 'set':
-        return { ...t, items: t.items.map((x) => this.term(x, scope)) };
+        return fold({ ...t, items: t.items.map((x) => this.term(x, scope)) });
       case 'object':
-        return { ...t, entries: t.entries.map(([k, v]) => [this.term(k, scope), this.term(v, scope)] as [Term, Term]) };
+        return fold({ ...t, entries: t.entries.map(([k, v]) => [this.term(k, scope), this.term(v, scope)] as [Term, Term]) });
       case 'arraycompr':
       case 'setcompr': {
         const inner = new Scope(scope);
@@ -262,6 +264,19 @@ export class Resolver {
     }
     return { ...t, args, target: { kind: 'builtin', name: t.name } };
   }
+}
+
+/** Collections of constants become one constant, built once at compile time. */
+function fold(t: Term): Term {
+  const isConst = (x: Term): boolean => x.t === 'scalar';
+  if (t.t === 'array' && t.items.every(isConst)) return { t: 'scalar', v: t.items.map((x) => (x as { v: Value }).v), loc: t.loc };
+  if (t.t === 'set' && t.items.every(isConst)) return { t: 'scalar', v: RSet.of(t.items.map((x) => (x as { v: Value }).v)), loc: t.loc };
+  if (t.t === 'object' && t.entries.every(([k, v]) => isConst(k) && isConst(v))) {
+    const o = new RObject();
+    for (const [k, v] of t.entries) o.set((k as { v: Value }).v, (v as { v: Value }).v);
+    return { t: 'scalar', v: o, loc: t.loc };
+  }
+  return t;
 }
 
 function staticPath(t: Term): string[] | undefined {
