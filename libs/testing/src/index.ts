@@ -3,3 +3,4 @@
  * shared vectors and peers, tool lookup). Never a runtime dependency.
  */
 export { fixturePath, repoRoot, requireTool, sharedDir, tempDir } from './paths.js';
+export { buildTar, freePort, httpRaw, imageBlobs, pushImage, pushIndex, pushManifest, sha256, startRegistry, writeOciLayout, type PushedImage, type TarSpec, type TestImage, type TestLayer, type TestRegistry } from './registry.js';
