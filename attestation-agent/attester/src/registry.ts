@@ -63,7 +63,7 @@ export async function detectTee(options: DetectTeeOptions = {}, deps: AttesterDe
     deps.logger?.warn({ probed: probedTees() }, 'No TEE detected: using the SAMPLE attester (development only, evidence has no hardware root of trust)');
     return 'sample';
   }
-  throw attesterError('ATTESTER_NO_TEE_DETECTED', 'Cannot detect a TEE on this machine: no attester found its platform; set allow_sample for development', {
+  throw attesterError('ATTESTER_NO_TEE_DETECTED', 'Cannot detect a TEE on this machine: no attester found its platform (allow the sample TEE, e.g. --allow-sample, for development only)', {
     details: { probed: probedTees() },
   });
 }
