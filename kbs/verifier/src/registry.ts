@@ -3,6 +3,7 @@ import type { Tee } from '@kata-cc/kbs-types';
 import { SampleVerifier } from './sample/sample-verifier.js';
 import type { Verifier, VerifierConfig } from './verifier.js';
 import { TdxVerifier, type TdxVerifierConfig } from './tdx/tdx-verifier.js';
+import { SnpVerifier, type SnpVerifierConfig } from './snp/snp-verifier.js';
 
 /**
  * The one place that maps a TEE name to its verifier. Exhaustive: adding a TEE to kbs-types
@@ -25,6 +26,7 @@ export function createVerifier(tee: Tee, config: VerifierConfig = {}): Verifier 
     case 'tdx':
       return new TdxVerifier(config.tees?.tdx as TdxVerifierConfig | undefined);
     case 'snp':
+      return new SnpVerifier(config.tees?.snp as SnpVerifierConfig | undefined);
     case 'se':
     case 'az-snp-vtpm':
     case 'az-tdx-vtpm':
