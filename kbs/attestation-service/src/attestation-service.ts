@@ -63,6 +63,11 @@ export class AttestationService {
     return this.#o.signer;
   }
 
+  /** Fails now (at /auth) when this TEE would be refused at /attest (sample off, no verifier). */
+  checkTee(tee: Tee): void {
+    this.#verifier(tee);
+  }
+
   #verifier(tee: Tee): Verifier {
     let v = this.#verifiers.get(tee);
     if (v === undefined) {

@@ -37,35 +37,35 @@ trust_claims := {
 }
 
 ##### Sample: no hardware root of trust, so affirmed only in dev mode.
-executables := 3 if {
+executables = 3 if {
 	input.sample
 	data.dev_mode == true
 }
 
-hardware := 2 if {
+hardware = 2 if {
 	input.sample
 	data.dev_mode == true
 }
 
-configuration := 2 if {
+configuration = 2 if {
 	input.sample
 	data.dev_mode == true
 	input.sample.debug == false
 }
 
-hardware := 2 if {
+hardware = 2 if {
 	input.sampledevice
 	data.dev_mode == true
 }
 
 ##### TDX
-executables := 3 if {
+executables = 3 if {
 	input.tdx
 	input.tdx.quote.body.rtmr_1 in query_reference_value("rtmr_1")
 	input.tdx.quote.body.rtmr_2 in query_reference_value("rtmr_2")
 }
 
-hardware := 2 if {
+hardware = 2 if {
 	input.tdx
 	input.tdx.quote.header.tee_type == "81000000"
 	input.tdx.quote.header.vendor_id == "939a7233f79c4ca9940a0db3957f0607"
@@ -73,19 +73,19 @@ hardware := 2 if {
 	input.tdx.tcb_status == "UpToDate"
 }
 
-configuration := 2 if {
+configuration = 2 if {
 	input.tdx
 	input.tdx.td_attributes.debug == false
 	input.tdx.quote.body.xfam in query_reference_value("xfam")
 }
 
 ##### SNP
-executables := 3 if {
+executables = 3 if {
 	input.snp
 	input.snp.measurement in query_reference_value("snp_launch_measurement")
 }
 
-hardware := 2 if {
+hardware = 2 if {
 	input.snp
 	input.snp.reported_tcb_bootloader in query_reference_value("snp_bootloader")
 	input.snp.reported_tcb_microcode in query_reference_value("snp_microcode")
@@ -93,7 +93,7 @@ hardware := 2 if {
 	input.snp.reported_tcb_tee in query_reference_value("snp_tee_svn")
 }
 
-configuration := 2 if {
+configuration = 2 if {
 	input.snp
 	input.snp.policy_debug_allowed == false
 	input.snp.policy_migrate_ma == false

@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { createLogger } from '@kata-cc/log';
+import { isKccError, messageOf } from '@kata-cc/errors';
+import { createKbsServer, DEFAULT_BODY_LIMIT } from '../app.js';
+import { openStore, parseStorageSpec } from '../storage/registry.js';
+
+const program = new Command('kbs')
+  .description('Key Broker Service: attests guests (KBS protocol 0.4.0) and releases secrets encrypted to their TEE key')
+  .requiredOption('--listen <host:port>', 'address to listen on, e.g. 0.0.0.0:8080 or [::1]:8080')
+  .option('--insecure-http', 'serve plain HTTP (tests and loopback only; secrets are still JWE-encrypted)')
+  .option('--tls-cert <file>', 'PEM certificate (chain) for HTTPS')
+  .option('--tls-key <file>', 'PEM private key for HTTPS')
+  .requiredOption('--storage <spec>', 'sqlite:PATH | postgres://user@host/db | memory:')
+  .option('--admin-key <file>', 'admin public key PEM (Ed25519, EC P-256/P-384 or RSA); repeatable; without it the admin API refuses every call', collect, [])
+  .option('--allow-sample', 'DEV MODE: accept and affirm evidence from the "sample" TEE, which proves nothing')
+  .option('--session-timeout <seconds>', 'handshake session lifetime', toInt, 300)
+  .option('--token-lifetime <seconds>', 'attestation token lifetime', toInt, 300)
+  .option('--token-signer-key <file>', 'EC P-256 private key PEM that signs attestation tokens (default: one generated key kept in the storage, shared by replicas)')
+  .addOption(new Option('--body-limit <bytes>', 'maximum request body size').argParser(toInt).default(DEFAULT_BODY_LIMIT))
+  .option('--log-level <level>', 'trace|debug|info|warn|error', process.env['KATA_CC_LOG_LEVEL'] ?? 'info')
+  .addHelpText('after', `
+Examples:
+  kbs --listen 127.0.0.1:8080 --insecure-http --storage sqlite:/var/lib/kbs/kbs.db --admin-key admin.pub
+  kbs --listen 0.0.0.0:8443 --tls-cert kbs.crt --tls-key kbs.key --storage postgres://kbs@db/kbs --admin-key admin.pub
+
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad command line.`);
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+function toInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (m === null || port > 65535) throw new Error(`--listen must be HOST:PORT, got "${text}"`);
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+async function main(): Promise<void> {
+  program.parse();
+  const o = program.opts<{
+    listen: string; insecureHttp?: boolean; tlsCert?: string; tlsKey?: string; storage: string; adminKey: string[];
+    allowSample?: boolean; sessionTimeout: number; tokenLifetime: number; tokenSignerKey?: string; bodyLimit: number; logLevel: string;
+  }>();
+  const log = createLogger('kbs', { level: o.logLevel });
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(o.listen);
+    if (o.insecureHttp !== true && (o.tlsCert === undefined || o.tlsKey === undefined)) {
+      throw new Error('HTTPS needs --tls-cert and --tls-key; pass --insecure-http to serve plain HTTP');
+    }
+    if (o.insecureHttp === true && (o.tlsCert !== undefined || o.tlsKey !== undefined)) throw new Error('--insecure-http and --tls-cert/--tls-key exclude each other');
+  } catch (e) {
+    process.stderr.write(`kbs: ${messageOf(e)}\n`);
+    process.exit(2);
+  }
+  if (o.allowSample === true) {
+    log.warn({ devMode: true }, '!!! DEV MODE (--allow-sample): evidence from the "sample" TEE is ACCEPTED and AFFIRMED. It proves nothing. Never use this in production. !!!');
+    process.stderr.write('\n*** WARNING: kbs runs in DEV MODE (--allow-sample): sample evidence is trusted. NOT FOR PRODUCTION. ***\n\n');
+  }
+  if (o.adminKey.length === 0) log.warn({}, 'no --admin-key: the admin API refuses every call');
+  const store = await openStore(parseStorageSpec(o.storage));
+  const server = await createKbsServer({
+    store,
+    adminKeys: o.adminKey.map((f) => readFileSync(f, 'utf8')),
+    devMode: o.allowSample === true,
+    sessionTimeoutSeconds: o.sessionTimeout,
+    tokenLifetimeSeconds: o.tokenLifetime,
+    bodyLimitBytes: o.bodyLimit,
+    logger: log,
+    ...(o.tokenSignerKey === undefined ? {} : { tokenSignerPem: readFileSync(o.tokenSignerKey, 'utf8') }),
+    ...(o.insecureHttp === true ? {} : { https: { cert: readFileSync(o.tlsCert ?? ''), key: readFileSync(o.tlsKey ?? '') } }),
+  });
+  const address = await server.app.listen({ host: listen.host, port: listen.port });
+  log.info({ address, storage: store.kind, https: o.insecureHttp !== true, devMode: o.allowSample === true }, 'kbs listening');
+  // Machine-readable line for scripts and tests that start the KBS on port 0.
+  process.stdout.write(`kbs listening on ${address}\n`);
+  const stop = (sig: string): void => {
+    log.info({ signal: sig }, 'kbs stopping');
+    server.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`kbs: ${isKccError(e) ? `${e.code}: ${e.message}` : messageOf(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,226 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { silentLogger, type Logger } from '@kata-cc/log';
+import { parseAttestation, parseJson, parseRequest, parseTeePubKey } from '@kata-cc/kbs-types';
+import type { Challenge, Response, TeePubKey } from '@kata-cc/kbs-types';
+import {
+  AttestationService,
+  DEFAULT_RESOURCE_POLICY,
+  RESOURCE_POLICY_ID,
+  TEE_PUBKEY_PATHS,
+  TokenSigner,
+  jsonPointer,
+  parseRvpsMessage,
+} from '@kata-cc/attestation-service';
+import type { VerifierConfig } from '@kata-cc/verifier';
+import { kbsError, withVariant } from './http-error.js';
+import { encryptToTeeKey } from './jwe.js';
+import type { KbsMetrics } from './metrics.js';
+import type { KbsStore, Session } from './storage/store.js';
+
+export interface KbsCoreOptions {
+  store: KbsStore;
+  /** Dev mode (`--allow-sample`): sample evidence accepted and affirmable. */
+  devMode?: boolean;
+  sessionTimeoutSeconds?: number;
+  tokenLifetimeSeconds?: number;
+  /** P-256 PEM; default: one key generated once and kept in the store (shared by replicas). */
+  tokenSignerPem?: string;
+  verifier?: VerifierConfig;
+  logger?: Logger;
+  metrics?: KbsMetrics;
+}
+
+/** The KBS protocol and admin operations, independent of the HTTP framework. */
+export class KbsCore {
+  readonly store: KbsStore;
+  readonly as: AttestationService;
+  readonly devMode: boolean;
+  readonly #sessionMs: number;
+  readonly #log: Logger;
+  readonly #metrics: KbsMetrics | undefined;
+
+  private constructor(o: KbsCoreOptions, as: AttestationService) {
+    this.store = o.store;
+    this.as = as;
+    this.devMode = o.devMode === true;
+    this.#sessionMs = (o.sessionTimeoutSeconds ?? 300) * 1000;
+    this.#log = o.logger ?? silentLogger;
+    this.#metrics = o.metrics;
+  }
+
+  static async create(o: KbsCoreOptions): Promise<KbsCore> {
+    const pem = o.tokenSignerPem ?? (await o.store.getOrCreateSecret('attestation-token-signer', TokenSigner.generatePem));
+    const as = new AttestationService({
+      store: o.store,
+      signer: new TokenSigner(pem),
+      devMode: o.devMode === true,
+      tokenLifetimeSeconds: o.tokenLifetimeSeconds ?? 300,
+      ...(o.verifier === undefined ? {} : { verifier: o.verifier }),
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+    });
+    return new KbsCore(o, as);
+  }
+
+  get sessionTimeoutMs(): number {
+    return this.#sessionMs;
+  }
+
+  /** `POST /kbs/v0/auth`: validates the Request, opens a session, returns the challenge. */
+  async auth(body: Uint8Array): Promise<{ session: Session; challenge: Challenge }> {
+    try {
+      const request = parseRequest(parseJson(body));
+      this.as.checkTee(request.tee);
+      const session: Session = {
+        id: randomUUID().replaceAll('-', ''),
+        tee: request.tee,
+        nonce: randomBytes(32).toString('base64'),
+        state: 'authed',
+        expiresAt: Date.now() + this.#sessionMs,
+      };
+      await this.store.createSession(session);
+      const extra = request.tee === 'se' ? { 'selected-hash-algorithm': 'sha512' } : '';
+      return { session, challenge: { nonce: session.nonce, 'extra-params': extra } };
+    } catch (e) {
+      throw withVariant(e, 'AttestationError');
+    }
+  }
+
+  /** `POST /kbs/v0/attest`: checks session and nonce, verifies, stores and returns the token. */
+  async attest(sessionId: string | undefined, body: Uint8Array): Promise<{ session: Session; token: string }> {
+    let tee = 'unknown';
+    try {
+      const session = await this.#liveSession(sessionId);
+      tee = session.tee;
+      // SECURITY: one attestation per session; a replayed /attest never yields a new token.
+      if (session.state !== 'authed') throw kbsError('KBS_SESSION_ALREADY_ATTESTED', 'This session is already attested; start a new one with /auth', 'AttestationError');
+      const attestation = parseAttestation(parseJson(body));
+      // SECURITY: the evidence must answer THIS session's challenge (stored server-side).
+      if (attestation['runtime-data'].nonce !== session.nonce) {
+        throw kbsError('KBS_NONCE_MISMATCH', 'The nonce in the runtime data differs from the one in the handshake session', 'AttestationError');
+      }
+      const { token } = await this.as.attest({ tee: session.tee, nonce: session.nonce, attestation });
+      if (!(await this.store.markAttested(session.id, token, Date.now()))) {
+        throw kbsError('KBS_SESSION_ALREADY_ATTESTED', 'This session was attested concurrently or expired; start a new one with /auth', 'AttestationError');
+      }
+      this.#metrics?.attestations.inc({ tee, result: 'ok' });
+      return { session: { ...session, state: 'attested', token }, token };
+    } catch (e) {
+      this.#metrics?.attestations.inc({ tee, result: 'error' });
+      throw withVariant(e, 'AttestationError');
+    }
+  }
+
+  async #liveSession(id: string | undefined): Promise<Session> {
+    if (id === undefined) throw kbsError('KBS_SESSION_NOT_FOUND', 'No kbs-session-id cookie: call /auth first', 'AttestationError');
+    const s = await this.store.getSession(id);
+    if (s === undefined) throw kbsError('KBS_SESSION_NOT_FOUND', 'Unknown session: call /auth again', 'AttestationError');
+    if (s.expiresAt <= Date.now()) throw kbsError('KBS_SESSION_EXPIRED', 'The session has expired: call /auth again', 'AttestationError');
+    return s;
+  }
+
+  /** The token of an attested, unexpired session, or undefined. */
+  async sessionToken(id: string | undefined): Promise<string | undefined> {
+    if (id === undefined) return undefined;
+    const s = await this.store.getSession(id);
+    return s !== undefined && s.state === 'attested' && s.expiresAt > Date.now() ? s.token : undefined;
+  }
+
+  /** `GET /kbs/v0/resource/<repo>/<type>/<tag>`: token -> policy -> JWE to the TEE key. */
+  async getResource(token: string | undefined, path: [string, string, string], query: Record<string, string>): Promise<Response> {
+    if (token === undefined) throw kbsError('KBS_TOKEN_NOT_FOUND', 'No attested session cookie and no "Authorization: Bearer" token', 'TokenNotFound');
+    // SECURITY: the token is re-verified on every request, also when it came from the session.
+    const claims = this.as.signer.verify(token);
+    const teeKey = extractTeeKey(claims);
+    const policy = (await this.store.getPolicy('resource', RESOURCE_POLICY_ID)) ?? DEFAULT_RESOURCE_POLICY;
+    const data = { plugin: 'resource', 'resource-path': path, query, dev_mode: this.devMode };
+    const allow = this.as.engine.evaluate([{ path: 'resource-policy.rego', source: policy }], 'data.policy.allow', claims, data);
+    this.#metrics?.policyEvals.inc({ result: allow === true ? 'allow' : 'deny' });
+    // SECURITY: only a literal `true` releases; undefined or non-boolean results deny.
+    if (allow !== true) throw kbsError('KBS_POLICY_DENIED', `The resource policy denies access to ${path.join('/')}`, 'PolicyDeny', 'PERMISSION_DENIED');
+    const bytes = await this.store.getResource(path.join('/'));
+    if (bytes === undefined) throw kbsError('KBS_RESOURCE_NOT_FOUND', `Resource ${path.join('/')} not found`, 'PluginInternalError', 'NOT_FOUND');
+    const jwe = encryptToTeeKey(teeKey, bytes);
+    this.#metrics?.resources.inc();
+    this.#log.info({ resource: undefined, path: path.join('/') }, 'resource released');
+    return jwe;
+  }
+
+  async setResource(path: [string, string, string], data: Uint8Array): Promise<void> {
+    await this.store.putResource(path.join('/'), data);
+  }
+
+  async deleteResource(path: [string, string, string]): Promise<void> {
+    if (!(await this.store.deleteResource(path.join('/')))) {
+      throw kbsError('KBS_RESOURCE_NOT_FOUND', `Resource ${path.join('/')} not found`, 'PluginInternalError', 'NOT_FOUND');
+    }
+  }
+
+  /** `POST /kbs/v0/resource-policy` with `{"policy": "<base64url rego>"}`. */
+  async setResourcePolicy(body: Uint8Array): Promise<void> {
+    try {
+      const rego = decodePolicyField(body);
+      this.as.engine.compile([{ path: 'resource-policy.rego', source: rego }]);
+      await this.store.putPolicy('resource', RESOURCE_POLICY_ID, rego);
+    } catch (e) {
+      throw withVariant(e, 'ParsePolicyError');
+    }
+  }
+
+  /** `GET /kbs/v0/resource-policy`: `{"resource-policy": "<base64url rego>"}` (default if unset). */
+  async getResourcePolicy(): Promise<Record<string, string>> {
+    const stored = await this.store.getPolicy('resource', RESOURCE_POLICY_ID);
+    return { [RESOURCE_POLICY_ID]: Buffer.from(stored ?? DEFAULT_RESOURCE_POLICY).toString('base64url') };
+  }
+
+  /** `POST /kbs/v0/attestation-policy` with `{"type":"rego","policy_id","policy"}`. */
+  async setAttestationPolicy(body: Uint8Array): Promise<void> {
+    try {
+      const obj = parseJson(body);
+      const rego = decodePolicyField(body);
+      const id = (obj as Record<string, unknown>)['policy_id'] ?? 'default_cpu';
+      if (typeof id !== 'string') throw kbsError('KBS_POLICY_INVALID', 'Field "policy_id" must be a string', 'ParsePolicyError', 'INVALID_ARGUMENT');
+      await this.as.setPolicy(id, rego);
+    } catch (e) {
+      throw withVariant(e, 'ParsePolicyError');
+    }
+  }
+
+  async setReferenceValues(body: Uint8Array): Promise<string[]> {
+    try {
+      const values = parseRvpsMessage(parseJson(body));
+      await this.store.putReferenceValues(values);
+      return values.map((v) => v.name);
+    } catch (e) {
+      throw withVariant(e, 'RvpsError');
+    }
+  }
+
+  async getReferenceValue(name: string): Promise<unknown> {
+    const v = await this.store.getReferenceValue(name, Date.now());
+    if (v === undefined) throw kbsError('KBS_REFERENCE_VALUE_NOT_FOUND', `Reference value ${JSON.stringify(name)} not found or expired`, 'RvpsError', 'NOT_FOUND');
+    return { name: v.name, values: v.values, expiration: new Date(v.expiresAt).toISOString() };
+  }
+}
+
+function decodePolicyField(body: Uint8Array): string {
+  const obj = parseJson(body);
+  const p = typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)['policy'] : undefined;
+  if (typeof p !== 'string') throw kbsError('KBS_POLICY_INVALID', 'The body needs a string field "policy" (base64url of the Rego text)', 'ParsePolicyError', 'INVALID_ARGUMENT');
+  // trustee decodes URL_SAFE_NO_PAD; we also tolerate '=' padding.
+  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(p)) throw kbsError('KBS_POLICY_INVALID', 'Field "policy" is not base64url', 'ParsePolicyError', 'INVALID_ARGUMENT');
+  return Buffer.from(p, 'base64url').toString('utf8');
+}
+
+function extractTeeKey(claims: Record<string, unknown>): TeePubKey {
+  for (const p of TEE_PUBKEY_PATHS) {
+    const v = jsonPointer(claims, p);
+    if (v !== undefined) {
+      try {
+        return parseTeePubKey(v);
+      } catch (e) {
+        throw withVariant(e, 'TokenVerifierError');
+      }
+    }
+  }
+  throw kbsError('KBS_TEE_PUBKEY_NOT_FOUND', 'The attestation token carries no TEE public key', 'TokenVerifierError');
+}

@@ -1,0 +1,115 @@
+import pg from 'pg';
+import { KccError, messageOf } from '@kata-cc/errors';
+import type { Tee } from '@kata-cc/kbs-types';
+import { schemaSql } from '../schema.js';
+import type { KbsStore, PolicyKind, Session, StoredReferenceValue } from '../store.js';
+
+/**
+ * PostgreSQL store: several KBS replicas share sessions, resources and policies, so /auth on
+ * one replica and /attest + /resource on another work. Writes commit before the call returns.
+ */
+export class PostgresStore implements KbsStore {
+  readonly kind = 'postgres' as const;
+  readonly #pool: pg.Pool;
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  static async open(connectionString: string, poolSize = 10): Promise<PostgresStore> {
+    const pool = new pg.Pool({ connectionString, max: poolSize });
+    pool.on('error', () => {
+      // An idle client lost its connection; the pool replaces it on next use.
+    });
+    try {
+      const c = await pool.connect();
+      try {
+        // Serializes concurrent replica start-ups creating the schema.
+        await c.query('SELECT pg_advisory_lock(72170001)');
+        for (const sql of schemaSql('BYTEA')) await c.query(sql);
+        await c.query('SELECT pg_advisory_unlock(72170001)');
+      } finally {
+        c.release();
+      }
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw new KccError({ kind: 'UNAVAILABLE', code: 'KBS_STORAGE_INIT', message: `Cannot open the PostgreSQL store: ${messageOf(e)}`, cause: e });
+    }
+    return new PostgresStore(pool);
+  }
+
+  async createSession(s: Session): Promise<void> {
+    await this.#pool.query('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt]);
+  }
+  async getSession(id: string): Promise<Session | undefined> {
+    const r = await this.#pool.query('SELECT id, tee, nonce, state, token, expires_at FROM kbs_sessions WHERE id = $1', [id]);
+    const row = r.rows[0] as { id: string; tee: string; nonce: string; state: string; token: string | null; expires_at: string } | undefined;
+    if (row === undefined) return undefined;
+    const s: Session = { id: row.id, tee: row.tee as Tee, nonce: row.nonce, state: row.state === 'attested' ? 'attested' : 'authed', expiresAt: Number(row.expires_at) };
+    if (row.token !== null) s.token = row.token;
+    return s;
+  }
+  async markAttested(id: string, token: string, now: number): Promise<boolean> {
+    const r = await this.#pool.query("UPDATE kbs_sessions SET state = 'attested', token = $1 WHERE id = $2 AND state = 'authed' AND expires_at > $3", [token, id, now]);
+    return r.rowCount === 1;
+  }
+  async deleteExpiredSessions(now: number): Promise<number> {
+    const r = await this.#pool.query('DELETE FROM kbs_sessions WHERE expires_at <= $1', [now]);
+    return r.rowCount ?? 0;
+  }
+  async putResource(path: string, data: Uint8Array): Promise<void> {
+    await this.#pool.query('INSERT INTO kbs_resources (path, data) VALUES ($1, $2) ON CONFLICT (path) DO UPDATE SET data = EXCLUDED.data', [path, Buffer.from(data)]);
+  }
+  async getResource(path: string): Promise<Uint8Array | undefined> {
+    const r = await this.#pool.query('SELECT data FROM kbs_resources WHERE path = $1', [path]);
+    const row = r.rows[0] as { data: Buffer } | undefined;
+    return row === undefined ? undefined : new Uint8Array(row.data);
+  }
+  async deleteResource(path: string): Promise<boolean> {
+    const r = await this.#pool.query('DELETE FROM kbs_resources WHERE path = $1', [path]);
+    return r.rowCount === 1;
+  }
+  async putPolicy(kind: PolicyKind, id: string, body: string): Promise<void> {
+    await this.#pool.query('INSERT INTO kbs_policies (kind, id, body) VALUES ($1, $2, $3) ON CONFLICT (kind, id) DO UPDATE SET body = EXCLUDED.body', [kind, id, body]);
+  }
+  async getPolicy(kind: PolicyKind, id: string): Promise<string | undefined> {
+    const r = await this.#pool.query('SELECT body FROM kbs_policies WHERE kind = $1 AND id = $2', [kind, id]);
+    return (r.rows[0] as { body: string } | undefined)?.body;
+  }
+  async listPolicies(kind: PolicyKind): Promise<Record<string, string>> {
+    const r = await this.#pool.query('SELECT id, body FROM kbs_policies WHERE kind = $1 ORDER BY id', [kind]);
+    return Object.fromEntries((r.rows as Array<{ id: string; body: string }>).map((x) => [x.id, x.body]));
+  }
+  async putReferenceValues(values: StoredReferenceValue[]): Promise<void> {
+    const c = await this.#pool.connect();
+    try {
+      await c.query('BEGIN');
+      for (const v of values) {
+        await c.query('INSERT INTO kbs_reference_values (name, value, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at', [v.name, JSON.stringify(v.values), v.expiresAt]);
+      }
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+  async getReferenceValue(name: string, now: number): Promise<StoredReferenceValue | undefined> {
+    const r = await this.#pool.query('SELECT name, value, expires_at FROM kbs_reference_values WHERE name = $1 AND expires_at > $2', [name, now]);
+    const row = r.rows[0] as { name: string; value: string; expires_at: string } | undefined;
+    return row === undefined ? undefined : { name: row.name, values: JSON.parse(row.value) as unknown, expiresAt: Number(row.expires_at) };
+  }
+  async listReferenceValues(now: number): Promise<Record<string, unknown>> {
+    const r = await this.#pool.query('SELECT name, value FROM kbs_reference_values WHERE expires_at > $1', [now]);
+    return Object.fromEntries((r.rows as Array<{ name: string; value: string }>).map((x) => [x.name, JSON.parse(x.value) as unknown]));
+  }
+  async getOrCreateSecret(name: string, create: () => string): Promise<string> {
+    await this.#pool.query('INSERT INTO kbs_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, create()]);
+    const r = await this.#pool.query('SELECT value FROM kbs_secrets WHERE name = $1', [name]);
+    return (r.rows[0] as { value: string }).value;
+  }
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}
