@@ -4,3 +4,4 @@
  */
 export { fixturePath, repoRoot, requireTool, sharedDir, tempDir } from './paths.js';
 export { buildTar, freePort, httpRaw, imageBlobs, pushImage, pushIndex, pushManifest, sha256, startRegistry, writeOciLayout, type PushedImage, type TarSpec, type TestImage, type TestLayer, type TestRegistry } from './registry.js';
+export { startPostgres, type TestPostgres } from './postgres.js';
