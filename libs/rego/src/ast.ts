@@ -42,6 +42,8 @@ export interface CallTerm {
   name: string;
   args: Term[];
   loc: Loc;
+  /** Operators (`+`, `==`, `in`...) always mean the builtin, whatever rules are named. */
+  op?: boolean;
   /** Resolved by the compiler. */
   target?: CallTarget;
 }

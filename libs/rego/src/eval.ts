@@ -7,6 +7,7 @@
 import type { CallTerm, Expr, Literal, Rule, Term } from './ast.js';
 import { BuiltinError, BUILTINS } from './builtins/index.js';
 import type { BuiltinCtx } from './builtins/index.js';
+import { setCurrent } from './builtins/check.js';
 import { rgoError } from './errors.js';
 import { formatPrint } from './format.js';
 import type { PNode, RuleSet } from './tree.js';
@@ -323,10 +324,11 @@ export class Evaluator extends DataWalker {
     const b = BUILTINS.get(name);
     if (!b) throw rgoError('RGO_COMPILE', `unknown function: ${name}`);
     try {
+      setCurrent(name);
       return b.fn(args, this.bctx);
     } catch (e) {
       if (e instanceof BuiltinError) {
-        if (this.opts.strict || e.always) throw rgoError('RGO_EVAL', `${t.loc.file}:${t.loc.line}:${t.loc.col}: ${name}: ${e.message}`);
+        if (this.opts.strict || e.always) throw rgoError('RGO_EVAL', `${t.loc.file}:${t.loc.line}:${t.loc.col}: error: ${e.message}`);
         return undefined;
       }
       throw e;

@@ -165,14 +165,14 @@ export class TermParser {
       if (this.is('in')) {
         this.pos++;
         const coll = this.parseRelation();
-        return { t: 'call', name: 'internal.member_3', args: [lhs, mid, coll], loc };
+        return { t: 'call', name: 'internal.member_3', args: [lhs, mid, coll], loc, op: true };
       }
       this.pos = save;
     }
     while (this.is('in') && this.tok.kind === 'ident' && this.infixOk()) {
       this.pos++;
       const rhs = this.parseRelation();
-      lhs = { t: 'call', name: 'internal.member_2', args: [lhs, rhs], loc };
+      lhs = { t: 'call', name: 'internal.member_2', args: [lhs, rhs], loc, op: true };
     }
     return lhs;
   }
@@ -184,7 +184,7 @@ export class TermParser {
       if (op === undefined || !this.infixOk()) return lhs;
       const loc = this.loc();
       this.pos++;
-      lhs = { t: 'call', name: op, args: [lhs, this.parseOr()], loc };
+      lhs = { t: 'call', name: op, args: [lhs, this.parseOr()], loc, op: true };
     }
   }
   private parseOr(): Term {
@@ -192,7 +192,7 @@ export class TermParser {
     while (this.is('|') && !this.stopAtBar && this.infixOk()) {
       const loc = this.loc();
       this.pos++;
-      lhs = { t: 'call', name: 'or', args: [lhs, this.parseAnd()], loc };
+      lhs = { t: 'call', name: 'or', args: [lhs, this.parseAnd()], loc, op: true };
     }
     return lhs;
   }
@@ -201,7 +201,7 @@ export class TermParser {
     while (this.is('&') && this.infixOk()) {
       const loc = this.loc();
       this.pos++;
-      lhs = { t: 'call', name: 'and', args: [lhs, this.parseArith()], loc };
+      lhs = { t: 'call', name: 'and', args: [lhs, this.parseArith()], loc, op: true };
     }
     return lhs;
   }
@@ -211,7 +211,7 @@ export class TermParser {
       const loc = this.loc();
       const name = this.tok.text === '+' ? 'plus' : 'minus';
       this.pos++;
-      lhs = { t: 'call', name, args: [lhs, this.parseFactor()], loc };
+      lhs = { t: 'call', name, args: [lhs, this.parseFactor()], loc, op: true };
     }
     return lhs;
   }
@@ -221,7 +221,7 @@ export class TermParser {
       const loc = this.loc();
       const name = this.tok.text === '*' ? 'mul' : this.tok.text === '/' ? 'div' : 'rem';
       this.pos++;
-      lhs = { t: 'call', name, args: [lhs, this.parseUnary()], loc };
+      lhs = { t: 'call', name, args: [lhs, this.parseUnary()], loc, op: true };
     }
     return lhs;
   }
@@ -231,7 +231,7 @@ export class TermParser {
       this.pos++;
       const t = this.parseUnary();
       if (t.t === 'scalar' && typeof t.v === 'number') return { t: 'scalar', v: -t.v, loc };
-      return { t: 'call', name: 'minus', args: [{ t: 'scalar', v: 0, loc }, t], loc };
+      return { t: 'call', name: 'minus', args: [{ t: 'scalar', v: 0, loc }, t], loc, op: true };
     }
     return this.parsePostfix();
   }

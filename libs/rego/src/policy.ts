@@ -102,7 +102,7 @@ export class PolicyImpl implements Policy {
     };
     if (lit.k === 'expr' && lit.expr.e === 'term' && !lit.negated && lit.withs.length === 0) {
       const t: Term = lit.expr.term;
-      const isTest = t.t === 'call' && t.target?.kind === 'builtin' && TESTS.has(t.target.name);
+      const isTest = lits.length > 1 && t.t === 'call' && t.target?.kind === 'builtin' && TESTS.has(t.target.name);
       return ev.term(t, f, (v) => (isTest && v === false ? false : next(v)));
     }
     return ev.literal(lit, f, () => next(true));

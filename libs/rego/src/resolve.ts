@@ -245,6 +245,7 @@ export class Resolver {
     const parts = t.name.split('.');
     const head = parts[0] as string;
     let path: string[] | undefined;
+    if (t.op) return { ...t, args, target: { kind: 'builtin', name: t.name } };
     if (head === 'data') path = parts.slice(1);
     else if (this.env.imports.has(head)) {
       const imp = this.env.imports.get(head) as string[];
@@ -260,7 +261,7 @@ export class Resolver {
       throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: unknown function: ${t.name}`, { name: t.name });
     }
     if (b.arity >= 0 && args.length !== b.arity && args.length !== b.arity + 1) {
-      throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: ${t.name} expects ${b.arity} arguments, got ${args.length}`);
+      throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: \`${t.name}\` expects ${b.arity} argument${b.arity === 1 ? '' : 's'}, got ${args.length}`);
     }
     return { ...t, args, target: { kind: 'builtin', name: t.name } };
   }

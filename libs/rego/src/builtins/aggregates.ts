@@ -1,13 +1,14 @@
 /** Aggregates over arrays, sets (and objects for count). */
 import type { Value } from '../value.js';
 import { compare, RObject, RSet } from '../value.js';
-import { coll } from './check.js';
-import { b, BuiltinError } from './types-api.js';
+import { coll, fail } from './check.js';
+import { formatPrint } from '../format.js';
+import { b } from './types-api.js';
 import type { Table } from './types-api.js';
 
 function nums(a: Value[]): number[] {
   return coll(a, 0).map((v) => {
-    if (typeof v !== 'number') throw new BuiltinError('operand 1 must be one of {array, set} of numbers');
+    if (typeof v !== 'number') fail(`expects array/set of numbers. Got \`${formatPrint(v, false)}\` instead`);
     return v;
   });
 }
@@ -18,7 +19,7 @@ export const AGGREGATES: Table = {
     if (typeof v === 'string') return [...v].length;
     if (Array.isArray(v)) return v.length;
     if (v instanceof RObject || v instanceof RSet) return v.size;
-    throw new BuiltinError('operand 1 must be one of {array, object, set, string}');
+    return fail(`requires array/object/set/string argument. Got \`${formatPrint(v, false)}\` instead`);
   }),
   sum: b(1, (a) => nums(a).reduce((x, y) => x + y, 0)),
   product: b(1, (a) => nums(a).reduce((x, y) => x * y, 1)),

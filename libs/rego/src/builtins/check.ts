@@ -1,44 +1,53 @@
-/** Argument checks shared by builtins: they throw BuiltinError with OPA-like messages. */
+/** Argument checks shared by builtins: they throw BuiltinError with regorus-like messages. */
+import { formatPrint } from '../format.js';
 import type { Value } from '../value.js';
-import { RObject, RSet, typeName } from '../value.js';
+import { RObject, RSet } from '../value.js';
 import { BuiltinError } from './types-api.js';
 
-function bad(pos: number, want: string, got: Value): never {
-  throw new BuiltinError(`operand ${pos} must be ${want} but got ${typeName(got)}`);
+/** Name of the builtin being called (set by the evaluator; builtins are synchronous). */
+let current = '';
+export function setCurrent(name: string): void {
+  current = name;
+}
+export function fail(msg: string): never {
+  throw new BuiltinError(`\`${current}\` ${msg}`);
+}
+function bad(want: string, got: Value): never {
+  return fail(`expects ${want} argument. Got \`${formatPrint(got, false)}\` instead`);
 }
 export function str(args: Value[], i: number): string {
   const v = args[i] as Value;
-  return typeof v === 'string' ? v : bad(i + 1, 'string', v);
+  return typeof v === 'string' ? v : bad('string', v);
 }
 export function num(args: Value[], i: number): number {
   const v = args[i] as Value;
-  return typeof v === 'number' ? v : bad(i + 1, 'number', v);
+  return typeof v === 'number' ? v : bad('numeric', v);
 }
 export function int(args: Value[], i: number): number {
   const n = num(args, i);
-  if (!Number.isInteger(n)) throw new BuiltinError(`operand ${i + 1} must be integer number but got floating-point number`);
+  if (!Number.isInteger(n)) fail(`expects integer argument. Got \`${formatPrint(n, false)}\` instead: must be integer`);
   return n;
 }
 export function arr(args: Value[], i: number): Value[] {
   const v = args[i] as Value;
-  return Array.isArray(v) ? v : bad(i + 1, 'array', v);
+  return Array.isArray(v) ? v : bad('array', v);
 }
 export function obj(args: Value[], i: number): RObject {
   const v = args[i] as Value;
-  return v instanceof RObject ? v : bad(i + 1, 'object', v);
+  return v instanceof RObject ? v : bad('object', v);
 }
 export function set(args: Value[], i: number): RSet {
   const v = args[i] as Value;
-  return v instanceof RSet ? v : bad(i + 1, 'set', v);
+  return v instanceof RSet ? v : bad('set', v);
 }
 export function bool(args: Value[], i: number): boolean {
   const v = args[i] as Value;
-  return typeof v === 'boolean' ? v : bad(i + 1, 'boolean', v);
+  return typeof v === 'boolean' ? v : bad('boolean', v);
 }
 /** Elements of an array or set. */
 export function coll(args: Value[], i: number): Value[] {
   const v = args[i] as Value;
   if (Array.isArray(v)) return v;
   if (v instanceof RSet) return v.sorted();
-  return bad(i + 1, 'one of {array, set}', v);
+  return fail(`requires array/set argument. Got \`${formatPrint(v, false)}\` instead`);
 }

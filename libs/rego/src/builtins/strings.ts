@@ -1,7 +1,7 @@
 /** String builtins (Go semantics: indices count code points, as OPA does). */
 import type { Value } from '../value.js';
 import { RSet } from '../value.js';
-import { arr, coll, int, num, str } from './check.js';
+import { arr, coll, fail, int, num, str } from './check.js';
 import { sprintf } from './sprintf.js';
 import { b, BuiltinError } from './types-api.js';
 import type { Table } from './types-api.js';
@@ -22,10 +22,9 @@ function cpIndex(s: string, needle: string, from = 0): number {
 }
 
 function strs(a: Value[], i: number): string[] {
-  return coll(a, i).map((v) => {
-    if (typeof v !== 'string') throw new BuiltinError(`operand ${i + 1} must be array or set of strings`);
-    return v;
-  });
+  const v = a[i] as Value;
+  if (!Array.isArray(v) && !(v instanceof RSet)) fail('expects array/set of strings.');
+  return coll(a, i).map((x) => (typeof x === 'string' ? x : fail('expects array/set of strings.')));
 }
 
 export const STRINGS: Table = {
