@@ -1,0 +1,25 @@
+/** Agent settings from the kernel command line (kata's `agent.*` options we honour). */
+export interface AgentConfig {
+  /** `agent.server_addr`: vsock://-1:1024 (default), vport://agent.0, unix:///path. */
+  serverAddr: string;
+  logLevel: string;
+  /** `agent.guest_components_procs`: none | attestation-agent | confidential-data-hub | api-server-rest. */
+  guestComponentsProcs: string;
+  policyFile: string;
+  imagePullTimeoutS: number;
+}
+
+export function parseCmdline(cmdline: string): AgentConfig {
+  const args = new Map<string, string>();
+  for (const tok of cmdline.trim().split(/\s+/)) {
+    const i = tok.indexOf('=');
+    if (i > 0) args.set(tok.slice(0, i), tok.slice(i + 1));
+  }
+  return {
+    serverAddr: args.get('agent.server_addr') ?? 'vsock://-1:1024',
+    logLevel: args.get('agent.log') ?? 'info',
+    guestComponentsProcs: args.get('agent.guest_components_procs') ?? 'confidential-data-hub',
+    policyFile: args.get('agent.policy_file') ?? '/etc/kata-opa/default-policy.rego',
+    imagePullTimeoutS: Number(args.get('agent.image_pull_timeout') ?? 1200),
+  };
+}

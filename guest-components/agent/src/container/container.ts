@@ -1,0 +1,103 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { agentError } from '../errors.js';
+import { AgentProcess } from './process.js';
+import type { Runc } from './runc.js';
+import type { OciSpec } from './oci-spec.js';
+
+export type ContainerStatus = 'created' | 'running' | 'stopped';
+
+/** A container of the sandbox: its bundle, init process and exec'd processes. */
+export class Container {
+  readonly id: string;
+  readonly bundle: string;
+  readonly spec: OciSpec;
+  readonly init: AgentProcess;
+  readonly execs = new Map<string, AgentProcess>();
+  readonly #runc: Runc;
+  #status: ContainerStatus = 'created';
+  oomKills = 0;
+
+  constructor(id: string, bundle: string, spec: OciSpec, runc: Runc, initExecId: string) {
+    this.id = id;
+    this.bundle = bundle;
+    this.spec = spec;
+    this.#runc = runc;
+    this.init = new AgentProcess(initExecId || id);
+  }
+
+  get status(): ContainerStatus {
+    if (this.#status === 'running' && this.init.exited) this.#status = 'stopped';
+    return this.#status;
+  }
+
+  get cgroupDir(): string {
+    return path.join('/sys/fs/cgroup', this.spec.linux?.cgroupsPath ?? `/kata_cc/${this.id}`);
+  }
+
+  process(execId: string): AgentProcess {
+    if (!execId || execId === this.init.execId) return this.init;
+    const p = this.execs.get(execId);
+    if (!p) throw agentError('AGENT_PROCESS_NOT_FOUND', `Container ${this.id} has no process ${execId}`);
+    return p;
+  }
+
+  /** `runc run` in the foreground; returns once runc reports the container running (or it died). */
+  async start(): Promise<void> {
+    if (this.#status !== 'created') throw agentError('AGENT_INVALID_STATE', `Container ${this.id} is ${this.#status}, not created`);
+    this.init.start(this.#runc.binary, this.#runc.args('run', '--bundle', this.bundle, this.id), process.env);
+    this.#status = 'running';
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const st = await this.#runc.state(this.id);
+      if (st && st.status !== 'creating' && st.status !== 'created') return;
+      if (this.init.exited) {
+        if (st) return; // ran and finished already
+        const err = (await this.init.stderr.read(4096).catch(() => Buffer.alloc(0))).toString().trim();
+        throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} failed to start: ${err.slice(0, 400)}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} did not start within 30 s`);
+  }
+
+  /** `runc exec` of an OCI process in the running container. */
+  async exec(execId: string, processSpec: Record<string, unknown>): Promise<AgentProcess> {
+    if (this.status !== 'running') throw agentError('AGENT_INVALID_STATE', `Container ${this.id} is not running`);
+    if (this.execs.has(execId) || execId === this.init.execId) throw agentError('AGENT_PROCESS_EXISTS', `Process ${execId} already exists in ${this.id}`);
+    const file = path.join(this.bundle, `exec-${execId}.json`);
+    await writeFile(file, JSON.stringify(processSpec));
+    const p = new AgentProcess(execId);
+    p.start(this.#runc.binary, this.#runc.args('exec', '--process', file, '--pid-file', path.join(this.bundle, `exec-${execId}.pid`), this.id), process.env);
+    this.execs.set(execId, p);
+    return p;
+  }
+
+  async signal(execId: string, sig: number): Promise<void> {
+    const p = this.process(execId);
+    if (p === this.init) {
+      if (this.status !== 'running') return; // kata: signalling a stopped process is a no-op
+      await this.#runc.exec(['kill', ...(execId ? [] : ['--all']), this.id, String(sig)]).catch((e: unknown) => {
+        if (!this.init.exited) throw e;
+      });
+      return;
+    }
+    if (p.exited) return;
+    const { readFile } = await import('node:fs/promises');
+    const pid = Number((await readFile(path.join(this.bundle, `exec-${execId}.pid`), 'utf8').catch(() => '')).trim());
+    if (pid > 0) process.kill(pid, sig);
+    else p.signalRunc(sig);
+  }
+
+  /** Kills everything and deletes the runc state; safe to call in any status. */
+  async destroy(): Promise<void> {
+    if (this.init.started && !this.init.exited) {
+      await this.#runc.exec(['kill', '--all', this.id, 'KILL']).catch(() => undefined);
+      await Promise.race([this.init.wait(), new Promise((r) => setTimeout(r, 5000))]);
+      if (!this.init.exited) this.init.signalRunc('SIGKILL');
+    }
+    for (const e of this.execs.values()) if (!e.exited) e.signalRunc('SIGKILL');
+    await this.#runc.exec(['delete', '--force', this.id]).catch(() => undefined);
+    this.#status = 'stopped';
+  }
+}
