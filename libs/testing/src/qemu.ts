@@ -58,7 +58,7 @@ export async function startGuestVm(options: GuestVmOptions): Promise<GuestVm> {
     '-M', 'q35', '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(options.memMiB ?? 1024),
     '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
     '-kernel', options.image.kernel, '-initrd', options.image.initrd,
-    '-append', `${FAST_BOOT} ${options.image.cmdline} kata_cc.ip=10.0.2.15/24 kata_cc.gw=10.0.2.2 ${options.append ?? ''}`.trim(),
+    '-append', `${FAST_BOOT} ${options.image.cmdline} kata_cc.ip=10.0.2.15/24 kata_cc.gw=10.0.2.2 agent.server_addr=vport://agent.0 ${options.append ?? ''}`.trim(),
     '-device', 'virtio-serial-pci,id=vs0',
     '-chardev', `socket,path=${agentSocket},server=on,wait=off,id=agent0`,
     '-device', 'virtserialport,bus=vs0.0,chardev=agent0,name=agent.0',
