@@ -21,6 +21,8 @@ type Cb = (v: Value) => boolean;
 type K = () => boolean;
 
 const IN_PROGRESS = Symbol('in-progress');
+/** Names regorus uses for operators in error messages. */
+const DISPLAY: Record<string, string> = { plus: 'add', minus: 'sub', rem: 'mod' };
 
 export interface EvalOptions {
   maxSteps: number;
@@ -324,10 +326,11 @@ export class Evaluator extends DataWalker {
     const b = BUILTINS.get(name);
     if (!b) throw rgoError('RGO_COMPILE', `unknown function: ${name}`);
     try {
-      setCurrent(name);
+      setCurrent(DISPLAY[name] ?? name);
       return b.fn(args, this.bctx);
     } catch (e) {
       if (e instanceof BuiltinError) {
+        if (e.soft) return undefined;
         if (this.opts.strict || e.always) throw rgoError('RGO_EVAL', `${t.loc.file}:${t.loc.line}:${t.loc.col}: error: ${e.message}`);
         return undefined;
       }

@@ -260,7 +260,7 @@ export class Resolver {
     if (b === undefined) {
       throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: unknown function: ${t.name}`, { name: t.name });
     }
-    if (b.arity >= 0 && args.length !== b.arity && args.length !== b.arity + 1) {
+    if (b.arity >= 0 && args.length !== b.arity) {
       throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: \`${t.name}\` expects ${b.arity} argument${b.arity === 1 ? '' : 's'}, got ${args.length}`);
     }
     return { ...t, args, target: { kind: 'builtin', name: t.name } };

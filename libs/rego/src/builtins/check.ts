@@ -25,7 +25,7 @@ export function num(args: Value[], i: number): number {
 }
 export function int(args: Value[], i: number): number {
   const n = num(args, i);
-  if (!Number.isInteger(n)) fail(`expects integer argument. Got \`${formatPrint(n, false)}\` instead: must be integer`);
+  if (!Number.isInteger(n)) throw new BuiltinError(`\`${current}\` expects integer argument: must be integer`, false, true);
   return n;
 }
 export function arr(args: Value[], i: number): Value[] {

@@ -2,6 +2,7 @@
 import type { Value } from '../value.js';
 import { equal, RObject, RSet } from '../value.js';
 import { arr, int, obj, set } from './check.js';
+import { jsonPatch } from './json-patch.js';
 import { b, BuiltinError } from './types-api.js';
 import type { Table } from './types-api.js';
 
@@ -169,6 +170,7 @@ export const COLLECTIONS: Table = {
     }
     return out;
   }),
+  'json.patch': jsonPatch,
   'object.subset': b(2, (a) => subset(a[0] as Value, a[1] as Value)),
   'json.filter': b(2, (a) => filter(obj(a, 0), trieOf(paths(a[1] as Value))) ?? new RObject()),
   'json.remove': b(2, (a) => remove(obj(a, 0), trieOf(paths(a[1] as Value))) ?? new RObject()),

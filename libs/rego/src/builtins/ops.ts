@@ -1,6 +1,7 @@
 /** Operators: comparison, arithmetic, set algebra and membership (`in`). */
 import type { Value } from '../value.js';
-import { compare, equal, RObject, RSet, typeName } from '../value.js';
+import { compare, equal, RObject, RSet } from '../value.js';
+import { formatPrint } from '../format.js';
 import { num, set } from './check.js';
 import { b, BuiltinError } from './types-api.js';
 import type { Table } from './types-api.js';
@@ -10,7 +11,8 @@ function arith(name: string, f: (x: number, y: number) => number): (a: Value[]) 
     const x = a[0] as Value;
     const y = a[1] as Value;
     if (typeof x !== 'number' || typeof y !== 'number') {
-      throw new BuiltinError(`${name}: operand ${typeof x !== 'number' ? 1 : 2} must be number but got ${typeName(typeof x !== 'number' ? x : y)}`);
+      const got = typeof x !== 'number' ? x : y;
+      throw new BuiltinError(`\`${name}\` expects numeric argument. Got \`${formatPrint(got, false)}\` instead`);
     }
     return f(x, y);
   };
@@ -32,12 +34,12 @@ export const OPS: Table = {
   lte: b(2, (a) => compare(a[0] as Value, a[1] as Value) <= 0),
   gt: b(2, (a) => compare(a[0] as Value, a[1] as Value) > 0),
   gte: b(2, (a) => compare(a[0] as Value, a[1] as Value) >= 0),
-  plus: b(2, arith('plus', (x, y) => x + y)),
+  plus: b(2, arith('add', (x, y) => x + y)),
   minus: b(2, (a) => {
     const x = a[0] as Value;
     const y = a[1] as Value;
     if (x instanceof RSet && y instanceof RSet) return RSet.of(x.sorted().filter((e) => !y.has(e)));
-    return arith('minus', (p, q) => p - q)(a);
+    return arith('sub', (p, q) => p - q)(a);
   }),
   mul: b(2, arith('mul', (x, y) => x * y)),
   div: b(2, (a) => {

@@ -16,9 +16,12 @@ export interface Builtin {
 export class BuiltinError extends Error {
   /** Errors that are reported even in non-strict mode. */
   readonly always: boolean;
-  constructor(message: string, always = false) {
+  /** The call is simply undefined (e.g. a non-integral index), even in strict mode. */
+  readonly soft: boolean;
+  constructor(message: string, always = false, soft = false) {
     super(message);
     this.always = always;
+    this.soft = soft;
   }
 }
 
