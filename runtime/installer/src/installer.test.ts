@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fixturePath, tempDir } from '@kata-cc/testing';
 import { hasCode } from '@kata-cc/errors';
@@ -52,6 +52,7 @@ test('install() then uninstall() on a temporary root: files, handlers, labels, a
   const res = await install({ layout, artifacts: payload, nodeName: 'node-1' }, { labeler: rec.labeler, restartContainerd: rec.restart });
   assert.deepEqual({ tee: res.tee, mode: res.mode, schema: res.schema, changed: res.configChanged, restarted: res.restarted }, { tee: 'snp', mode: 'in-place', schema: 2, changed: true, restarted: true });
   const shim = await stat(path.join(root, 'opt/kata-cc/bin/containerd-shim-kata-cc-v2'));
+  assert.equal(await readlink(path.join(root, 'usr/local/bin/containerd-shim-kata-cc-v2')), '/opt/kata-cc/bin/containerd-shim-kata-cc-v2');
   assert.equal(shim.mode & 0o777, 0o755);
   assert.equal(await readFile(path.join(root, 'opt/kata-cc/share/defaults/kata-cc/configuration.toml'), 'utf8'), '# snp\n');
   assert.equal(await readFile(path.join(root, 'opt/kata-cc/share/kata-cc/vmlinuz'), 'utf8'), 'kernel');
@@ -71,6 +72,7 @@ test('install() then uninstall() on a temporary root: files, handlers, labels, a
   assert.deepEqual(un, { config: 'restored', restarted: true, wasInstalled: true });
   assert.deepEqual(await readFile(path.join(root, 'etc/containerd/config.toml')), original);
   assert.deepEqual((await readdir(path.join(root, 'opt'))).sort(), [], 'the prefix install created is gone');
+  assert.deepEqual((await readdir(root)).sort(), ['etc', 'opt', 'sys'], 'the shim link and the directories made for it are gone');
   assert.deepEqual(rec.calls.at(-1), { node: 'node-1', 'kata-cc.io/runtime': null, 'kata-cc.io/tee': null });
   assert.deepEqual(await uninstall({ layout }, {}), { config: 'untouched', restarted: false, wasInstalled: false }, 'uninstall is idempotent');
 });
@@ -117,4 +119,14 @@ test('install() fails with stable codes on a missing payload, a bad root and a p
   assert.throws(() => makeLayout({ root, prefix: '/opt/../etc' }), (e) => hasCode(e, 'INST_BAD_ARGUMENT'));
   assert.throws(() => makeLayout({ root, containerdConfig: 'etc/containerd/config.toml' }), (e) => hasCode(e, 'INST_BAD_ARGUMENT'));
   await assert.rejects(install({ layout: makeLayout({ root }), artifacts: payload, tee: 'none' }, { restartContainerd: async () => Promise.reject(new Error('unit failed')) }), (e) => hasCode(e, 'INST_RESTART_FAILED'));
+});
+
+test('install() refuses to replace a containerd-shim-kata-cc-v2 that is not its own, and uninstall leaves it alone', async () => {
+  const root = await freshRoot('r6', 'aks-v2.toml');
+  await mkdir(path.join(root, 'usr/local/bin'), { recursive: true });
+  await symlink('/usr/bin/someone-elses-shim', path.join(root, 'usr/local/bin/containerd-shim-kata-cc-v2'));
+  await assert.rejects(install({ layout: makeLayout({ root }), artifacts: payload, tee: 'none' }), (e) => hasCode(e, 'INST_CONFIG_CONFLICT'));
+  await install({ layout: makeLayout({ root, shimLinkDir: null }), artifacts: payload, tee: 'none' });
+  await uninstall({ layout: makeLayout({ root }) });
+  assert.equal(await readlink(path.join(root, 'usr/local/bin/containerd-shim-kata-cc-v2')), '/usr/bin/someone-elses-shim', 'never touches a link that is not ours');
 });

@@ -8,6 +8,7 @@ import { atomicWrite, copyTree, missingDirs, readOptional, sha256 } from './fsut
 import { HANDLER_NAMES, handlerSpecs, type HandlerName } from './handlers.js';
 import { LABEL_RUNTIME, LABEL_TEE, noLabeler, type NodeLabeler } from './labeler/labeler.js';
 import { onRoot, prefixPaths, type Layout } from './layout.js';
+import { linkShim } from './shim-link.js';
 import { loadState, saveState, statePaths, type InstallState } from './state.js';
 import { configFileForTee, detectNodeTee, type NodeTee } from './tee.js';
 
@@ -83,6 +84,7 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
   const defaultConfig = await readFile(path.join(opts.artifacts, 'share/defaults/kata-cc', configFileForTee(tee)));
   await atomicWrite(path.join(onRoot(layout, configDir), 'configuration.toml'), defaultConfig);
   installed.push('share/defaults/kata-cc/configuration.toml');
+  const shimLink = await linkShim(layout, previous?.shimLink ?? null);
 
   // 2. containerd configuration. The backup and the state are written before the config.
   const paths = statePaths(layout);
@@ -118,6 +120,7 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
     tee,
     config: { path: layout.containerdConfig, originalExisted, schema: plan.schema, mode: plan.mode, writtenSha256: sha256(plan.mainConfig) },
     dropIn,
+    shimLink,
     node,
     labels: node === null ? [] : [LABEL_RUNTIME, LABEL_TEE],
   };

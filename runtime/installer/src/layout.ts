@@ -14,14 +14,21 @@ export interface Layout {
   readonly prefix: string;
   /** containerd's main configuration file as seen by the host. */
   readonly containerdConfig: string;
+  /**
+   * A directory on containerd's PATH for a `containerd-shim-kata-cc-v2` symlink, or null.
+   * Needed because containerd 1.6 before 1.6.21 ignores CRI `runtime_path` for tasks
+   * (containerd issue 8207) and looks the shim up on PATH by its runtime_type.
+   */
+  readonly shimLinkDir: string | null;
 }
 
 /** Validates and normalises user-supplied paths (absolute, no `..`, no control characters). */
-export function makeLayout(input: { root: string; prefix?: string; containerdConfig?: string }): Layout {
+export function makeLayout(input: { root: string; prefix?: string; containerdConfig?: string; shimLinkDir?: string | null }): Layout {
   return {
     root: path.resolve(input.root),
     prefix: checkHostPath('--prefix', input.prefix ?? '/opt/kata-cc'),
     containerdConfig: checkHostPath('--containerd-config', input.containerdConfig ?? '/etc/containerd/config.toml'),
+    shimLinkDir: input.shimLinkDir === null ? null : checkHostPath('--shim-link-dir', input.shimLinkDir ?? '/usr/local/bin'),
   };
 }
 

@@ -4,6 +4,7 @@ import type { EditMode } from './containerd/edit.js';
 import type { ConfigSchema } from './containerd/render.js';
 import type { HandlerName } from './handlers.js';
 import { onRoot, prefixPaths, type Layout } from './layout.js';
+import type { ShimLink } from './shim-link.js';
 import type { NodeTee } from './tee.js';
 
 /** What install changed, so uninstall can reverse exactly that. Kept in <prefix>/state/. */
@@ -24,6 +25,8 @@ export interface InstallState {
     readonly writtenSha256: string;
   };
   readonly dropIn: { readonly path: string; readonly createdDirs: readonly string[] } | null;
+  /** Host path of the shim symlink install created on containerd's PATH. */
+  readonly shimLink: ShimLink | null;
   readonly node: string | null;
   readonly labels: readonly string[];
 }

@@ -1,4 +1,4 @@
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { silentLogger } from '@kata-cc/log';
 import { hasManaged, stripManaged } from './containerd/edit.js';
@@ -7,6 +7,7 @@ import { atomicWrite, readOptional, sha256 } from './fsutil.js';
 import { restart, type InstallerDeps } from './installer.js';
 import { LABEL_RUNTIME, LABEL_TEE, noLabeler } from './labeler/labeler.js';
 import { onRoot, prefixPaths, type Layout } from './layout.js';
+import { removeCreatedDirs, unlinkShim } from './shim-link.js';
 import { loadState, statePaths } from './state.js';
 
 export interface UninstallOptions {
@@ -58,14 +59,12 @@ export async function uninstall(opts: UninstallOptions, deps: InstallerDeps = {}
     const file = onRoot(layout, state.dropIn.path);
     dropInRemoved = (await readOptional(file)) !== null;
     await rm(file, { force: true });
-    for (const dir of [...state.dropIn.createdDirs].reverse()) {
-      const onHost = onRoot(layout, dir);
-      if ((await readdir(onHost).catch(() => ['?'])).length === 0) await rmdir(onHost);
-    }
+    await removeCreatedDirs(layout, state.dropIn.createdDirs);
   }
   const restarted = config !== 'untouched' || dropInRemoved ? await restart(deps, opts.containerdSocket ?? null, layout, log) : false;
 
   if (state !== null) {
+    await unlinkShim(layout, state.shimLink ?? null, state.prefix);
     const prefixOnRoot = onRoot(layout, state.prefix);
     if (!state.prefixExisted) {
       await rm(prefixOnRoot, { recursive: true, force: true });

@@ -18,6 +18,8 @@ interface CommonFlags {
   root: string;
   prefix: string;
   containerdConfig: string;
+  shimLinkDir: string;
+  shimLink: boolean;
   containerdSocket?: string;
   restartCmd?: string;
   restart: boolean;
@@ -65,6 +67,8 @@ function common(cmd: Command): Command {
     .option('--root <dir>', "where the host's / is mounted", '/')
     .option('--prefix <path>', 'install directory on the host', '/opt/kata-cc')
     .option('--containerd-config <path>', "containerd's main configuration file on the host", '/etc/containerd/config.toml')
+    .option('--shim-link-dir <dir>', 'directory on containerd\'s PATH for a containerd-shim-kata-cc-v2 symlink (containerd 1.6 before 1.6.21 ignores runtime_path)', '/usr/local/bin')
+    .option('--no-shim-link', 'do not create that symlink')
     .option('--containerd-socket <path>', "containerd's socket on the host: wait for it after a restart")
     .option('--restart-cmd <cmd>', 'shell command that restarts containerd on the host', undefined)
     .option('--no-restart', 'do not restart containerd (print a warning instead)')
@@ -84,7 +88,7 @@ common(program.command('install').description('Copy the runtime, register the co
   .addOption(new Option('--tee <tee>', 'TEE for the default kata-cc handler (default: detect from sysfs)').choices(NODE_TEES))
   .option('--containerd-version <v>', 'containerd version, used only when the node has no config file (default: run containerd --version)')
   .action(async (flags: CommonFlags & { artifacts: string; handlers: string; tee?: NodeTee; containerdVersion?: string }) => {
-    const layout = makeLayout(flags);
+    const layout = makeLayout({ ...flags, shimLinkDir: flags.shimLink ? flags.shimLinkDir : null });
     const major = flags.containerdVersion !== undefined ? parseContainerdMajor(flags.containerdVersion) : await detectContainerdMajor(layout.root);
     const result = await install(
       {
@@ -103,7 +107,7 @@ common(program.command('install').description('Copy the runtime, register the co
 
 common(program.command('uninstall').description('Remove the handlers (original containerd config back byte for byte), the files and the labels')).action(
   async (flags: CommonFlags) => {
-    const layout = makeLayout(flags);
+    const layout = makeLayout({ ...flags, shimLinkDir: flags.shimLink ? flags.shimLinkDir : null });
     const result = await uninstall({ layout, nodeName: flags.label ? (flags.nodeName ?? null) : null, containerdSocket: flags.containerdSocket ?? null }, await deps(flags));
     await finish(flags, result);
   },
