@@ -8,6 +8,7 @@ import { registerSetAttestationPolicy } from './commands/set-attestation-policy.
 import { registerSetReferenceValue } from './commands/set-reference-value.js';
 import { registerSetResource } from './commands/set-resource.js';
 import { registerSetResourcePolicy } from './commands/set-resource-policy.js';
+import { registerVerify } from './commands/verify.js';
 
 /**
  * Builds the kbs-cli program: global options, then one `register<Name>(program)` per
@@ -33,5 +34,6 @@ export function buildProgram(): Command {
   registerGetReferenceValue(program);
   registerGetResource(program);
   registerAttest(program);
+  registerVerify(program);
   return program;
 }

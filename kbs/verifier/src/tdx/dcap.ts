@@ -127,7 +127,12 @@ export function verifyDcap(quote: TdxQuote, options: DcapOptions): DcapResult {
       skipped.push(what);
       return true;
     }
-    return fail('VERIFIER_TDX_COLLATERAL_MISSING', `DCAP collateral is missing: ${what}`, { missing: what });
+    throw new KccError({
+      kind: 'FAILED_PRECONDITION',
+      code: 'VERIFIER_TDX_COLLATERAL_MISSING',
+      message: `DCAP collateral is missing: ${what} (configure a collateral file or directory, or allow missing collateral)`,
+      details: { missing: what },
+    });
   };
 
   // Root CA CRL: the PCK CA on the path must not be revoked.
