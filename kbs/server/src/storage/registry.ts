@@ -20,7 +20,8 @@ export function parseStorageSpec(text: string): StorageSpec {
 
 function badSpec(text: string): KccError {
   // The URL may hold a password: never echo it.
-  const shown = text.startsWith('postgres') ? 'postgres://...' : text;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  const shown = scheme !== null ? `${scheme[1]}://...` : text.slice(0, 64);
   return new KccError({ kind: 'INVALID_ARGUMENT', code: 'KBS_STORAGE_SPEC_INVALID', message: `Invalid --storage "${shown}"; expected sqlite:PATH, postgres://... or memory:` });
 }
 
