@@ -35,7 +35,7 @@ export class LayerExtractor implements TarSink {
   readonly #created = new Set<string>();
   readonly #dirTimes: { host: string; mtime: number }[] = [];
   readonly #xattrs: XattrRecord[] = [];
-  #file: { fh: FileHandle; e: TarEntry } | undefined;
+  #file: { fh: FileHandle; e: TarEntry; host: string } | undefined;
   readonly warnings: string[] = [];
 
   constructor(root: string, options: ExtractOptions = {}) {
@@ -71,7 +71,7 @@ export class LayerExtractor implements TarSink {
         await this.#meta(host, e, false);
         return;
       case 'file':
-        this.#file = { fh: await this.#openExclusive(host), e };
+        this.#file = { fh: await this.#openExclusive(host), e, host };
         return;
       case 'symlink':
         await this.#replace(host, () => symlink(e.linkpath, host));
@@ -104,6 +104,7 @@ export class LayerExtractor implements TarSink {
       if (this.#sameOwner) await f.fh.chown(f.e.uid, f.e.gid);
       await f.fh.chmod(f.e.mode);
       await f.fh.utimes(f.e.mtime, f.e.mtime);
+      for (const [name, value] of f.e.xattrs) this.#xattrs.push({ path: f.host, name, value, noFollow: false });
     } finally {
       await f.fh.close();
     }

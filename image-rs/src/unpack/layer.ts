@@ -9,8 +9,9 @@ import { LayerExtractor, type ExtractOptions } from './extract.js';
 import { TarParser, type TarLimits } from './tar-parser.js';
 
 export interface LayerLimits extends TarLimits {
-  /** Uncompressed/compressed ratio above which (after 256 MiB) a layer is a bomb. */
+  /** Uncompressed/compressed ratio above which (after `ratioFloorBytes`) a layer is a bomb. */
   maxRatio: number;
+  ratioFloorBytes: number;
 }
 
 export interface ApplyLayerOptions extends ExtractOptions {
@@ -69,7 +70,7 @@ export async function applyLayer(source: AsyncIterable<Buffer> | NodeJS.Readable
   const encrypted = layer.mediaType.endsWith('+encrypted');
   if (encrypted && opts.key === undefined) throw imgError('IMG_DECRYPT_NO_KEY', `Layer ${layer.digest} is encrypted and no key was provided`);
   const comp = compressionOf(layer.mediaType);
-  const limits = { maxRatio: 1000, ...opts.limits };
+  const limits = { maxRatio: 1000, ratioFloorBytes: 256 * 1024 * 1024, ...opts.limits };
   const extractor = new LayerExtractor(root, opts);
   const parser = new TarParser(extractor, limits);
   const diffHash = createHash(layer.diffId.startsWith('sha512:') ? 'sha512' : 'sha256');
@@ -81,7 +82,7 @@ export async function applyLayer(source: AsyncIterable<Buffer> | NodeJS.Readable
       diffHash.update(chunk);
       uncompressed += chunk.length;
       // SECURITY: decompression bombs fill the disk before any digest can be checked.
-      if (uncompressed > 256 * 1024 * 1024 && uncompressed > limits.maxRatio * Math.max(compressedCounter.bytes, 1)) {
+      if (uncompressed > limits.ratioFloorBytes && uncompressed > limits.maxRatio * Math.max(compressedCounter.bytes, 1)) {
         cb(imgError('IMG_TAR_BOMB', `Layer ${layer.digest} expands more than ${limits.maxRatio}x`));
         return;
       }
