@@ -39,5 +39,6 @@ export function parseInitData(initData: InitData): ParsedInitData {
       }
     }
   }
-  return { hash: digest(alg, initData.body), claims };
+  // JSON round trip: plain prototypes and TOML dates as strings, as the claims go into a JWT.
+  return { hash: digest(alg, initData.body), claims: JSON.parse(JSON.stringify(claims)) as Record<string, unknown> };
 }
