@@ -4,7 +4,6 @@ import { RObject, RSet } from './value.js';
 
 export function formatNumber(n: number): string {
   if (Object.is(n, -0)) return '0';
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
   return String(n);
 }
 
