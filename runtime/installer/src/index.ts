@@ -14,7 +14,7 @@ export type { EditInput, EditMode, EditPlan } from './containerd/edit.js';
 export { renderHandlers, runtimesTable } from './containerd/render.js';
 export type { ConfigSchema } from './containerd/render.js';
 export { detectContainerdMajor, parseContainerdMajor, waitForSocket } from './containerd/wait.js';
-export { LABEL_RUNTIME, LABEL_TEE, noLabeler } from './labeler/labeler.js';
+export { LABEL_CC_READY, LABEL_RUNTIME, LABEL_TEE, noLabeler } from './labeler/labeler.js';
 export type { NodeLabeler } from './labeler/labeler.js';
 export { KubeApiLabeler, inClusterOptions } from './labeler/kube-api.js';
 export type { KubeApiOptions } from './labeler/kube-api.js';

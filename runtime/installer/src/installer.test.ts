@@ -60,7 +60,7 @@ test('install() then uninstall() on a temporary root: files, handlers, labels, a
   assert.match(config, /runtimes\.kata-cc-snp\]/);
   assert.deepEqual(rec.calls, [
     { node: 'node-1', 'kata-cc.io/runtime': 'installing' },
-    { node: 'node-1', 'kata-cc.io/runtime': 'true', 'kata-cc.io/tee': 'snp' },
+    { node: 'node-1', 'kata-cc.io/runtime': 'true', 'kata-cc.io/tee': 'snp', 'kata-cc.io/cc-ready': 'true' },
   ]);
 
   const again = await install({ layout, artifacts: payload, nodeName: 'node-1' }, { labeler: rec.labeler, restartContainerd: rec.restart });
@@ -73,7 +73,7 @@ test('install() then uninstall() on a temporary root: files, handlers, labels, a
   assert.deepEqual(await readFile(path.join(root, 'etc/containerd/config.toml')), original);
   assert.deepEqual((await readdir(path.join(root, 'opt'))).sort(), [], 'the prefix install created is gone');
   assert.deepEqual((await readdir(root)).sort(), ['etc', 'opt', 'sys'], 'the shim link and the directories made for it are gone');
-  assert.deepEqual(rec.calls.at(-1), { node: 'node-1', 'kata-cc.io/runtime': null, 'kata-cc.io/tee': null });
+  assert.deepEqual(rec.calls.at(-1), { node: 'node-1', 'kata-cc.io/runtime': null, 'kata-cc.io/tee': null, 'kata-cc.io/cc-ready': null });
   assert.deepEqual(await uninstall({ layout }, {}), { config: 'untouched', restarted: false, wasInstalled: false }, 'uninstall is idempotent');
 });
 

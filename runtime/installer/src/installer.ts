@@ -6,7 +6,7 @@ import { waitForSocket } from './containerd/wait.js';
 import { installerError } from './errors.js';
 import { atomicWrite, copyTree, missingDirs, readOptional, sha256 } from './fsutil.js';
 import { HANDLER_NAMES, handlerSpecs, type HandlerName } from './handlers.js';
-import { LABEL_RUNTIME, LABEL_TEE, noLabeler, type NodeLabeler } from './labeler/labeler.js';
+import { LABEL_CC_READY, LABEL_RUNTIME, LABEL_TEE, noLabeler, type NodeLabeler } from './labeler/labeler.js';
 import { onRoot, prefixPaths, type Layout } from './layout.js';
 import { linkShim } from './shim-link.js';
 import { loadState, saveState, statePaths, type InstallState } from './state.js';
@@ -122,7 +122,7 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
     dropIn,
     shimLink,
     node,
-    labels: node === null ? [] : [LABEL_RUNTIME, LABEL_TEE],
+    labels: node === null ? [] : [LABEL_RUNTIME, LABEL_TEE, LABEL_CC_READY],
   };
   if (previous?.dropIn && previous.dropIn.path !== dropIn?.path) await rm(onRoot(layout, previous.dropIn.path), { force: true });
   await saveState(layout, state);
@@ -140,7 +140,7 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
 
   // 3. Restart containerd so CRI loads the handlers, then mark the node ready.
   const restarted = configChanged && (await restart(deps, opts.containerdSocket ?? null, layout, log));
-  if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: 'true', [LABEL_TEE]: tee });
+  if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: 'true', [LABEL_TEE]: tee, [LABEL_CC_READY]: tee === 'none' ? null : 'true' });
   return { tee, mode: plan.mode, schema: plan.schema, configChanged, restarted, files: installed.length };
 }
 

@@ -5,7 +5,7 @@ import { hasManaged, stripManaged } from './containerd/edit.js';
 import { installerError } from './errors.js';
 import { atomicWrite, readOptional, sha256 } from './fsutil.js';
 import { restart, type InstallerDeps } from './installer.js';
-import { LABEL_RUNTIME, LABEL_TEE, noLabeler } from './labeler/labeler.js';
+import { LABEL_CC_READY, LABEL_RUNTIME, LABEL_TEE, noLabeler } from './labeler/labeler.js';
 import { onRoot, prefixPaths, type Layout } from './layout.js';
 import { removeCreatedDirs, unlinkShim } from './shim-link.js';
 import { loadState, statePaths } from './state.js';
@@ -34,7 +34,7 @@ export async function uninstall(opts: UninstallOptions, deps: InstallerDeps = {}
   const { layout } = opts;
   const state = await loadState(layout);
   const node = opts.nodeName ?? state?.node ?? null;
-  if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: null, [LABEL_TEE]: null });
+  if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: null, [LABEL_TEE]: null, [LABEL_CC_READY]: null });
 
   const configOnRoot = onRoot(layout, state?.config.path ?? layout.containerdConfig);
   const current = await readOptional(configOnRoot);
