@@ -32,3 +32,8 @@ test('sample verifier refuses evidence bound to another nonce (replay)', async (
 test('hardware TEEs without a verifier in this build give VERIFIER_UNSUPPORTED_TEE', () => {
   assert.throws(() => createVerifier('csv'), (e) => hasCode(e, 'VERIFIER_UNSUPPORTED_TEE'));
 });
+
+test('the registry builds the TDX and SNP verifiers', () => {
+  assert.equal(createVerifier('tdx').tee, 'tdx');
+  assert.equal(createVerifier('snp').tee, 'snp');
+});
