@@ -1,8 +1,6 @@
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
 import { SampleVerifier } from './sample/sample-verifier.js';
-import { SnpVerifier, type SnpVerifierConfig } from './snp/snp-verifier.js';
-import { TdxVerifier, type TdxVerifierConfig } from './tdx/tdx-verifier.js';
 import type { Verifier, VerifierConfig } from './verifier.js';
 import { TdxVerifier, type TdxVerifierConfig } from './tdx/tdx-verifier.js';
 import { SnpVerifier, type SnpVerifierConfig } from './snp/snp-verifier.js';
