@@ -45,7 +45,7 @@ export class Evaluator extends DataWalker {
     super(root, data);
     this.opts = opts;
     this.input = input;
-    this.bctx = { nowNs: BigInt(Date.now()) * 1000000n, strict: opts.strict };
+    this.bctx = { nowNs: BigInt(Date.now()) * 1000000n, strict: opts.strict, memo: new Map() };
   }
 
   private tick(): void {

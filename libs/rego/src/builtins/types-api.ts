@@ -4,6 +4,8 @@ export interface BuiltinCtx {
   /** Time of the evaluation in ns since the epoch (time.now_ns is stable within one evaluation). */
   nowNs: bigint;
   strict: boolean;
+  /** Per-evaluation memo for builtins that must be stable within one query (uuid, rand). */
+  memo: Map<string, Value>;
 }
 
 export interface Builtin {
