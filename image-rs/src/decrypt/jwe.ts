@@ -52,7 +52,11 @@ function cekFor(header: Record<string, unknown>, encryptedKey: Buffer, key: KeyO
   if (alg === 'RSA-OAEP' || alg === 'RSA-OAEP-256') {
     if (key.asymmetricKeyType !== 'rsa') throw new Error('key is not RSA');
     // go-jose's RSA-OAEP is OAEP with SHA-1 and MGF1-SHA1 (what ocicrypt emits).
-    return privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256' }, encryptedKey);
+    try {
+      return privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256' }, encryptedKey);
+    } catch {
+      throw new Error('RSA-OAEP unwrap failed: not the recipient key');
+    }
   }
   const m = /^ECDH-ES(?:\+A(128|192|256)KW)?$/.exec(alg);
   if (m !== null) {
@@ -69,7 +73,11 @@ function cekFor(header: Record<string, unknown>, encryptedKey: Buffer, key: KeyO
       if (bits === undefined) throw new Error(`unsupported enc ${enc}`);
       return concatKdf(z, bits, enc, apu, apv);
     }
-    return aesUnwrap(concatKdf(z, Number(m[1]), alg, apu, apv), encryptedKey);
+    try {
+      return aesUnwrap(concatKdf(z, Number(m[1]), alg, apu, apv), encryptedKey);
+    } catch {
+      throw new Error('AES key unwrap failed: not the recipient key');
+    }
   }
   throw new Error(`unsupported alg ${alg}`);
 }
@@ -96,7 +104,11 @@ export function decryptJwe(jwe: JweJson, keys: KeyObject[]): { plaintext?: Buffe
         const d = createDecipheriv(`aes-${bits}-gcm` as 'aes-256-gcm', cek, b64u(jwe.iv));
         d.setAAD(Buffer.from(jwe.aad === undefined ? (jwe.protected ?? '') : `${jwe.protected ?? ''}.${jwe.aad}`, 'ascii'));
         d.setAuthTag(b64u(jwe.tag));
-        return { plaintext: Buffer.concat([d.update(b64u(jwe.ciphertext)), d.final()]), failures };
+        try {
+          return { plaintext: Buffer.concat([d.update(b64u(jwe.ciphertext)), d.final()]), failures };
+        } catch {
+          throw new Error('content decryption failed: wrong key or corrupted JWE');
+        }
       } catch (err) {
         reasons.push(sanitize(err));
       }
