@@ -23,6 +23,7 @@ export abstract class DataWalker {
   }
 
   abstract ruleValue(rs: RuleSet): Value | undefined;
+  abstract zeroArgCall(rs: RuleSet): Value | undefined;
   abstract walk(v: Value, path: Term[], i: number, f: Frame, cb: Cb): boolean;
   abstract term(t: Term, f: Frame, cb: Cb): boolean;
   abstract unifyVal(t: Term, v: Value, f: Frame, k: () => boolean): boolean;
@@ -59,7 +60,7 @@ export abstract class DataWalker {
       if (o !== undefined) return this.walk(o, rest, i, f, cb);
     }
     if (node.rules) {
-      const v = this.ruleValue(node.rules);
+      const v = node.rules.kind === 'func' ? this.zeroArgCall(node.rules) : this.ruleValue(node.rules);
       return v === undefined ? false : this.walk(v, rest, i, f, cb);
     }
     if (i === rest.length) return cb(this.nodeValue(node, base, path));
@@ -91,8 +92,7 @@ export abstract class DataWalker {
       let v: Value | undefined;
       if (o !== undefined) v = o;
       else if (child.rules) {
-        if (child.rules.kind === 'func') continue;
-        v = this.ruleValue(child.rules);
+        v = child.rules.kind === 'func' ? this.zeroArgCall(child.rules) : this.ruleValue(child.rules);
       } else v = this.nodeValue(child, out.getStr(key), childPath);
       if (v !== undefined) out.set(key, v);
     }

@@ -9,6 +9,7 @@ import { BuiltinError, BUILTINS } from './builtins/index.js';
 import type { BuiltinCtx } from './builtins/index.js';
 import { setCurrent } from './builtins/check.js';
 import { rgoError } from './errors.js';
+import { isKccError } from '@kata-cc/errors';
 import { formatPrint } from './format.js';
 import type { PNode, RuleSet } from './tree.js';
 import { lookupNode } from './tree.js';
@@ -231,7 +232,7 @@ export class Evaluator extends DataWalker {
           this.term(t.key, f, (key) =>
             this.term(t.value, f, (val) => {
               const prev = out.get(key);
-              if (prev !== undefined && !equal(prev, val)) throw rgoError('RGO_CONFLICT', `${t.loc.file}:${t.loc.line}: object keys must be unique`);
+              if (prev !== undefined && !equal(prev, val)) throw rgoError('RGO_CONFLICT', `${t.loc.file}:${t.loc.line}: value for key \`${formatPrint(key, false)}\` generated multiple times: \`${formatPrint(prev, false)}\` and \`${formatPrint(val, false)}\``);
               out.set(key, val);
               return false;
             }),
@@ -348,6 +349,18 @@ export class Evaluator extends DataWalker {
     return cb(true);
   }
 
+  /** `data.pkg.f` for `f() := v` is the function's value; functions with parameters have none. */
+  zeroArgCall(rs: RuleSet): Value | undefined {
+    const first = rs.rules[0] ?? rs.defaultRule;
+    if (!first || (first.args?.length ?? 0) > 0) return undefined;
+    try {
+      return this.callRule(rs, []);
+    } catch (e) {
+      if (isKccError(e) && e.code === 'RGO_CONFLICT') throw rgoError('RGO_CONFLICT', `rules should not produce multiple outputs (data.${rs.path.join('.')})`);
+      throw e;
+    }
+  }
+
   /** Evaluates a user function: every definition whose params match; all must agree. */
   callRule(rs: RuleSet, args: Value[]): Value | undefined {
     let result: Value | undefined;
@@ -396,7 +409,7 @@ export class Evaluator extends DataWalker {
   /** Value of a rule set (cached for this evaluation), or undefined. */
   ruleValue(rs: RuleSet): Value | undefined {
     const cached = this.cache.get(rs);
-    if (cached === IN_PROGRESS) throw rgoError('RGO_EVAL', `rego_recursion_error: rule data.${rs.path.join('.')} is recursive`);
+    if (cached === IN_PROGRESS) throw rgoError('RGO_EVAL', `recursion detected: rule data.${rs.path.join('.')} depends on itself`);
     if (cached !== undefined || this.cache.has(rs)) return cached as Value | undefined;
     this.cache.set(rs, IN_PROGRESS);
     try {
@@ -428,7 +441,7 @@ export class Evaluator extends DataWalker {
             this.term(rule.value, f, (val) => {
               const prev = out.get(key);
               if (prev !== undefined && !equal(prev, val)) {
-                throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: object keys must be unique (data.${rs.path.join('.')})`);
+                throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules should not produce multiple outputs: value for key \`${formatPrint(key, false)}\` generated multiple times: \`${formatPrint(prev, false)}\` and \`${formatPrint(val, false)}\` (data.${rs.path.join('.')})`);
               }
               out.set(key, val);
               return false;
@@ -443,7 +456,7 @@ export class Evaluator extends DataWalker {
       const r = this.evalFuncRule(rule, [], false);
       if (r === undefined) continue;
       if (result !== undefined && !equal(result, r)) {
-        throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: complete rules must not produce multiple outputs (data.${rs.path.join('.')})`);
+        throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: complete rules should not produce multiple outputs (data.${rs.path.join('.')})`);
       }
       result = r;
     }

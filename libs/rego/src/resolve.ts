@@ -258,13 +258,22 @@ export class Resolver {
     }
     const b = BUILTINS.get(t.name);
     if (b === undefined) {
-      throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: unknown function: ${t.name}`, { name: t.name });
+      throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: could not find function ${t.name}`, { name: t.name });
     }
-    if (b.arity >= 0 && args.length !== b.arity) {
+    const outArg = args.length === b.arity + 1 && isPattern(args[b.arity] as Term);
+    if (b.arity >= 0 && args.length !== b.arity && !outArg) {
       throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: \`${t.name}\` expects ${b.arity} argument${b.arity === 1 ? '' : 's'}, got ${args.length}`);
     }
     return { ...t, args, target: { kind: 'builtin', name: t.name } };
   }
+}
+
+/** A term that can receive a value (an old-style output argument such as `count(xs, n)`). */
+function isPattern(t: Term): boolean {
+  if (t.t === 'var') return true;
+  if (t.t === 'array') return t.items.some(isPattern);
+  if (t.t === 'object') return t.entries.some(([, v]) => isPattern(v));
+  return false;
 }
 
 /** Collections of constants become one constant, built once at compile time. */

@@ -52,8 +52,5 @@ export function addRule(root: PNode, pkg: string[], rule: Rule): void {
     rs.defaultRule = rule;
     return;
   }
-  if (rule.assign && rs.rules.length > 0 && rule.kind === 'complete') {
-    throw rgoError('RGO_COMPILE', `${loc}: rule ${full.join('.')} redeclared using :=`);
-  }
   rs.rules.push(rule);
 }

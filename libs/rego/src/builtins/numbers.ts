@@ -39,7 +39,7 @@ export const NUMBERS: Table = {
     if (typeof v === 'boolean') return v ? 1 : 0;
     if (typeof v === 'number') return v;
     if (typeof v === 'string') {
-      if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(v.trim())) throw new BuiltinError(`invalid syntax: could not parse ${JSON.stringify(v)}`);
+      if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(v.trim())) throw new BuiltinError(`could not parse string as number: ${JSON.stringify(v)}`);
       return Number(v);
     }
     throw new BuiltinError('operand 1 must be one of {null, boolean, number, string}');
