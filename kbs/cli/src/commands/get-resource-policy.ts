@@ -13,19 +13,22 @@ export function registerGetResourcePolicy(program: Command): void {
 }
 
 /**
- * The KBS answers with JSON; when it carries the Rego base64url-encoded (`{"policy": "..."}`,
- * as it was uploaded) the Rego text is printed, otherwise the JSON as received.
+ * The KBS answers with JSON whose values carry the Rego base64url-encoded, as it was uploaded
+ * (ours: `{"resource-policy": "..."}`; `{"policy": "..."}` also occurs). When every value decodes
+ * to Rego the Rego text is printed; otherwise the JSON as received.
  */
 export function decodePolicyReply(body: Buffer): string {
+  const asIs = body.toString('utf8');
   try {
-    const v = JSON.parse(body.toString('utf8')) as unknown;
-    if (typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)['policy'] === 'string') {
-      const text = Buffer.from((v as Record<string, string>)['policy'] ?? '', 'base64url').toString('utf8');
-      if (/\bpackage\s/.test(text)) return text.endsWith('\n') ? text : `${text}\n`;
+    const v = JSON.parse(asIs) as unknown;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const texts = Object.values(v as Record<string, unknown>).map((x) => (typeof x === 'string' && /^[A-Za-z0-9_-]+$/.test(x) ? Buffer.from(x, 'base64url').toString('utf8') : undefined));
+      if (texts.length > 0 && texts.every((t) => t !== undefined && /(^|\n)\s*package\s/.test(t))) {
+        return texts.map((t) => (t?.endsWith('\n') ? t : `${t}\n`)).join('\n');
+      }
     }
   } catch {
     // not JSON: print as is
   }
-  const s = body.toString('utf8');
-  return s.endsWith('\n') ? s : `${s}\n`;
+  return asIs.endsWith('\n') ? asIs : `${asIs}\n`;
 }

@@ -1,0 +1,88 @@
+/**
+ * Helpers for the kbs-*.test.ts files: the real `kbs` and `kbs-cli` binaries as processes
+ * (built by `tsc -b`), an Ed25519 admin key pair, and cleanup on failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { repoRoot } from '@kata-cc/testing';
+
+export const KBS_BIN = path.join(repoRoot(), 'kbs', 'server', 'bin', 'kbs.js');
+export const KBS_CLI_BIN = path.join(repoRoot(), 'kbs', 'cli', 'bin', 'kbs-cli.js');
+
+export interface RunningKbs {
+  url: string;
+  adminKey: string;
+  adminPub: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Writes an admin key pair (Ed25519 by default) into `dir` and returns the PEM paths. */
+export async function writeAdminKeys(dir: string, name = 'admin', type: 'ed25519' | 'p256' = 'ed25519'): Promise<{ key: string; pub: string }> {
+  const pair = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const key = path.join(dir, `${name}.key`);
+  const pub = path.join(dir, `${name}.pub`);
+  await writeFile(key, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  await writeFile(pub, pair.publicKey.export({ format: 'pem', type: 'spki' }));
+  return { key, pub };
+}
+
+/** Starts `kbs --insecure-http --storage memory: --allow-sample` on a free loopback port. */
+export async function startKbs(dir: string, extraArgs: string[] = []): Promise<RunningKbs> {
+  const admin = await writeAdminKeys(dir);
+  const proc: ChildProcess = spawn(
+    process.execPath,
+    [KBS_BIN, '--listen', '127.0.0.1:0', '--insecure-http', '--storage', 'memory:', '--admin-key', admin.pub, '--allow-sample', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' } },
+  );
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`kbs did not start in 20 s: ${err}`)), 20_000);
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /kbs listening on (\S+)/.exec(out);
+      if (m?.[1] !== undefined) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`kbs exited with ${code}: ${err}`));
+    });
+  });
+  return {
+    url,
+    adminKey: admin.key,
+    adminPub: admin.pub,
+    stderr: () => err,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs the real kbs-cli binary. */
+export function kbsCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [KBS_CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const out: Buffer[] = [];
+    let err = '';
+    proc.stdout.on('data', (d: Buffer) => out.push(d));
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    proc.once('error', reject);
+    proc.once('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err }));
+  });
+}

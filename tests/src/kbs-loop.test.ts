@@ -1,0 +1,157 @@
+/**
+ * The attestation loop against the REAL kbs binary (memory storage, dev mode for the sample
+ * TEE): kbs-cli administers it, kbs-cli get-resource and the kbs-client library attest with the
+ * sample attester and decrypt the released secret.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SampleAttester } from '@kata-cc/attester';
+import { hasCode } from '@kata-cc/errors';
+import { KbsClient, TEE_KEY_ALGORITHMS, TeeKeyPair } from '@kata-cc/kbs-client';
+import { tempDir } from '@kata-cc/testing';
+import { kbsCli, startKbs, writeAdminKeys, type RunningKbs } from './kbs-harness.js';
+
+let kbs: RunningKbs;
+let dir: string;
+let cleanup: () => Promise<void>;
+const secret = randomBytes(48);
+const clients: KbsClient[] = [];
+
+before(async () => {
+  ({ dir, cleanup } = await tempDir('kbs-loop-'));
+  kbs = await startKbs(dir);
+  await writeFile(path.join(dir, 'secret.bin'), secret);
+});
+after(async () => {
+  for (const c of clients) await c.close();
+  await kbs?.stop();
+  await cleanup?.();
+});
+
+const admin = (): string[] => ['--url', kbs.url, '--admin-key', kbs.adminKey];
+
+test('kbs-cli set-resource then kbs-cli get-resource prints the secret (sample TEE, real KBS)', async () => {
+  const set = await kbsCli([...admin(), 'set-resource', '--path', 'default/key/1', '--file', path.join(dir, 'secret.bin')]);
+  assert.equal(set.code, 0, set.stderr);
+  for (const alg of TEE_KEY_ALGORITHMS) {
+    const get = await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'kbs:///default/key/1', '--tee-key-algorithm', alg]);
+    assert.equal(get.code, 0, `${alg}: ${get.stderr}`);
+    assert.deepEqual(get.stdout, secret, alg);
+  }
+  const b64 = await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/1', '--base64']);
+  assert.equal(b64.stdout.toString().trim(), secret.toString('base64'));
+});
+
+test('KbsClient.getResource() attests with the sample attester and decrypts for each TEE key type (real KBS)', async () => {
+  for (const alg of TEE_KEY_ALGORITHMS) {
+    const c = new KbsClient({ url: kbs.url, teeKeyAlgorithm: alg, initData: 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n' }, { attester: new SampleAttester() });
+    clients.push(c);
+    assert.deepEqual(Buffer.from(await c.getResource('kbs:///default/key/1')), secret, alg);
+    const t1 = await c.getToken();
+    assert.equal((await c.getToken()).token, t1.token, 'token is cached until it expires');
+  }
+});
+
+test('KbsClient in passport mode uses a token from another client with its TEE key (real KBS)', async () => {
+  const key = TeeKeyPair.generate('ECDH-ES+A256KW-P521');
+  const issuer = new KbsClient({ url: kbs.url, teeKey: key }, { attester: new SampleAttester() });
+  clients.push(issuer);
+  const token = await issuer.attest();
+  const passport = new KbsClient({ url: kbs.url }, { tokenSource: async () => ({ token, teeKey: key }) });
+  clients.push(passport);
+  assert.deepEqual(Buffer.from(await passport.getResource('kbs:///default/key/1')), secret);
+  // kbs-cli's --attestation-token mode is the same thing from the command line.
+  await writeFile(path.join(dir, 'token'), token);
+  await writeFile(path.join(dir, 'tee.key'), key.privateKeyPem());
+  const r = await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/1', '--attestation-token', path.join(dir, 'token'), '--tee-key-file', path.join(dir, 'tee.key')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout, secret);
+});
+
+test('kbs-cli attest prints an EAR token carrying the TEE public key (real KBS)', async () => {
+  const key = TeeKeyPair.generate();
+  await writeFile(path.join(dir, 'attest.key'), key.privateKeyPem());
+  const r = await kbsCli(['--url', kbs.url, 'attest', '--tee-key-file', path.join(dir, 'attest.key')]);
+  assert.equal(r.code, 0, r.stderr);
+  const claims = JSON.parse(Buffer.from(r.stdout.toString().trim().split('.')[1] ?? '', 'base64url').toString()) as Record<string, any>;
+  const pub = claims['submods']['cpu0']['ear.veraison.annotated-evidence']['runtime_data_claims']['tee-pubkey'];
+  assert.equal(pub.x, (key.publicJwk() as { x: string }).x);
+});
+
+test('kbs-cli resource policy: get shows Rego, deny-all blocks get-resource, allow-all restores it (real KBS)', async () => {
+  const got = await kbsCli([...admin(), 'get-resource-policy']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.match(got.stdout.toString(), /package policy/);
+  const deny = await kbsCli([...admin(), 'set-resource-policy', '--deny-all']);
+  assert.equal(deny.code, 0, deny.stderr);
+  const refused = await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/1']);
+  assert.equal(refused.code, 4, refused.stderr);
+  assert.match(refused.stderr, /PolicyDeny|KBC_UNAUTHORIZED/);
+  assert.equal(refused.stdout.length, 0, 'nothing on stdout when refused');
+  const allow = await kbsCli([...admin(), 'set-resource-policy', '--allow-all']);
+  assert.equal(allow.code, 0, allow.stderr);
+  assert.deepEqual((await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/1'])).stdout, secret);
+  const both = await kbsCli([...admin(), 'set-resource-policy', '--allow-all', '--deny-all']);
+  assert.equal(both.code, 2);
+  const regoFile = path.join(dir, 'policy.rego');
+  await writeFile(regoFile, 'package policy\ndefault allow = false\nallow if { data["resource-path"][2] == "1" }\n');
+  assert.equal((await kbsCli([...admin(), 'set-resource-policy', '--file', regoFile])).code, 0);
+  assert.match((await kbsCli([...admin(), 'get-resource-policy'])).stdout.toString(), /resource-path/);
+  assert.deepEqual((await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/1'])).stdout, secret);
+  assert.equal((await kbsCli([...admin(), 'set-resource-policy', '--allow-all'])).code, 0);
+});
+
+test('kbs-cli delete-resource removes it; get-resource then fails (real KBS)', async () => {
+  await writeFile(path.join(dir, 'tmp.bin'), 'temporary');
+  assert.equal((await kbsCli([...admin(), 'set-resource', '--path', 'default/tmp/x', '--file', path.join(dir, 'tmp.bin')])).code, 0);
+  assert.equal((await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/tmp/x'])).stdout.toString(), 'temporary');
+  const del = await kbsCli([...admin(), 'delete-resource', '--path', 'default/tmp/x']);
+  assert.equal(del.code, 0, del.stderr);
+  const gone = await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/tmp/x']);
+  assert.notEqual(gone.code, 0);
+  assert.equal(gone.stdout.length, 0);
+  const c = new KbsClient({ url: kbs.url }, { attester: new SampleAttester() });
+  clients.push(c);
+  await assert.rejects(c.getResource('kbs:///default/tmp/x'), (e) => hasCode(e, 'KBC_UNAUTHORIZED') || hasCode(e, 'KBC_RESOURCE_NOT_FOUND'));
+});
+
+test('kbs-cli reference values and attestation policy round-trip (real KBS)', async () => {
+  const set = await kbsCli([...admin(), 'set-reference-value', 'svn', '1', '2']);
+  assert.equal(set.code, 0, set.stderr);
+  const got = await kbsCli([...admin(), 'get-reference-value', 'svn']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.match(got.stdout.toString(), /"1"/);
+  assert.match(got.stdout.toString(), /"2"/);
+  const policy = path.join(dir, 'att.rego');
+  await writeFile(policy, 'package policy\nimport rego.v1\ndefault hardware := 97\nhardware := 2 if { input.sample.svn in query_reference_value("svn") }\ntrust_claims := {"hardware": hardware, "executables": 3, "configuration": 2}\nextensions := []\n');
+  const ap = await kbsCli([...admin(), 'set-attestation-policy', '--file', policy]);
+  assert.equal(ap.code, 0, ap.stderr);
+  const bad = path.join(dir, 'bad.rego');
+  await writeFile(bad, 'package policy\nx if {');
+  const refused = await kbsCli([...admin(), 'set-attestation-policy', '--file', bad]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /attestation policy/);
+});
+
+test('kbs-cli admin errors: no credential, wrong key, unreachable KBS, bad path (exit codes 2/4/3/2)', async () => {
+  const none = await kbsCli(['--url', kbs.url, 'delete-resource', '--path', 'default/key/1']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /KBSCLI_NO_ADMIN_CREDENTIAL/);
+  const other = await writeAdminKeys(dir, 'other');
+  const wrong = await kbsCli(['--url', kbs.url, '--admin-key', other.key, 'delete-resource', '--path', 'default/key/1']);
+  assert.equal(wrong.code, 4, wrong.stderr);
+  assert.match(wrong.stderr, /KBSCLI_ADMIN_UNAUTHORIZED/);
+  const p256 = await writeAdminKeys(dir, 'p256', 'p256');
+  const wrongEs = await kbsCli(['--url', kbs.url, '--admin-key', p256.key, 'get-resource-policy']);
+  assert.equal(wrongEs.code, 4, wrongEs.stderr);
+  const down = await kbsCli(['--url', 'http://127.0.0.1:9', '--admin-key', kbs.adminKey, 'get-resource-policy']);
+  assert.equal(down.code, 3);
+  assert.match(down.stderr, /hint:/);
+  const bad = await kbsCli([...admin(), 'set-resource', '--path', 'default/../x', '--file', path.join(dir, 'secret.bin')]);
+  assert.equal(bad.code, 2);
+  // The secret is still there: nothing above changed it.
+  assert.deepEqual((await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/1'])).stdout, secret);
+});
