@@ -14,8 +14,10 @@ interface SessionRow {
 }
 
 /**
- * One SQLite file, WAL mode, `synchronous = FULL`: a write is on disk when the call returns,
- * so an admin POST answered 200 survives `kill -9` right after.
+ * One SQLite file in WAL mode. Admin writes (resources, policies, reference values, secrets)
+ * run with `synchronous = FULL`: fsynced before the call returns, so they survive `kill -9`
+ * and power loss. Session writes run with `NORMAL`: in WAL mode they survive a process crash
+ * (`kill -9`) but may be lost on power loss, which only costs a client a new handshake.
  */
 export class SqliteStore implements KbsStore {
   readonly kind = 'sqlite' as const;
@@ -25,7 +27,7 @@ export class SqliteStore implements KbsStore {
     try {
       this.#db = new Database(file);
       this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = FULL');
+      this.#db.pragma('synchronous = NORMAL');
       this.#db.pragma('busy_timeout = 5000');
       for (const sql of schemaSql('BLOB')) this.#db.exec(sql);
     } catch (e) {
@@ -47,18 +49,32 @@ export class SqliteStore implements KbsStore {
   async deleteExpiredSessions(now: number): Promise<number> {
     return this.#db.prepare('DELETE FROM kbs_sessions WHERE expires_at <= ?').run(now).changes;
   }
+  /** Runs an admin write with full fsync (better-sqlite3 is synchronous: no interleaving). */
+  #durable(fn: () => void): void {
+    this.#db.pragma('synchronous = FULL');
+    try {
+      fn();
+    } finally {
+      this.#db.pragma('synchronous = NORMAL');
+    }
+  }
+
   async putResource(path: string, data: Uint8Array): Promise<void> {
-    this.#db.prepare('INSERT INTO kbs_resources (path, data) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET data = excluded.data').run(path, Buffer.from(data));
+    this.#durable(() => this.#db.prepare('INSERT INTO kbs_resources (path, data) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET data = excluded.data').run(path, Buffer.from(data)));
   }
   async getResource(path: string): Promise<Uint8Array | undefined> {
     const r = this.#db.prepare('SELECT data FROM kbs_resources WHERE path = ?').get(path) as { data: Buffer } | undefined;
     return r === undefined ? undefined : new Uint8Array(r.data);
   }
   async deleteResource(path: string): Promise<boolean> {
-    return this.#db.prepare('DELETE FROM kbs_resources WHERE path = ?').run(path).changes === 1;
+    let changed = false;
+    this.#durable(() => {
+      changed = this.#db.prepare('DELETE FROM kbs_resources WHERE path = ?').run(path).changes === 1;
+    });
+    return changed;
   }
   async putPolicy(kind: PolicyKind, id: string, body: string): Promise<void> {
-    this.#db.prepare('INSERT INTO kbs_policies (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body').run(kind, id, body);
+    this.#durable(() => this.#db.prepare('INSERT INTO kbs_policies (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body').run(kind, id, body));
   }
   async getPolicy(kind: PolicyKind, id: string): Promise<string | undefined> {
     const r = this.#db.prepare('SELECT body FROM kbs_policies WHERE kind = ? AND id = ?').get(kind, id) as { body: string } | undefined;
@@ -70,9 +86,11 @@ export class SqliteStore implements KbsStore {
   }
   async putReferenceValues(values: StoredReferenceValue[]): Promise<void> {
     const stmt = this.#db.prepare('INSERT INTO kbs_reference_values (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at');
-    this.#db.transaction(() => {
-      for (const v of values) stmt.run(v.name, JSON.stringify(v.values), v.expiresAt);
-    })();
+    this.#durable(() =>
+      this.#db.transaction(() => {
+        for (const v of values) stmt.run(v.name, JSON.stringify(v.values), v.expiresAt);
+      })(),
+    );
   }
   async getReferenceValue(name: string, now: number): Promise<StoredReferenceValue | undefined> {
     const r = this.#db.prepare('SELECT name, value, expires_at FROM kbs_reference_values WHERE name = ? AND expires_at > ?').get(name, now) as { name: string; value: string; expires_at: number } | undefined;
@@ -83,7 +101,7 @@ export class SqliteStore implements KbsStore {
     return Object.fromEntries(rows.map((r) => [r.name, JSON.parse(r.value) as unknown]));
   }
   async getOrCreateSecret(name: string, create: () => string): Promise<string> {
-    this.#db.prepare('INSERT INTO kbs_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, create());
+    this.#durable(() => this.#db.prepare('INSERT INTO kbs_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, create()));
     return (this.#db.prepare('SELECT value FROM kbs_secrets WHERE name = ?').get(name) as { value: string }).value;
   }
   async close(): Promise<void> {
