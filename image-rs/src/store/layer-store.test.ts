@@ -1,0 +1,59 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildTar, pushImage, startRegistry, tempDir, type PushedImage, type TestRegistry } from '@kata-cc/testing';
+import { pullImage } from '../pull.js';
+import { LayerStore } from './layer-store.js';
+
+const tmp = await tempDir('img-store-');
+let reg: TestRegistry;
+let a: PushedImage;
+let b: PushedImage;
+const base = buildTar([{ path: 'base.bin', data: Buffer.alloc(200_000, 7) }]);
+
+before(async () => {
+  reg = await startRegistry();
+  a = await pushImage(reg, 's/a', 'v1', { layers: [{ tar: base }, { tar: buildTar([{ path: 'a', data: 'a' }]) }] });
+  b = await pushImage(reg, 's/b', 'v1', { layers: [{ tar: base }, { tar: buildTar([{ path: 'b', data: 'b' }]) }] });
+});
+after(async () => {
+  await reg?.stop();
+  await tmp.cleanup();
+});
+
+let n = 0;
+const pull = (repo: string, store: string | LayerStore): ReturnType<typeof pullImage> =>
+  pullImage(`${reg.host}/${repo}:v1`, { dest: path.join(tmp.dir, `b${n++}`), insecureRegistries: [reg.host], store });
+
+test('LayerStore: a second pull transfers nothing and a shared layer is fetched once', async () => {
+  const dir = path.join(tmp.dir, 'store1');
+  const first = await pull('s/a', dir);
+  assert.deepEqual(first.layers.map((l) => l.transferred), a.layers.map((l) => l.size));
+  const second = await pull('s/a', dir);
+  assert.deepEqual(second.layers.map((l) => l.transferred), [0, 0]);
+  assert.equal(readFileSync(path.join(second.rootfs, 'a'), 'utf8'), 'a');
+  const other = await pull('s/b', dir);
+  assert.deepEqual(other.layers.map((l) => l.transferred), [0, b.layers[1]?.size]);
+});
+
+test('LayerStore: concurrent pulls of the same image wait for one download', async () => {
+  const store = new LayerStore(path.join(tmp.dir, 'store2'));
+  const results = await Promise.all([pull('s/a', store), pull('s/a', store), pull('s/b', store)]);
+  const total = results.flatMap((r) => r.layers).reduce((s, l) => s + l.transferred, 0);
+  const unique = new Map([...a.layers, ...b.layers].map((l) => [l.digest, l.size]));
+  assert.equal(total, [...unique.values()].reduce((s, x) => s + x, 0));
+  for (const r of results) assert.ok(existsSync(path.join(r.rootfs, 'base.bin')));
+});
+
+test('LayerStore.gc() removes only blobs no recorded image uses', async () => {
+  const store = new LayerStore(path.join(tmp.dir, 'store3'));
+  await pull('s/a', store);
+  await pull('s/b', store);
+  assert.deepEqual((await store.gc()).removed, []);
+  assert.ok(await store.removeImage(`${reg.host}/s/a:v1`));
+  const { removed } = await store.gc();
+  assert.deepEqual(removed, [a.layers[1]?.digest]);
+  assert.ok(await store.has(a.layers[0]?.digest ?? ''));
+  assert.equal((await store.images()).length, 1);
+});
