@@ -44,6 +44,8 @@ export interface CallTerm {
   loc: Loc;
   /** Operators (`+`, `==`, `in`...) always mean the builtin, whatever rules are named. */
   op?: boolean;
+  /** Unary minus on a non-literal (`-x`). */
+  unary?: boolean;
   /** Resolved by the compiler. */
   target?: CallTarget;
 }

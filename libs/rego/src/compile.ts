@@ -4,7 +4,7 @@ import { rgoError } from './errors.js';
 import { parseModule } from './parser.js';
 import { PolicyImpl } from './policy.js';
 import { Resolver } from './resolve.js';
-import { addRule, newNode } from './tree.js';
+import { addRule, ensurePackage, newNode } from './tree.js';
 import type { CompileOptions, ModuleSource, Policy } from './types.js';
 
 export const DEFAULT_MAX_STEPS = 10_000_000;
@@ -18,7 +18,10 @@ export function compile(modules: ModuleSource[], options: CompileOptions = {}): 
     return parseModule(m.source, m.path, defaultV1);
   });
   const root = newNode();
-  for (const m of parsed) for (const r of m.rules) addRule(root, m.pkg, r);
+  for (const m of parsed) {
+    ensurePackage(root, m.pkg);
+    for (const r of m.rules) addRule(root, m.pkg, r);
+  }
   for (const m of parsed) {
     const imports = new Map<string, string[]>();
     for (const imp of m.imports) imports.set(imp.alias, imp.path);

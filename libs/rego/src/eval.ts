@@ -67,7 +67,7 @@ export class Evaluator extends DataWalker {
       case 'some':
         return k();
       case 'somein':
-        return this.term(lit.coll, f, (c) => this.members(c, (key, val) => this.unifyVal(lit.value, val, f, () => (lit.key ? this.unifyVal(lit.key, key, f, k) : k()))));
+        return this.term(lit.coll, f, (c) => this.checkColl(c, lit.loc) && this.members(c, (key, val) => this.unifyVal(lit.value, val, f, () => (lit.key ? this.unifyVal(lit.key, key, f, k) : k()))));
       case 'every':
         return this.every(lit, f, k);
       case 'expr':
@@ -81,6 +81,7 @@ export class Evaluator extends DataWalker {
     let defined = false;
     let ok = true;
     this.term(lit.coll, f, (c) => {
+      if (!(Array.isArray(c) || c instanceof RObject || c instanceof RSet)) return true;
       defined = true;
       this.members(c, (key, val) => {
         const found = this.unifyVal(lit.value, val, f, () => (lit.key ? this.unifyVal(lit.key, key, f, () => this.body(lit.body, 0, f, () => true)) : this.body(lit.body, 0, f, () => true)));
@@ -90,6 +91,13 @@ export class Evaluator extends DataWalker {
       return true;
     });
     return defined && ok ? k() : false;
+  }
+
+  /** Strict mode: `some x in 5` is an error; otherwise it just has no solutions. */
+  private checkColl(c: Value, loc: { file: string; line: number; col: number }): boolean {
+    if (Array.isArray(c) || c instanceof RObject || c instanceof RSet) return true;
+    if (this.opts.strict) throw rgoError('RGO_EVAL', `${loc.file}:${loc.line}:${loc.col}: \`some .. in collection\` expects array/set/object. Got \`${formatPrint(c, false)}\``);
+    return false;
   }
 
   /** Calls cb(key, value) for each element of a collection; false for scalars. */
@@ -109,7 +117,12 @@ export class Evaluator extends DataWalker {
       case 'term':
         return this.term(e.term, f, (v) => (v === false ? false : k()));
       case 'assign':
-        return this.term(e.rhs, f, (v) => this.unifyVal(e.lhs, v, f, k));
+        return this.term(e.rhs, f, (v) => {
+          if (this.opts.strict && e.lhs.t === 'array' && (!Array.isArray(v) || v.length !== e.lhs.items.length)) {
+            throw rgoError('RGO_EVAL', `${e.lhs.loc.file}:${e.lhs.loc.line}:${e.lhs.loc.col}: mismatch in number of array elements`);
+          }
+          return this.unifyVal(e.lhs, v, f, k);
+        });
       case 'unify':
         return this.unify(e.lhs, e.rhs, f, k);
     }
@@ -441,7 +454,7 @@ export class Evaluator extends DataWalker {
             this.term(rule.value, f, (val) => {
               const prev = out.get(key);
               if (prev !== undefined && !equal(prev, val)) {
-                throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules should not produce multiple outputs: value for key \`${formatPrint(key, false)}\` generated multiple times: \`${formatPrint(prev, false)}\` and \`${formatPrint(val, false)}\` (data.${rs.path.join('.')})`);
+                throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules must not produce multiple outputs: value for key \`${formatPrint(key, false)}\` generated multiple times: \`${formatPrint(prev, false)}\` and \`${formatPrint(val, false)}\` (data.${rs.path.join('.')})`);
               }
               out.set(key, val);
               return false;
@@ -456,7 +469,7 @@ export class Evaluator extends DataWalker {
       const r = this.evalFuncRule(rule, [], false);
       if (r === undefined) continue;
       if (result !== undefined && !equal(result, r)) {
-        throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: complete rules should not produce multiple outputs (data.${rs.path.join('.')})`);
+        throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules should not produce multiple outputs; rule conflicts with the following rule (data.${rs.path.join('.')})`);
       }
       result = r;
     }

@@ -33,7 +33,7 @@ export class TermParser {
   }
   protected fail(expected: string, t: Token = this.tok): never {
     const found = t.kind === 'eof' ? 'end of file' : JSON.stringify(t.text);
-    throw rgoError('RGO_PARSE', `${this.file}:${t.line}:${t.col}: expected ${expected}, found ${found}`, {
+    throw rgoError('RGO_PARSE', `${this.file}:${t.line}:${t.col}: expecting ${expected}, found ${found}`, {
       file: this.file,
       line: t.line,
       col: t.col,
@@ -49,7 +49,7 @@ export class TermParser {
     }
     return false;
   }
-  protected expect(text: string, what = JSON.stringify(text)): Token {
+  protected expect(text: string, what = '`' + text + '`'): Token {
     if (!this.is(text)) this.fail(what);
     return this.toks[this.pos++] as Token;
   }
@@ -68,10 +68,10 @@ export class TermParser {
     this.stopAtBar = false;
     const lits: Literal[] = [];
     while (!this.is(close)) {
-      if (this.tok.kind === 'eof') this.fail(`"${close}"`);
+      if (this.tok.kind === 'eof') this.fail(close === '\u0000end' ? 'EOF' : '`' + close + '`');
       lits.push(this.parseLiteral());
       if (this.eat(';')) continue;
-      if (!this.is(close) && !this.tok.nl) this.fail('";", a newline or "' + close + '" after literal');
+      if (!this.is(close) && !this.tok.nl) this.fail(close === '\u0000end' ? 'EOF' : '`;`, a newline or `' + close + '` after literal');
     }
     this.nest = saved;
     this.stopAtBar = savedBar;
@@ -90,13 +90,13 @@ export class TermParser {
         terms.push(this.parseRelation());
       }
       if (this.eat('in')) {
-        if (terms.length > 2) this.fail('at most two terms (key, value) before "in"');
+        if (terms.length > 2) this.fail('at most two terms (key, value) before `in`');
         const coll = this.parseRelation();
         return { k: 'somein', key: terms.length === 2 ? terms[0] : undefined, value: terms[terms.length - 1] as Term, coll, loc };
       }
       const names: VarTerm[] = [];
       for (const t of terms) {
-        if (t.t !== 'var') this.fail('variable name after "some"', start);
+        if (t.t !== 'var') this.fail('variable name after `some`', start);
         names.push(t);
       }
       return { k: 'some', names, loc };
@@ -110,9 +110,9 @@ export class TermParser {
         key = first;
         value = this.parseRelation();
       }
-      this.expect('in', '"in" after every variables');
+      this.expect('in', '`in` after every variables');
       const coll = this.parseRelation();
-      this.expect('{', '"{" to open every body');
+      this.expect('{', '`{` to open every body');
       const body = this.parseBody('}');
       this.expect('}');
       return { k: 'every', key, value, coll, body, loc };
@@ -127,7 +127,7 @@ export class TermParser {
     while (this.is('with') && this.tok.kind === 'ident') {
       this.pos++;
       const target = this.parsePostfix();
-      this.expect('as', '"as" in with modifier');
+      this.expect('as', '`as` in with modifier');
       const value = this.parseIn();
       withs.push({ target, value });
     }
@@ -231,7 +231,7 @@ export class TermParser {
       this.pos++;
       const t = this.parseUnary();
       if (t.t === 'scalar' && typeof t.v === 'number') return { t: 'scalar', v: -t.v, loc };
-      return { t: 'call', name: 'minus', args: [{ t: 'scalar', v: 0, loc }, t], loc, op: true };
+      return { t: 'call', name: 'minus', args: [{ t: 'scalar', v: 0, loc }, t], loc, op: true, unary: true };
     }
     return this.parsePostfix();
   }
@@ -256,7 +256,7 @@ export class TermParser {
         const key = this.parseIn();
         this.stopAtBar = saveBar;
         this.nest--;
-        this.expect(']', '"]" to close ref');
+        this.expect(']', '`]` to close ref');
         term = this.extendRef(term, key, loc);
       } else if (this.is('(') && !t.nl && (term.t === 'var' || term.t === 'ref')) {
         const name = this.callName(term);
@@ -296,7 +296,7 @@ export class TermParser {
       items.push(this.parseIn());
       if (!this.eat(',')) break;
     }
-    this.expect(close, `"," or "${close}"`);
+    this.expect(close, '`,` or `' + close + '`');
     this.stopAtBar = saveBar;
     this.nest--;
     return items;
@@ -336,7 +336,7 @@ export class TermParser {
           const inner = this.parseIn();
           this.stopAtBar = saveBar;
           this.nest--;
-          this.expect(')', '")"');
+          this.expect(')', '`)`');
           return inner;
         }
         if (t.text === '[') return this.parseArray();
@@ -365,7 +365,7 @@ export class TermParser {
     }
     this.nest--;
     if (this.eat(']')) return { t: 'array', items: [head], loc };
-    this.expect(',', '"," or "]"');
+    this.expect(',', '`,` or `]`');
     return { t: 'array', items: [head, ...this.parseList(']')], loc };
   }
 
@@ -391,12 +391,12 @@ export class TermParser {
       while (this.eat(',')) {
         if (this.is('}')) break;
         const k = this.parseIn();
-        this.expect(':', '":" in object');
+        this.expect(':', '`:` in object');
         entries.push([k, this.parseIn()]);
       }
       this.stopAtBar = saveBar;
       this.nest--;
-      this.expect('}', '"," or "}"');
+      this.expect('}', '`,` or `}`');
       return { t: 'object', entries, loc };
     }
     this.stopAtBar = saveBar;
@@ -408,7 +408,7 @@ export class TermParser {
     }
     this.nest--;
     if (this.eat('}')) return { t: 'set', items: [first], loc };
-    this.expect(',', '"," or "}"');
+    this.expect(',', '`,` or `}`');
     return { t: 'set', items: [first, ...this.parseList('}')], loc };
   }
 }

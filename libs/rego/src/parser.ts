@@ -13,7 +13,7 @@ class ModuleParser extends TermParser {
   private v1 = true;
 
   parseModule(defaultV1: boolean): Module {
-    if (!this.is('package')) this.fail('"package" declaration');
+    if (!this.is('package')) this.fail('`package` declaration');
     this.pos++;
     const pkgTerm = this.parsePostfix();
     const pkg = this.refToPath(pkgTerm, 'package name');
@@ -49,7 +49,7 @@ class ModuleParser extends TermParser {
     this.v1 = sawRegoV1 || (!sawFuture && defaultV1);
     const rules: Rule[] = [];
     while (this.tok.kind !== 'eof') {
-      if (this.is('import')) this.fail('rule (imports must come before rules)');
+      if (this.is('import')) this.failAt(this.loc(), 'unexpected keyword `import`: imports must come before rules');
       rules.push(...this.parseRule());
     }
     return { file: this.file, pkg, imports, rules, v1: this.v1 };
@@ -115,10 +115,20 @@ class ModuleParser extends TermParser {
     }
     if (isDefault) {
       if (value === undefined) this.failAt(loc, 'default rule must have a value (`:=` or `=`)');
+      this.checkDefaultValue(value);
       if (kind === 'set' || kind === 'object') this.failAt(loc, 'default rule must be a complete rule or function');
       return [this.mk(kind, path, key, value, args, [], true, loc, assign)];
     }
+    if (!this.v1 && kind === 'complete' && value === undefined && key === undefined && path.length === 2) {
+      // v0 `p.a { ... }` is the old spelling of `p["a"]`: a set rule containing "a".
+      key = { t: 'scalar', v: path.pop() as string, loc };
+      kind = 'set';
+    }
     const body = this.parseRuleBody(loc, value === undefined && kind === 'complete');
+    if (this.v1 && body === undefined && value === undefined && kind !== 'set') {
+      if (path.length === 2 && args === undefined) this.failAt(loc, '`contains` keyword is required for partial set rules');
+      this.failAt(loc, 'rule must have a body or assignment');
+    }
     const rule = this.mk(kind, path, key, value ?? TRUE(loc), args, body ?? [], false, loc, assign);
     if (body === undefined && kind === 'complete' && value === undefined && !this.v1) {
       this.failAt(loc, 'rule must have a value or a body');
@@ -136,6 +146,34 @@ class ModuleParser extends TermParser {
       rule.elses.push({ value: ev, body: ebody ?? [], loc: eloc });
     }
     return [rule];
+  }
+
+  /** Defaults are constants: regorus' wording names the offending kind of term. */
+  private checkDefaultValue(t: Term): void {
+    const bad = (kind: string): never => this.failAt(t.loc, `invalid \`${kind}\` in default value`);
+    switch (t.t) {
+      case 'scalar':
+        return;
+      case 'var':
+        return bad('var');
+      case 'ref':
+        return bad('ref');
+      case 'array':
+      case 'set':
+        return t.items.forEach((x) => this.checkDefaultValue(x));
+      case 'object':
+        return t.entries.forEach(([k, v]) => (this.checkDefaultValue(k), this.checkDefaultValue(v)));
+      case 'call': {
+        if (t.unary) return bad('unaryexpr');
+        if (!t.op) return bad('call');
+        if (t.name.startsWith('internal.member')) return this.failAt(t.loc, 'unexpected keyword `in` in default value');
+        if (['equal', 'neq', 'lt', 'lte', 'gt', 'gte'].includes(t.name)) return bad('boolexpr');
+        if (t.name === 'or' || t.name === 'and') return bad('binexpr');
+        return bad('arithexpr');
+      }
+      default:
+        return;
+    }
   }
 
   private nameTerm(name: string, loc: Loc): Term {

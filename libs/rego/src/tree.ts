@@ -26,6 +26,19 @@ export function lookupNode(root: PNode, path: readonly string[]): PNode | undefi
   return n;
 }
 
+/** A package with no rules is still an (empty) object under data. */
+export function ensurePackage(root: PNode, pkg: string[]): void {
+  let n = root;
+  for (const k of pkg) {
+    let c = n.children.get(k);
+    if (!c) {
+      c = newNode();
+      n.children.set(k, c);
+    }
+    n = c;
+  }
+}
+
 export function addRule(root: PNode, pkg: string[], rule: Rule): void {
   const full = [...pkg, ...rule.path];
   let n = root;
