@@ -89,7 +89,7 @@ test('kbs-cli resource policy: get shows Rego, deny-all blocks get-resource, all
   assert.equal(deny.code, 0, deny.stderr);
   const refused = await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/1']);
   assert.equal(refused.code, 4, refused.stderr);
-  assert.match(refused.stderr, /PolicyDeny|KBC_UNAUTHORIZED/);
+  assert.match(refused.stderr, /PolicyDeny.*\[KBC_POLICY_DENIED\]/);
   assert.equal(refused.stdout.length, 0, 'nothing on stdout when refused');
   const allow = await kbsCli([...admin(), 'set-resource-policy', '--allow-all']);
   assert.equal(allow.code, 0, allow.stderr);
@@ -111,11 +111,14 @@ test('kbs-cli delete-resource removes it; get-resource then fails (real KBS)', a
   const del = await kbsCli([...admin(), 'delete-resource', '--path', 'default/tmp/x']);
   assert.equal(del.code, 0, del.stderr);
   const gone = await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/tmp/x']);
-  assert.notEqual(gone.code, 0);
+  assert.equal(gone.code, 5, gone.stderr);
+  assert.match(gone.stderr, /KBC_RESOURCE_NOT_FOUND/);
   assert.equal(gone.stdout.length, 0);
   const c = new KbsClient({ url: kbs.url }, { attester: new SampleAttester() });
   clients.push(c);
-  await assert.rejects(c.getResource('kbs:///default/tmp/x'), (e) => hasCode(e, 'KBC_UNAUTHORIZED') || hasCode(e, 'KBC_RESOURCE_NOT_FOUND'));
+  await assert.rejects(c.getResource('kbs:///default/tmp/x'), (e) => hasCode(e, 'KBC_RESOURCE_NOT_FOUND'));
+  const again = await kbsCli([...admin(), 'delete-resource', '--path', 'default/tmp/x']);
+  assert.equal(again.code, 5, again.stderr);
 });
 
 test('kbs-cli reference values and attestation policy round-trip (real KBS)', async () => {
@@ -125,6 +128,8 @@ test('kbs-cli reference values and attestation policy round-trip (real KBS)', as
   assert.equal(got.code, 0, got.stderr);
   assert.match(got.stdout.toString(), /"1"/);
   assert.match(got.stdout.toString(), /"2"/);
+  const missing = await kbsCli([...admin(), 'get-reference-value', 'no_such_value']);
+  assert.equal(missing.code, 5, missing.stderr);
   const policy = path.join(dir, 'att.rego');
   await writeFile(policy, 'package policy\nimport rego.v1\ndefault hardware := 97\nhardware := 2 if { input.sample.svn in query_reference_value("svn") }\ntrust_claims := {"hardware": hardware, "executables": 3, "configuration": 2}\nextensions := []\n');
   const ap = await kbsCli([...admin(), 'set-attestation-policy', '--file', policy]);

@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '@kata-cc/log';
 import { kbcError } from './errors.js';
 import { KbsHttp } from './http.js';
 import { decryptJweResponse, parseJweResponse } from './jwe.js';
-import { replyError, replyJson } from './kbs-reply.js';
+import { replyError, replyJson, resourceRefusal } from './kbs-reply.js';
 import { rcarHandshake } from './rcar.js';
 import { parseResourceUri, resourceApiPath } from './resource-uri.js';
 import { DEFAULT_TEE_KEY_ALGORITHM, TeeKeyPair, type TeeKeyAlgorithm } from './tee-key.js';
@@ -104,7 +104,9 @@ export class KbsClient {
   /**
    * Fetches and decrypts a resource (`kbs:///repo/type/tag`, `kbs+plugin:///...` or
    * `repo/type/tag`). A 401 means the session or token is stale: re-attest and retry, up to
-   * 3 attempts in all. 404 is `KBC_RESOURCE_NOT_FOUND`.
+   * 3 attempts in all (as the Rust client). 404 is `KBC_RESOURCE_NOT_FOUND`; a 401 that
+   * persists is `KBC_POLICY_DENIED`, `KBC_RESOURCE_NOT_FOUND` or `KBC_UNAUTHORIZED` by the KBS
+   * error variant.
    */
   async getResource(uri: string): Promise<Uint8Array> {
     const path = resourceApiPath(parseResourceUri(uri));
@@ -120,7 +122,7 @@ export class KbsClient {
         }
         if (reply.status === 404) throw replyError('KBC_RESOURCE_NOT_FOUND', `the resource request ${path}`, reply);
         if (reply.status !== 401) throw replyError('KBC_PROTOCOL_ERROR', `the resource request ${path}`, reply);
-        last = replyError('KBC_UNAUTHORIZED', `the resource request ${path}`, reply);
+        last = resourceRefusal(path, reply);
         this.#log.warn({ attempt, path, status: reply.status }, 'KBS answered 401 to a resource request: re-attesting');
         if (attempt < KBS_GET_RESOURCE_MAX_ATTEMPT) await this.#refresh();
       }

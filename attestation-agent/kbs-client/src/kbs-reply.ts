@@ -38,3 +38,16 @@ export function replyJson(action: string, reply: HttpReply): unknown {
     throw kbcError('KBC_PROTOCOL_ERROR', `Cannot parse the KBS reply to ${action}: not JSON`, { cause });
   }
 }
+
+/**
+ * The error for a resource request the KBS still refuses after re-attesting: trustee answers
+ * 401 for everything, so the variant tells a policy denial and a missing resource apart from
+ * an authentication failure.
+ */
+export function resourceRefusal(path: string, reply: HttpReply): KccError {
+  const info = errorInformation(reply);
+  const variant = info === undefined ? undefined : kbsErrorVariantOf(info.type);
+  if (variant === 'PolicyDeny') return replyError('KBC_POLICY_DENIED', `the resource request ${path}`, reply);
+  if (variant === 'PluginInternalError' && /not found/i.test(info?.detail ?? '')) return replyError('KBC_RESOURCE_NOT_FOUND', `the resource request ${path}`, reply);
+  return replyError('KBC_UNAUTHORIZED', `the resource request ${path}`, reply);
+}

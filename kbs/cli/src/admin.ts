@@ -88,7 +88,7 @@ export class AdminClient {
     if (variant === 'AdminAuthAccess' || variant === 'AdminAuthInitialization' || (status === 401 && info === undefined)) {
       throw cliError('KBSCLI_ADMIN_UNAUTHORIZED', `Cannot ${action}: the KBS refused the admin credential (${why})`, { details });
     }
-    if (variant === 'PluginInternalError' && /not found|no such|does not exist/i.test(info?.detail ?? '')) {
+    if (/not found|no such|does not exist/i.test(info?.detail ?? '')) {
       throw cliError('KBSCLI_NOT_FOUND', `Cannot ${action}: not found (${why})`, { details });
     }
     throw cliError('KBSCLI_KBS_ERROR', `Cannot ${action}: the KBS answered ${why}`, { details });

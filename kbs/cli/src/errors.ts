@@ -64,8 +64,11 @@ export function hintFor(err: unknown): string | undefined {
     case 'KBSCLI_NO_ADMIN_CREDENTIAL':
       return 'Pass --admin-key <private key PEM> or --admin-token-file <JWT file>';
     case 'KBC_ATTEST_FAILED':
+    case 'KBC_AUTH_FAILED':
     case 'KBC_UNAUTHORIZED':
-      return 'A KBS without a TEE accepts sample evidence only in dev mode (kbs --allow-sample); check the resource policy too';
+      return 'A KBS accepts sample evidence only in dev mode (kbs --allow-sample); check the attestation policy and the KBS log';
+    case 'KBC_POLICY_DENIED':
+      return 'The KBS resource policy refuses this TEE; inspect it with kbs-cli get-resource-policy';
     case 'KBC_RESOURCE_NOT_FOUND':
     case 'KBSCLI_NOT_FOUND':
       return 'Check the path (repo/type/tag); set it with kbs-cli set-resource';

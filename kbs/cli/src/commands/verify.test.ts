@@ -1,9 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
-import { repoRoot, sharedDir, tempDir } from '@kata-cc/testing';
+import { createAttester } from '@kata-cc/attester';
+import { repoRoot, requireTool, sharedDir, tempDir } from '@kata-cc/testing';
 
 const V = (...p: string[]): string => sharedDir('vectors', ...p);
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -64,3 +67,66 @@ test('kbs-cli verify: a KBS Attestation message and the sample TEE', () => {
   const u = spawnSync(process.execPath, [path.join(repoRoot(), 'kbs/cli/bin/kbs-cli.js'), 'verify', '--tee', 'nope', '--evidence', 'x'], { encoding: 'utf8' });
   assert.equal(u.status, 2);
 });
+
+test('kbs-cli verify --tee tpm: a quote from the TPM attester on a real swtpm verifies; other AKs and nonces are refused', async () => {
+  requireTool('swtpm');
+  requireTool('tpm2_createak');
+  const tpm = await startSwtpm(tmp.dir);
+  try {
+    const attester = createAttester('tpm', { env: { AA_TPM_DEVICE: tpm.spec } });
+    const rd = createHash('sha384').update('nonce+tee-pubkey').digest();
+    const ev = (await attester.getEvidence(rd)) as { ak_public: string };
+    const evFile = path.join(tmp.dir, 'tpm-evidence.json');
+    writeFileSync(evFile, JSON.stringify(ev));
+    const akFile = path.join(tmp.dir, 'ak.pub');
+    writeFileSync(akFile, createPublicKey({ key: Buffer.from(ev.ak_public, 'base64'), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }));
+    const ok = cli('--tee', 'tpm', '--evidence', evFile, '--trusted-ak', akFile, '--report-data', rd.toString('hex'));
+    assert.equal(ok.status, 0, JSON.stringify(ok.json));
+    assert.equal((ok.json['claims'] as Record<string, string>)['report_data'], Buffer.concat([rd, Buffer.alloc(16)]).toString('hex'));
+    const wrongNonce = cli('--tee', 'tpm', '--evidence', evFile, '--trusted-ak', akFile, '--report-data', '00'.repeat(48));
+    assert.equal((wrongNonce.json['error'] as Record<string, string>)['code'], 'VERIFIER_TPM_REPORT_DATA_MISMATCH');
+    const otherAk = path.join(tmp.dir, 'other.pub');
+    writeFileSync(otherAk, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }));
+    const untrusted = cli('--tee', 'tpm', '--evidence', evFile, '--trusted-ak', otherAk);
+    assert.equal((untrusted.json['error'] as Record<string, string>)['code'], 'VERIFIER_TPM_AK_UNTRUSTED');
+  } finally {
+    await tpm.stop();
+  }
+});
+
+/** A real software TPM (swtpm) on local TCP ports, with an RSA AK persisted at 0x81010002. */
+async function startSwtpm(parent: string): Promise<{ spec: string; stop: () => Promise<void> }> {
+  const dir = path.join(parent, 'swtpm');
+  mkdirSync(dir, { recursive: true });
+  const free = (port: number): Promise<boolean> => new Promise((res) => {
+    const s = net.createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+  let port = 20000 + Math.floor(Math.random() * 30000);
+  while (!(await free(port)) || !(await free(port + 1))) port += 2;
+  const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${dir}`, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`,
+    '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  try {
+    for (let i = 0; i < 100 && (await free(port)); i++) await new Promise((r) => setTimeout(r, 50));
+    const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:host=127.0.0.1,port=${port}` };
+    const t = (...a: string[]): void => { execFileSync(a[0]!, a.slice(1), { env, cwd: dir, stdio: 'ignore' }); };
+    t('tpm2_createek', '-c', 'ek.ctx', '-G', 'rsa', '-u', 'ek.pub');
+    t('tpm2_flushcontext', '-t');
+    t('tpm2_createak', '-C', 'ek.ctx', '-c', 'ak.ctx', '-G', 'rsa', '-g', 'sha256', '-s', 'rsassa', '-u', 'ak.pub', '-n', 'ak.name');
+    t('tpm2_flushcontext', '-t');
+    t('tpm2_flushcontext', '-s');
+    t('tpm2_evictcontrol', '-c', 'ak.ctx', '0x81010002');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { spec: `tcp://127.0.0.1:${port}`, stop };
+}

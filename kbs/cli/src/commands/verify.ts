@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isKccError, KccError } from '@kata-cc/errors';
 import { b64Decode, isTee, type Tee } from '@kata-cc/kbs-types';
@@ -25,6 +26,7 @@ interface VerifyOpts {
   allowDebug?: boolean;
   allowMissingCollateral?: boolean;
   maxVmpl?: string;
+  trustedAk?: string[];
 }
 
 /**
@@ -68,6 +70,10 @@ function teeConfig(tee: Tee, o: VerifyOpts): Record<string, unknown> {
   if (o.vcek !== undefined) c['vek'] = o.vcek;
   if (o.vcekStore !== undefined) c['vcekStoreDir'] = o.vcekStore;
   if (o.maxVmpl !== undefined) c['maxVmpl'] = Number(o.maxVmpl);
+  for (const ak of o.trustedAk ?? []) {
+    if (statSync(ak, { throwIfNoEntry: false })?.isDirectory()) c['trustedAkKeysDir'] = ak;
+    else c['trustedAks'] = [...((c['trustedAks'] as string[] | undefined) ?? []), ak];
+  }
   if (tee === 'az-snp-vtpm' || tee === 'az-tdx-vtpm') c['inner'] = { ...c };
   return c;
 }
@@ -136,6 +142,7 @@ export function registerVerify(program: Command): void {
     .option('--vcek <file>', 'SNP: VCEK or VLEK (DER or PEM) when the evidence carries none')
     .option('--vcek-store <dir>', 'SNP: offline VCEK store root (vcek/<hwid>/<tcb>_vcek.der)')
     .option('--max-vmpl <n>', 'SNP: highest VMPL accepted (default 0)')
+    .option('--trusted-ak <file|dir...>', 'TPM: trusted attestation key(s), PEM public key files or a directory of *.pub')
     .option('--allow-debug', 'accept debug TDs / SNP guests whose policy allows debugging')
     .option('--time <iso8601>', 'verify certificates and collateral at this time (default now)')
     .option('--report-data <hex>', 'expected report_data (raw digest; padded or truncated as the TEE does)')
