@@ -1,6 +1,7 @@
 import type { Attester, AttesterDeps, DetectPlatform } from './attester.js';
 import { attesterError } from './errors.js';
 import { SampleAttester } from './sample/sample.js';
+import { TpmAttester, detectTpm } from './tpm/tpm.js';
 import type { Tee } from './tee.js';
 
 /**
@@ -17,6 +18,7 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
     case 'az-snp-vtpm':
     case 'az-tdx-vtpm':
     case 'tpm':
+      return new TpmAttester({}, deps);
     case 'sgx':
     case 'cca':
     case 'csv':
@@ -35,7 +37,7 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
  * snp → csv → cca → se → tpm), restricted to the TEEs this build has attesters for. The Azure
  * vTPM probes run before `snp` because an Azure CVM also exposes SNP devices to the paravisor.
  */
-const PROBES: ReadonlyArray<readonly [Tee, DetectPlatform]> = [];
+const PROBES: ReadonlyArray<readonly [Tee, DetectPlatform]> = [['tpm', detectTpm]];
 
 export interface DetectTeeOptions {
   /**

@@ -1,9 +1,10 @@
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
 import { SampleVerifier } from './sample/sample-verifier.js';
-import type { Verifier, VerifierConfig } from './verifier.js';
-import { TdxVerifier, type TdxVerifierConfig } from './tdx/tdx-verifier.js';
 import { SnpVerifier, type SnpVerifierConfig } from './snp/snp-verifier.js';
+import { TdxVerifier, type TdxVerifierConfig } from './tdx/tdx-verifier.js';
+import { TpmVerifier, type TpmVerifierConfig } from './tpm/tpm-verifier.js';
+import type { Verifier, VerifierConfig } from './verifier.js';
 
 /**
  * The one place that maps a TEE name to its verifier. Exhaustive: adding a TEE to kbs-types
@@ -30,7 +31,9 @@ export function createVerifier(tee: Tee, config: VerifierConfig = {}): Verifier 
     case 'se':
     case 'az-snp-vtpm':
     case 'az-tdx-vtpm':
+      return unsupported(tee);
     case 'tpm':
+      return new TpmVerifier(config.tees?.tpm as TpmVerifierConfig | undefined);
     case 'sgx':
     case 'cca':
     case 'csv':
