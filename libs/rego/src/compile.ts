@@ -20,12 +20,16 @@ export function compile(modules: ModuleSource[], options: CompileOptions = {}): 
   const root = newNode();
   for (const m of parsed) {
     ensurePackage(root, m.pkg);
-    for (const r of m.rules) addRule(root, m.pkg, r);
+    for (const r of m.rules) {
+      const head = r.path[0];
+      if (m.v1 && (head === 'input' || head === 'data')) throw rgoError('RGO_COMPILE', `${r.loc.file}:${r.loc.line}:${r.loc.col}: ${head} cannot be shadowed`);
+      addRule(root, m.pkg, r);
+    }
   }
   for (const m of parsed) {
     const imports = new Map<string, string[]>();
     for (const imp of m.imports) imports.set(imp.alias, imp.path);
-    for (const r of m.rules) new Resolver({ pkg: m.pkg, imports, root }).rule(r);
+    for (const r of m.rules) new Resolver({ pkg: m.pkg, imports, root, v1: m.v1 }).rule(r);
   }
   const packages = [...new Set(parsed.map((m) => m.pkg.join('.')))];
   return new PolicyImpl(root, packages, {

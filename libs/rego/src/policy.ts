@@ -41,7 +41,7 @@ export class PolicyImpl implements Policy {
   private compileQuery(query: string): CompiledQuery {
     const hit = this.queries.get(query);
     if (hit) return hit;
-    const r = new Resolver({ pkg: [], imports: new Map(), root: this.root });
+    const r = new Resolver({ pkg: [], imports: new Map(), root: this.root, v1: false });
     const { body, vars } = r.query(parseQuery(query));
     const cq: CompiledQuery = { body, vars: [...vars].filter(([n]) => !n.startsWith('$')), nslots: r.nslots };
     if (this.queries.size > 256) this.queries.clear();

@@ -14,6 +14,7 @@ import { RObject, RSet } from './value.js';
 /** What a module's rules can see besides locals. */
 export interface ModuleEnv {
   pkg: string[];
+  v1: boolean;
   /** alias -> full path starting with 'data' or 'input'. */
   imports: Map<string, string[]>;
   root: PNode;
@@ -21,6 +22,8 @@ export interface ModuleEnv {
 
 class Scope {
   readonly names = new Map<string, number>();
+  /** Names already mentioned or declared in this scope (re-declaring them is an error). */
+  readonly seen = new Set<string>();
   readonly parent: Scope | undefined;
   constructor(parent: Scope | undefined) {
     this.parent = parent;
@@ -65,9 +68,23 @@ export class Resolver {
     return s;
   }
 
+  /** Declares a fresh local (`:=`, `some`, parameters); redeclaring a used name is an error. */
+  private declare(name: string, scope: Scope, loc: { file: string; line: number; col: number }): number {
+    if (!name.startsWith('$')) {
+      if (this.env.v1 && (name === 'input' || name === 'data')) {
+        throw rgoError('RGO_COMPILE', `${loc.file}:${loc.line}:${loc.col}: ${name} cannot be shadowed`);
+      }
+      if (scope.seen.has(name)) {
+        throw rgoError('RGO_COMPILE', `${loc.file}:${loc.line}:${loc.col}: var \`${name}\` used before definition below (or declared twice)`);
+      }
+      scope.seen.add(name);
+    }
+    return this.newSlot(name, scope);
+  }
+
   /** Declares every plain variable of a pattern as a fresh local. */
   private declarePattern(t: Term, scope: Scope): void {
-    if (t.t === 'var') this.newSlot(t.name, scope);
+    if (t.t === 'var') this.declare(t.name, scope, t.loc);
     else if (t.t === 'array' || t.t === 'set') t.items.forEach((x) => this.declarePattern(x, scope));
     else if (t.t === 'object') t.entries.forEach(([, v]) => this.declarePattern(v, scope));
   }
@@ -121,7 +138,7 @@ export class Resolver {
   private literal(lit: Literal, scope: Scope): void {
     switch (lit.k) {
       case 'some':
-        for (const v of lit.names) v.slot = this.newSlot(v.name, scope);
+        for (const v of lit.names) v.slot = this.declare(v.name, scope, v.loc);
         return;
       case 'somein':
         lit.coll = this.term(lit.coll, scope);
@@ -207,11 +224,15 @@ export class Resolver {
 
   private varTerm(t: VarTerm, scope: Scope): Term {
     const slot = scope.find(t.name);
-    if (slot !== undefined) return { ...t, slot };
+    if (slot !== undefined) {
+      scope.seen.add(t.name);
+      return { ...t, slot };
+    }
     if (t.name === 'input' || t.name === 'data') return t;
     const imp = this.env.imports.get(t.name);
     if (imp) return this.ref({ t: 'ref', head: { t: 'var', name: imp[0] as string, loc: t.loc }, path: imp.slice(1).map((v) => ({ t: 'scalar', v, loc: t.loc })), loc: t.loc }, scope);
     if (this.isRule(t.name)) return this.dataRef([...this.env.pkg, t.name], [], t);
+    scope.seen.add(t.name);
     return { ...t, slot: this.newSlot(t.name, scope) };
   }
 
