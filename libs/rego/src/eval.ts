@@ -67,7 +67,7 @@ export class Evaluator extends DataWalker {
       case 'some':
         return k();
       case 'somein':
-        return this.term(lit.coll, f, (c) => this.checkColl(c, lit.loc) && this.members(c, (key, val) => this.unifyVal(lit.value, val, f, () => (lit.key ? this.unifyVal(lit.key, key, f, k) : k()))));
+        return this.term(lit.coll, f, (c) => this.checkColl(c, lit.loc) && this.members(c, (key, val) => this.checkArity(lit.value, val) && this.unifyVal(lit.value, val, f, () => (lit.key ? this.unifyVal(lit.key, key, f, k) : k()))));
       case 'every':
         return this.every(lit, f, k);
       case 'expr':
@@ -91,6 +91,14 @@ export class Evaluator extends DataWalker {
       return true;
     });
     return defined && ok ? k() : false;
+  }
+
+  /** Strict mode: `some [a, b] in [[1, 2, 3]]` is an error, not a silent mismatch. */
+  private checkArity(pattern: Term, v: Value): boolean {
+    if (this.opts.strict && pattern.t === 'array' && Array.isArray(v) && v.length !== pattern.items.length) {
+      throw rgoError('RGO_EVAL', `${pattern.loc.file}:${pattern.loc.line}:${pattern.loc.col}: mismatch in number of array elements`);
+    }
+    return true;
   }
 
   /** Strict mode: `some x in 5` is an error; otherwise it just has no solutions. */
@@ -181,9 +189,14 @@ export class Evaluator extends DataWalker {
       }
       case 'object': {
         if (!(v instanceof RObject) || v.size !== t.entries.length) return false;
+        // Entries with constant keys first, so that variable keys only try the rest.
+        const entries = [...t.entries].sort(([a], [b]) => Number(this.hasUnbound(a, f)) - Number(this.hasUnbound(b, f)));
         const step = (i: number): boolean => {
-          if (i === t.entries.length) return k();
-          const [kt, vt] = t.entries[i] as [Term, Term];
+          if (i === entries.length) return k();
+          const [kt, vt] = entries[i] as [Term, Term];
+          if (this.hasUnbound(kt, f)) {
+            return this.members(v, (key, child) => this.unifyVal(kt, key, f, () => this.unifyVal(vt, child, f, () => step(i + 1))));
+          }
           return this.term(kt, f, (key) => {
             const child = v.get(key);
             return child === undefined ? false : this.unifyVal(vt, child, f, () => step(i + 1));

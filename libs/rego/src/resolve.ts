@@ -185,10 +185,15 @@ export class Resolver {
   private expr(e: Expr, scope: Scope): Expr {
     if (e.e === 'term') return { e: 'term', term: this.term(e.term, scope) };
     if (e.e === 'assign') {
+      if (!hasVar(e.lhs)) {
+        throw rgoError('RGO_COMPILE', `${e.lhs.loc.file}:${e.lhs.loc.line}:${e.lhs.loc.col}: assignment operator := requires left-hand side to have bindable variables`);
+      }
+      checkPatterns(e.lhs, e.rhs);
       const rhs = this.term(e.rhs, scope);
       this.declarePattern(e.lhs, scope);
       return { e: 'assign', lhs: this.term(e.lhs, scope), rhs };
     }
+    checkPatterns(e.lhs, e.rhs);
     return { e: 'unify', lhs: this.term(e.lhs, scope), rhs: this.term(e.rhs, scope) };
   }
 
@@ -287,6 +292,49 @@ export class Resolver {
     }
     return { ...t, args, target: { kind: 'builtin', name: t.name } };
   }
+}
+
+function hasVar(t: Term): boolean {
+  if (t.t === 'var') return true;
+  if (t.t === 'array' || t.t === 'set') return t.items.some(hasVar);
+  if (t.t === 'object') return t.entries.some(([k, v]) => hasVar(k) || hasVar(v));
+  return t.t === 'ref';
+}
+
+const isConst = (t: Term): boolean =>
+  t.t === 'scalar' || ((t.t === 'array' || t.t === 'set') && t.items.every(isConst)) || (t.t === 'object' && t.entries.every(([k, v]) => isConst(k) && isConst(v)));
+
+/** Literal patterns on both sides of `=`/`:=` that can never match are compile errors (as in regorus). */
+function checkPatterns(a: Term, b: Term): void {
+  const at = (msg: string): never => {
+    throw rgoError('RGO_COMPILE', `${a.loc.file}:${a.loc.line}:${a.loc.col}: ${msg}`);
+  };
+  const coll = (t: Term): boolean => t.t === 'array' || t.t === 'object';
+  if (!coll(a) || !coll(b)) return;
+  if (a.t !== b.t) at('incompatible destructuring patterns: both sides must be arrays or objects with matching structure');
+  if (a.t === 'array' && b.t === 'array') {
+    if (a.items.length !== b.items.length) at('mismatch in number of array elements');
+    a.items.forEach((x, i) => checkPatterns(x, b.items[i] as Term));
+    return;
+  }
+  if (a.t !== 'object' || b.t !== 'object') return;
+  const keys = (t: typeof a): string[] | undefined => {
+    const out: string[] = [];
+    for (const [k] of t.entries) {
+      if (k.t !== 'scalar') return undefined;
+      out.push(JSON.stringify(k.v));
+    }
+    return out;
+  };
+  const ka = keys(a);
+  const kb = keys(b);
+  if (!ka || !kb) return;
+  if (isConst(b)) {
+    if ([...ka].sort().join() !== [...kb].sort().join()) at(`object literal keys mismatch. Expected keys [${ka.join(', ')}] got [${kb.join(', ')}].`);
+    return;
+  }
+  if (ka.length !== kb.length) at(`object field count mismatch in assignment: left has ${ka.length} fields, right has ${kb.length} fields`);
+  for (const k of kb) if (!ka.includes(k)) at(`key ${k} not found in left-hand side object during destructuring`);
 }
 
 /** A term that can receive a value (an old-style output argument such as `count(xs, n)`). */
