@@ -1,4 +1,4 @@
-import grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import { imgError } from '../errors.js';
 import type { KeyUnwrapper, UnwrapRequest } from './key-unwrapper.js';
 
@@ -49,7 +49,15 @@ const SERVICE = {
   },
 } as const;
 
-const Client = grpc.makeGenericClientConstructor(SERVICE as unknown as grpc.ServiceDefinition, 'KeyProviderService');
+// grpc-js is loaded on first use only: most pulls need no keyprovider (guest startup time).
+let clientCtor: Promise<{ grpc: typeof Grpc; Client: Grpc.ServiceClientConstructor }> | undefined;
+function loadClient(): Promise<{ grpc: typeof Grpc; Client: Grpc.ServiceClientConstructor }> {
+  clientCtor ??= import('@grpc/grpc-js').then((m) => {
+    const grpc = (m as unknown as { default?: typeof Grpc }).default ?? (m as unknown as typeof Grpc);
+    return { grpc, Client: grpc.makeGenericClientConstructor(SERVICE as unknown as Grpc.ServiceDefinition, 'KeyProviderService') };
+  });
+  return clientCtor;
+}
 
 /** The ocicrypt keyprovider JSON for an unwrap (Go marshals []byte as base64). */
 export function unwrapInputJson(req: UnwrapRequest): string {
@@ -76,7 +84,7 @@ export function parseUnwrapOutput(json: Buffer): Buffer {
 export class GrpcKeyProvider implements KeyUnwrapper {
   readonly #address: string;
   readonly #timeoutMs: number;
-  #client: grpc.Client | undefined;
+  #client: Grpc.Client | undefined;
 
   /** `address`: `host:port`, `unix:///path`, or `grpc://host:port`. */
   constructor(address: string, timeoutMs = 30_000) {
@@ -85,9 +93,10 @@ export class GrpcKeyProvider implements KeyUnwrapper {
   }
 
   async unwrapKey(req: UnwrapRequest): Promise<Uint8Array> {
+    const { grpc, Client } = await loadClient();
     this.#client ??= new Client(this.#address, grpc.credentials.createInsecure());
     const client = this.#client as unknown as {
-      UnWrapKey(arg: Buffer, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Buffer) => void): void;
+      UnWrapKey(arg: Buffer, opts: Grpc.CallOptions, cb: (err: Grpc.ServiceError | null, res?: Buffer) => void): void;
     };
     const input = Buffer.from(unwrapInputJson(req));
     const out = await new Promise<Buffer>((resolve, reject) => {

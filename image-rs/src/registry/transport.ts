@@ -1,9 +1,10 @@
+import http from 'node:http';
+import https from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
 import { imgError } from '../errors.js';
 
 export interface TransportOptions {
-  /** Extra PEM root certificates trusted in addition to the system store. */
+  /** Extra PEM root certificates trusted in addition to Node's bundled roots. */
   ca?: string[];
   /** Registries (host[:port]) reached over plain HTTP; every other one needs TLS. */
   insecureRegistries?: string[];
@@ -12,32 +13,54 @@ export interface TransportOptions {
   userAgent?: string;
 }
 
+/** A response body: async-iterable bytes plus the helpers the client needs. */
+export interface Body extends AsyncIterable<Buffer> {
+  dump(): Promise<void>;
+  text(): Promise<string>;
+  destroy(): void;
+}
+
 export interface RawResponse {
   statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  headers: http.IncomingHttpHeaders;
+  body: Body;
   url: URL;
 }
 
 const MAX_REDIRECTS = 5;
 
+function wrap(res: http.IncomingMessage): Body {
+  return {
+    [Symbol.asyncIterator]: () => res[Symbol.asyncIterator]() as AsyncIterator<Buffer>,
+    dump: async () => {
+      res.resume();
+      if (!res.complete) await new Promise<void>((r) => { res.once('end', r); res.once('close', r); res.once('error', () => r()); });
+    },
+    text: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    destroy: () => res.destroy(),
+  };
+}
+
 /**
- * HTTP for the registry client: one undici Agent (keep-alive, custom CA), manual redirects so
- * credentials never follow a redirect to another origin (blob storage, CDNs).
+ * HTTP for the registry client on node:http/https (keep-alive agents, custom CA; no undici on
+ * the guest's startup path). Redirects are followed by hand so credentials never follow a
+ * redirect to another origin (blob storage, CDNs).
  */
 export class Transport {
-  readonly #agent: Agent;
+  readonly #http: http.Agent;
+  readonly #https: https.Agent;
   readonly #insecure: Set<string>;
   readonly #userAgent: string;
 
   constructor(options: TransportOptions = {}) {
-    this.#agent = new Agent({
-      connections: options.connections ?? 8,
-      // Extra CAs are added to Node's bundled roots, never replacing them.
-      connect: options.ca !== undefined && options.ca.length > 0 ? { ca: [...rootCertificates, ...options.ca] } : {},
-      bodyTimeout: 60_000,
-      headersTimeout: 30_000,
-    });
+    const maxSockets = options.connections ?? 8;
+    this.#http = new http.Agent({ keepAlive: true, maxSockets });
+    // Extra CAs are added to Node's bundled roots, never replacing them.
+    this.#https = new https.Agent({ keepAlive: true, maxSockets, ...(options.ca !== undefined && options.ca.length > 0 ? { ca: [...rootCertificates, ...options.ca] } : {}) });
     this.#insecure = new Set(options.insecureRegistries ?? []);
     this.#userAgent = options.userAgent ?? 'kata-cc-image-rs/0.1';
   }
@@ -52,30 +75,35 @@ export class Transport {
     return this.#insecure.has(host);
   }
 
-  async request(
-    method: 'GET' | 'HEAD' | 'POST',
-    url: URL,
-    headers: Record<string, string>,
-    body?: string,
-  ): Promise<RawResponse> {
+  #once(method: string, url: URL, headers: Record<string, string>, body?: string): Promise<http.IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const mod = url.protocol === 'https:' ? https : http;
+      const req = mod.request(url, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        agent: url.protocol === 'https:' ? this.#https : this.#http,
+        timeout: 60_000,
+      }, resolve);
+      req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  async request(method: 'GET' | 'HEAD' | 'POST', url: URL, headers: Record<string, string>, body?: string): Promise<RawResponse> {
     let current = url;
-    let hdrs = { 'user-agent': this.#userAgent, ...headers };
+    let hdrs: Record<string, string> = { 'user-agent': this.#userAgent, ...headers };
     for (let hop = 0; ; hop++) {
-      let res: Dispatcher.ResponseData;
+      let res: http.IncomingMessage;
       try {
-        res = await this.#agent.request({
-          origin: current.origin,
-          path: `${current.pathname}${current.search}`,
-          method,
-          headers: hdrs,
-          ...(body === undefined ? {} : { body }),
-        });
+        res = await this.#once(method, current, hdrs, body);
       } catch (err) {
         throw imgError('IMG_REGISTRY_UNREACHABLE', `Cannot reach ${current.origin}: ${describeNetError(err)}`, { url: redactUrl(current) }, err);
       }
-      const location = res.headers['location'];
-      if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string') {
-        res.body.resume();
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if ([301, 302, 303, 307, 308].includes(status) && typeof location === 'string') {
+        res.resume();
         if (hop >= MAX_REDIRECTS) throw imgError('IMG_REGISTRY_ERROR', `Too many redirects from ${url.origin}`);
         const next = new URL(location, current);
         if (next.protocol !== 'https:' && next.protocol !== 'http:') throw imgError('IMG_REGISTRY_ERROR', `Redirect to unsupported scheme ${next.protocol}`);
@@ -86,18 +114,19 @@ export class Transport {
         // SECURITY: credentials are for the registry only; a redirect to another origin
         // (pre-signed blob storage URL) gets no Authorization header.
         if (next.origin !== current.origin) {
-          const { authorization: _dropped, ...rest } = hdrs as Record<string, string>;
-          hdrs = rest as typeof hdrs;
+          const { authorization: _dropped, ...rest } = hdrs;
+          hdrs = rest;
         }
         current = next;
         continue;
       }
-      return { statusCode: res.statusCode, headers: res.headers, body: res.body, url: current };
+      return { statusCode: status, headers: res.headers, body: wrap(res), url: current };
     }
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    this.#http.destroy();
+    this.#https.destroy();
   }
 }
 

@@ -1,8 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
-import { request } from 'undici';
 import { imgError } from '../errors.js';
 import type { ImageReference } from '../reference.js';
 
@@ -16,12 +14,14 @@ export interface LookasideConfig {
 export async function loadRegistriesD(dir: string): Promise<LookasideConfig> {
   const cfg: LookasideConfig = { scopes: {} };
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.yaml') || n.endsWith('.yml')).sort();
-  for (const n of names) mergeRegistriesD(cfg, await readFile(path.join(dir, n), 'utf8'));
+  for (const n of names) await mergeRegistriesD(cfg, await readFile(path.join(dir, n), 'utf8'));
   return cfg;
 }
 
 /** Merges one registries.d YAML document (`default-docker`, `docker: {scope: {lookaside|sigstore}}`). */
-export function mergeRegistriesD(cfg: LookasideConfig, yamlText: string): LookasideConfig {
+export async function mergeRegistriesD(cfg: LookasideConfig, yamlText: string): Promise<LookasideConfig> {
+  // yaml is loaded only when a registries.d is used (startup time in the guest).
+  const { parse: parseYaml } = await import('yaml');
   let doc: Record<string, unknown>;
   try {
     doc = (parseYaml(yamlText) ?? {}) as Record<string, unknown>;
@@ -72,18 +72,12 @@ export async function fetchLookasideSignatures(base: string, ref: ImageReference
         throw imgError('IMG_SIGNATURE_INVALID', `Cannot read signature ${n} of ${digest}: ${(err as NodeJS.ErrnoException).code ?? ''}`);
       }
     } else if (/^https?:\/\//.test(base)) {
-      const res = await request(`${base.replace(/\/+$/, '')}/${rel}`, { method: 'GET' }).catch((err: unknown) => {
+      const res = await fetch(`${base.replace(/\/+$/, '')}/${rel}`).catch((err: unknown) => {
         throw imgError('IMG_REGISTRY_UNREACHABLE', `Cannot reach signature store ${new URL(base).origin}: ${(err as Error).message}`);
       });
-      if (res.statusCode === 404) {
-        await res.body.dump();
-        break;
-      }
-      if (res.statusCode !== 200) {
-        await res.body.dump();
-        throw imgError('IMG_REGISTRY_ERROR', `Signature store answered HTTP ${res.statusCode} for signature ${n} of ${digest}`);
-      }
-      out.push(Buffer.from(await res.body.arrayBuffer()));
+      if (res.status === 404) break;
+      if (res.status !== 200) throw imgError('IMG_REGISTRY_ERROR', `Signature store answered HTTP ${res.status} for signature ${n} of ${digest}`);
+      out.push(Buffer.from(await res.arrayBuffer()));
     } else {
       throw imgError('IMG_POLICY_INVALID', `Unsupported lookaside URL scheme in "${base.slice(0, 100)}"`);
     }

@@ -1,4 +1,4 @@
-import * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
 import type { ImageReference } from '../reference.js';
 import { identityMatches } from './identity.js';
 import type { SignedIdentity } from './policy-types.js';
@@ -9,7 +9,11 @@ export interface SignaturePayload {
 }
 
 /** Reads OpenPGP public keys (armored or binary keyrings). */
-export async function readGpgKeys(data: Uint8Array): Promise<openpgp.Key[]> {
+// openpgp is large: loaded only when a signedBy requirement is evaluated.
+const pgp = (): Promise<typeof OpenPgp> => import('openpgp');
+
+export async function readGpgKeys(data: Uint8Array): Promise<OpenPgp.Key[]> {
+  const openpgp = await pgp();
   const text = Buffer.from(data).toString('utf8');
   if (text.includes('-----BEGIN PGP')) return openpgp.readKeys({ armoredKeys: text });
   return openpgp.readKeys({ binaryKeys: data });
@@ -32,8 +36,9 @@ export function checkPayload(p: SignaturePayload, type: string, image: ImageRefe
  * Verifies one simple-signing ("atomic container signature") OpenPGP message. Returns
  * undefined when valid for this image, else why not.
  */
-export async function verifySimpleSignature(sig: Uint8Array, keys: openpgp.Key[], image: ImageReference, digests: string[], rule: SignedIdentity | undefined): Promise<string | undefined> {
+export async function verifySimpleSignature(sig: Uint8Array, keys: OpenPgp.Key[], image: ImageReference, digests: string[], rule: SignedIdentity | undefined): Promise<string | undefined> {
   let payload: Uint8Array;
+  const openpgp = await pgp();
   try {
     const message = await openpgp.readMessage({ binaryMessage: sig });
     const result = await openpgp.verify({ message, verificationKeys: keys, expectSigned: true, format: 'binary' });
