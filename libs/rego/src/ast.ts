@@ -1,4 +1,5 @@
 /** Syntax tree produced by the parser and annotated (slots, resolved refs) by the compiler. */
+import type { RuleSet } from './tree.js';
 import type { Value } from './value.js';
 
 export interface Loc {
@@ -50,7 +51,7 @@ export interface CallTerm {
   target?: CallTarget;
 }
 
-export type CallTarget = { kind: 'builtin'; name: string } | { kind: 'rule'; path: string[] };
+export type CallTarget = { kind: 'builtin'; name: string } | { kind: 'rule'; path: string[]; rs: RuleSet };
 
 export interface WithMod {
   target: Term;

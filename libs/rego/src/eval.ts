@@ -36,7 +36,7 @@ export class Evaluator extends DataWalker {
   cache = new Map<RuleSet, Value | undefined | typeof IN_PROGRESS>();
   input: Value | undefined;
   /** `with` overrides of builtins (rule paths are in DataWalker.overrides). */
-  fnOverrides: Map<string, Value> | undefined;
+  fnOverrides: Map<string | RuleSet, Value | RuleSet> | undefined;
   private steps = 0;
   readonly bctx: BuiltinCtx;
 
@@ -334,13 +334,18 @@ export class Evaluator extends DataWalker {
     const target = t.target;
     if (target === undefined) throw rgoError('RGO_COMPILE', `unresolved call ${t.name}`);
     if (target.kind === 'builtin' && target.name === 'print') return this.print(t, f, cb);
-    const node = target.kind === 'rule' ? lookupNode(this.root, ['data', ...target.path]) : undefined;
-    const rs = node?.rules;
+    let rs = target.kind === 'rule' ? target.rs : undefined;
+    let mocked: Value | undefined;
+    if (this.fnOverrides) {
+      const o = this.fnOverrides.get(rs ?? (target as { name: string }).name);
+      if (o !== undefined && isRuleSet(o)) rs = o;
+      else mocked = o;
+    }
     const nparams = rs ? (rs.rules[0] ?? rs.defaultRule)?.args?.length ?? 0 : (target.kind === 'builtin' ? (BUILTINS.get(target.name)?.arity ?? -1) : -1);
     const hasOut = nparams >= 0 && t.args.length === nparams + 1;
     const inArgs = hasOut ? t.args.slice(0, nparams) : t.args;
     return this.terms(inArgs, 0, f, [], (args) => {
-      const r = rs ? this.callRule(rs, args) : this.callBuiltin(t, target.kind === 'builtin' ? target.name : t.name, args);
+      const r = mocked !== undefined ? mocked : rs ? this.callRule(rs, args) : this.callBuiltin(t, target.kind === 'builtin' ? target.name : t.name, args);
       if (r === undefined) return false;
       if (hasOut) return this.unifyVal(t.args[nparams] as Term, r, f, () => cb(true));
       return cb(r);
@@ -348,8 +353,6 @@ export class Evaluator extends DataWalker {
   }
 
   private callBuiltin(t: CallTerm, name: string, args: Value[]): Value | undefined {
-    const mocked = this.fnOverrides?.get(name);
-    if (mocked !== undefined) return mocked;
     const b = BUILTINS.get(name);
     if (!b) throw rgoError('RGO_COMPILE', `unknown function: ${name}`);
     try {
@@ -493,8 +496,13 @@ export class Evaluator extends DataWalker {
   // ---- with -------------------------------------------------------------------------
 
   private withLiteral(lit: Extract<Literal, { k: 'expr' }>, f: Frame, k: K): boolean {
-    const values: Value[] = [];
+    const values: Array<Value | RuleSet> = [];
     for (const w of lit.withs) {
+      const fn = w.value.t === 'ref' && w.value.data && w.value.data.rest.length === 0 ? lookupNode(this.root, ['data', ...w.value.data.prefix])?.rules : undefined;
+      if (fn?.kind === 'func') {
+        values.push(fn);
+        continue;
+      }
       let v: Value | undefined;
       this.term(w.value, f, (x) => ((v = x), true));
       if (v === undefined) return false;
@@ -504,9 +512,11 @@ export class Evaluator extends DataWalker {
     const apply = (): void => {
       lit.withs.forEach((w, i) => {
         const path = (w.target as Extract<Term, { t: 'scalar' }>).v as string[];
-        const v = values[i] as Value;
-        if (path[0] === 'input') this.input = setPath(this.input, path.slice(1), v);
-        else if (path[0] === 'builtin') (this.fnOverrides = new Map(this.fnOverrides)).set(path[1] as string, v);
+        const v = values[i] as Value | RuleSet;
+        const target = path[0] === 'data' ? lookupNode(this.root, path)?.rules : undefined;
+        if (isRuleSet(v) || target?.kind === 'func' || path[0] === 'builtin') {
+          (this.fnOverrides = new Map(this.fnOverrides)).set(path[0] === 'builtin' ? (path[1] as string) : (target as RuleSet), v);
+        } else if (path[0] === 'input') this.input = setPath(this.input, path.slice(1), v);
         else if (touchesRules(this.root, path)) (this.overrides = new Map(this.overrides)).set(path.slice(1).join('\u0000'), v);
         else this.data = setPath(this.data, path.slice(1), v);
       });
@@ -545,6 +555,10 @@ export class Evaluator extends DataWalker {
       restore();
     }
   }
+}
+
+function isRuleSet(v: unknown): v is RuleSet {
+  return typeof v === 'object' && v !== null && 'rules' in v && 'kind' in v && 'path' in v;
 }
 
 /** True when a `with data...` target is (or is inside, or contains) a rule. */

@@ -234,6 +234,7 @@ export class Resolver {
       return { ...t, slot };
     }
     if (t.name === 'input' || t.name === 'data') return t;
+    if (this.isRule(t.name)) return this.dataRef([...this.env.pkg, t.name], [], t);
     const imp = this.env.imports.get(t.name);
     if (imp) return this.ref({ t: 'ref', head: { t: 'var', name: imp[0] as string, loc: t.loc }, path: imp.slice(1).map((v) => ({ t: 'scalar', v, loc: t.loc })), loc: t.loc }, scope);
     if (this.isRule(t.name)) return this.dataRef([...this.env.pkg, t.name], [], t);
@@ -279,8 +280,8 @@ export class Resolver {
     } else if (this.isRule(head)) path = [...this.env.pkg, ...parts];
     if (path) {
       const node = lookupNode(this.env.root, ['data', ...path]);
-      if (node?.rules?.kind === 'func') return { ...t, args, target: { kind: 'rule', path } };
-      if (node?.rules) throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: ${t.name} is not a function`);
+      if (node?.rules?.kind === 'func') return { ...t, args, target: { kind: 'rule', path, rs: node.rules } };
+      if (node?.rules) throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: could not find function ${t.name} (it is not a function)`);
     }
     const b = BUILTINS.get(t.name);
     if (b === undefined) {
