@@ -6,14 +6,19 @@ import type { KbsStore, PolicyKind, Session, StoredReferenceValue } from '../sto
 
 /**
  * PostgreSQL store: several KBS replicas share sessions, resources and policies, so /auth on
- * one replica and /attest + /resource on another work. Writes commit before the call returns.
+ * one replica and /attest + /resource on another work. Admin writes commit durably (fsynced
+ * WAL) before the call returns. Session writes go through a second pool with
+ * `synchronous_commit = off`: visible to every replica at once, but a PostgreSQL crash may lose
+ * the last few; that only costs a client a new handshake, and saves an fsync per message.
  */
 export class PostgresStore implements KbsStore {
   readonly kind = 'postgres' as const;
   readonly #pool: pg.Pool;
+  readonly #sessions: pg.Pool;
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, sessions: pg.Pool) {
     this.#pool = pool;
+    this.#sessions = sessions;
   }
 
   static async open(connectionString: string, poolSize = 10): Promise<PostgresStore> {
@@ -35,14 +40,16 @@ export class PostgresStore implements KbsStore {
       await pool.end().catch(() => {});
       throw new KccError({ kind: 'UNAVAILABLE', code: 'KBS_STORAGE_INIT', message: `Cannot open the PostgreSQL store: ${messageOf(e)}`, cause: e });
     }
-    return new PostgresStore(pool);
+    const sessions = new pg.Pool({ connectionString, max: poolSize, options: '-c synchronous_commit=off' });
+    sessions.on('error', () => {});
+    return new PostgresStore(pool, sessions);
   }
 
   async createSession(s: Session): Promise<void> {
-    await this.#pool.query('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt]);
+    await this.#sessions.query('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt]);
   }
   async getSession(id: string): Promise<Session | undefined> {
-    const r = await this.#pool.query('SELECT id, tee, nonce, state, token, expires_at FROM kbs_sessions WHERE id = $1', [id]);
+    const r = await this.#sessions.query('SELECT id, tee, nonce, state, token, expires_at FROM kbs_sessions WHERE id = $1', [id]);
     const row = r.rows[0] as { id: string; tee: string; nonce: string; state: string; token: string | null; expires_at: string } | undefined;
     if (row === undefined) return undefined;
     const s: Session = { id: row.id, tee: row.tee as Tee, nonce: row.nonce, state: row.state === 'attested' ? 'attested' : 'authed', expiresAt: Number(row.expires_at) };
@@ -50,11 +57,11 @@ export class PostgresStore implements KbsStore {
     return s;
   }
   async markAttested(id: string, token: string, now: number): Promise<boolean> {
-    const r = await this.#pool.query("UPDATE kbs_sessions SET state = 'attested', token = $1 WHERE id = $2 AND state = 'authed' AND expires_at > $3", [token, id, now]);
+    const r = await this.#sessions.query("UPDATE kbs_sessions SET state = 'attested', token = $1 WHERE id = $2 AND state = 'authed' AND expires_at > $3", [token, id, now]);
     return r.rowCount === 1;
   }
   async deleteExpiredSessions(now: number): Promise<number> {
-    const r = await this.#pool.query('DELETE FROM kbs_sessions WHERE expires_at <= $1', [now]);
+    const r = await this.#sessions.query('DELETE FROM kbs_sessions WHERE expires_at <= $1', [now]);
     return r.rowCount ?? 0;
   }
   async putResource(path: string, data: Uint8Array): Promise<void> {
@@ -110,6 +117,6 @@ export class PostgresStore implements KbsStore {
     return (r.rows[0] as { value: string }).value;
   }
   async close(): Promise<void> {
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#sessions.end()]);
   }
 }
