@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { KccError } from '@kata-cc/errors';
@@ -24,9 +25,13 @@ export interface SandboxTimings {
   sandboxCreated?: number;
 }
 
-/** Where per-sandbox state lives on the host. */
+/**
+ * Where per-sandbox state lives on the host: `<state_dir>/sbs/<first 16 hex of sha256(id)>`.
+ * Hashed because CRI ids are 64 hex digits and the sockets inside (agent, QMP) must fit the
+ * 108-byte Unix socket path limit.
+ */
 export function sandboxDir(config: RuntimeConfig, id: string): string {
-  return path.join(config.runtime.stateDir, 'sbs', id);
+  return path.join(config.runtime.stateDir, 'sbs', createHash('sha256').update(id).digest('hex').slice(0, 16));
 }
 
 const FILE_MOUNT_MAX = 1 << 20;
@@ -61,6 +66,9 @@ export class Sandbox {
       throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'SANDBOX_INVALID_ID', message: `Invalid sandbox id "${o.id.slice(0, 80)}"` });
     }
     const overrides = applyAnnotations(o.config.hypervisor, o.annotations);
+    if (path.join(sandboxDir(o.config, o.id), 'console.sock').length > 107) {
+      throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'SANDBOX_STATE_DIR_TOO_LONG', message: `runtime.state_dir "${o.config.runtime.stateDir}" is too long for Unix socket paths (keep it under 60 characters)` });
+    }
     const hv = createHypervisor(overrides.hypervisor, { id: o.id, dir: sandboxDir(o.config, o.id), ...(overrides.initdata ? { initdata: overrides.initdata } : {}) }, { logger: log });
     try {
       await hv.start();

@@ -45,6 +45,7 @@ export class TaskService {
   #sandbox: Sandbox | undefined;
   #sandboxId: string | undefined;
   #config: RuntimeConfig | undefined;
+  #sandboxGone = false;
 
   constructor(deps: TaskServiceDeps) {
     this.#d = deps;
@@ -237,7 +238,8 @@ export class TaskService {
   async #destroySandbox(): Promise<void> {
     const sb = this.#sandbox;
     if (!sb) return;
-    for (const c of this.#containers.values()) for (const p of [c.init, ...c.execs.values()]) p.closeIo();
+    this.#sandboxGone = true;
+    for (const c of this.#containers.values()) for (const p of [c.init, ...c.execs.values()]) { p.closeIo(); p.markExited(p.status === 'stopped' ? p.exitStatus : 255, this.#onExit); }
     await sb.destroy();
   }
 
@@ -311,8 +313,9 @@ export class TaskService {
   }
 
   async shutdown(): Promise<Msg> {
-    // containerd calls Shutdown after every Delete; only the last one ends the shim.
-    if (this.#containers.size === 0) {
+    // containerd calls Shutdown after every Delete; the shim ends when nothing is left to serve
+    // (no container, or the pod VM is gone: remaining tasks are cleaned up by `shim delete`).
+    if (this.#containers.size === 0 || this.#sandboxGone) {
       await this.#destroySandbox();
       setImmediate(() => this.#d.onShutdown());
     }
