@@ -1,5 +1,7 @@
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
+import { AzSnpVtpmVerifier, type AzSnpVtpmVerifierConfig } from './az-snp-vtpm/az-snp-vtpm-verifier.js';
+import { AzTdxVtpmVerifier, type AzTdxVtpmVerifierConfig } from './az-tdx-vtpm/az-tdx-vtpm-verifier.js';
 import { SampleVerifier } from './sample/sample-verifier.js';
 import { SnpVerifier, type SnpVerifierConfig } from './snp/snp-verifier.js';
 import { TdxVerifier, type TdxVerifierConfig } from './tdx/tdx-verifier.js';
@@ -30,8 +32,9 @@ export function createVerifier(tee: Tee, config: VerifierConfig = {}): Verifier 
       return new SnpVerifier(config.tees?.snp as SnpVerifierConfig | undefined);
     case 'se':
     case 'az-snp-vtpm':
+      return new AzSnpVtpmVerifier(config.tees?.['az-snp-vtpm'] as AzSnpVtpmVerifierConfig | undefined);
     case 'az-tdx-vtpm':
-      return unsupported(tee);
+      return new AzTdxVtpmVerifier(config.tees?.['az-tdx-vtpm'] as AzTdxVtpmVerifierConfig | undefined);
     case 'tpm':
       return new TpmVerifier(config.tees?.tpm as TpmVerifierConfig | undefined);
     case 'sgx':

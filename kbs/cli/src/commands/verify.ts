@@ -62,7 +62,7 @@ function hexArg(value: string | undefined, option: string): Uint8Array | undefin
   return new Uint8Array(Buffer.from(s, 'hex'));
 }
 
-function teeConfig(tee: Tee, o: VerifyOpts): Record<string, unknown> {
+function teeConfig(o: VerifyOpts): Record<string, unknown> {
   const c: Record<string, unknown> = {};
   if (o.collateral !== undefined) c['collateral'] = o.collateral;
   if (o.allowMissingCollateral) c['allowMissingCollateral'] = true;
@@ -74,7 +74,6 @@ function teeConfig(tee: Tee, o: VerifyOpts): Record<string, unknown> {
     if (statSync(ak, { throwIfNoEntry: false })?.isDirectory()) c['trustedAkKeysDir'] = ak;
     else c['trustedAks'] = [...((c['trustedAks'] as string[] | undefined) ?? []), ak];
   }
-  if (tee === 'az-snp-vtpm' || tee === 'az-tdx-vtpm') c['inner'] = { ...c };
   return c;
 }
 
@@ -100,7 +99,7 @@ export async function runVerify(o: VerifyOpts): Promise<{ report: Record<string,
   const init = hexArg(o.initDataHash, '--init-data-hash');
   if (rd) expected.reportData = rd;
   if (init) expected.initDataHash = init;
-  const config: VerifierConfig = { allowSample: true, tees: { [tee]: teeConfig(tee, o) } };
+  const config: VerifierConfig = { allowSample: true, tees: { [tee]: teeConfig(o) } };
   const report: Record<string, unknown> = { verified: false, tee, time: now.toISOString() };
   try {
     const verifier = createVerifier(tee, config);

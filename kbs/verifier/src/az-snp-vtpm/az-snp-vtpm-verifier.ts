@@ -1,0 +1,50 @@
+/**
+ * az-snp-vtpm (Azure SEV-SNP confidential VMs with a paravisor): the SNP report inside the HCL
+ * report is verified like any SNP report (VCEK from the evidence, chain to the bundled ARK),
+ * its report_data must hold the hash of the HCL runtime data, whose `HCLAkPub` signs the vTPM
+ * quote that carries the nonce and PCRs. Evidence: `{"version", "tpm_quote", "hcl_report",
+ * "vcek"}` (v1/v2) or `{"quote", "report", "vcek"}` (v0).
+ */
+import { KccError } from '@kata-cc/errors';
+import type { Tee } from '@kata-cc/kbs-types';
+import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
+import { binaryField, checkAzQuote, decodeAzQuote } from '../common/azure.js';
+import { evidenceObject, verifyWithBinding, type HardwareVerified, type HardwareVerifier, type OptionalBinding } from '../common/evidence.js';
+import { checkHclBinding, hclAkPub, parseHclReport } from '../common/hcl.js';
+import { parseSnpReport } from '../snp/report.js';
+import { verifySnpReport, type SnpVerifierConfig } from '../snp/snp-verifier.js';
+
+const MALFORMED = 'VERIFIER_AZ_SNP_EVIDENCE_MALFORMED';
+const PREFIX = 'VERIFIER_AZ_SNP';
+
+export type AzSnpVtpmVerifierConfig = SnpVerifierConfig;
+
+export class AzSnpVtpmVerifier implements HardwareVerifier {
+  readonly tee: Tee = 'az-snp-vtpm';
+  readonly #config: AzSnpVtpmVerifierConfig;
+
+  constructor(config: AzSnpVtpmVerifierConfig = {}) {
+    this.#config = config;
+  }
+
+  verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
+    return verifyWithBinding(this, evidence, expected, options);
+  }
+
+  async inspect(evidence: unknown, expected: OptionalBinding, options: VerifyOptions = {}): Promise<HardwareVerified> {
+    const o = evidenceObject(evidence, MALFORMED);
+    if (!o) throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'az-snp-vtpm evidence must be a JSON object' });
+    const hcl = parseHclReport(binaryField(o['hcl_report'] ?? o['report'], MALFORMED, 'hcl_report'), MALFORMED);
+    if (hcl.reportType !== 'snp') throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'The HCL report does not hold an SNP report' });
+    const vcek = o['vcek'];
+    const vek = typeof vcek === 'string' ? (vcek.includes('-----BEGIN') ? new Uint8Array(Buffer.from(vcek)) : binaryField(vcek, MALFORMED, 'vcek')) : undefined;
+    const report = parseSnpReport(hcl.hwReport);
+    // The SNP report binds the HCL runtime data, not the session: report_data is checked on the vTPM quote.
+    const snp = verifySnpReport(report, [], {}, { ...this.#config, ...(vek ? { vek } : {}), at: options.now ?? new Date() });
+    checkHclBinding(hcl, report.reportData, `${PREFIX}_HCL_BINDING`);
+    const skipped: string[] = [];
+    const q = checkAzQuote(decodeAzQuote(o['tpm_quote'] ?? o['quote'], MALFORMED), hclAkPub(hcl, MALFORMED), expected, PREFIX, skipped);
+    const claims = { ...snp.claims, report_data: Buffer.from(q.nonce).toString('hex'), init_data: q.tpm['pcr08'] ?? '', tpm: q.tpm };
+    return { claims, teeClass: 'cpu', skipped };
+  }
+}
