@@ -67,7 +67,7 @@ export class Evaluator extends DataWalker {
       case 'some':
         return k();
       case 'somein':
-        return this.term(lit.coll, f, (c) => this.checkColl(c, lit.loc) && this.members(c, (key, val) => this.checkArity(lit.value, val) && this.unifyVal(lit.value, val, f, () => (lit.key ? this.unifyVal(lit.key, key, f, k) : k()))));
+        return this.term(lit.coll, f, (c) => this.someIn(lit, c, f, k));
       case 'every':
         return this.every(lit, f, k);
       case 'expr':
@@ -93,12 +93,24 @@ export class Evaluator extends DataWalker {
     return defined && ok ? k() : false;
   }
 
-  /** Strict mode: `some [a, b] in [[1, 2, 3]]` is an error, not a silent mismatch. */
-  private checkArity(pattern: Term, v: Value): boolean {
-    if (this.opts.strict && pattern.t === 'array' && Array.isArray(v) && v.length !== pattern.items.length) {
-      throw rgoError('RGO_EVAL', `${pattern.loc.file}:${pattern.loc.line}:${pattern.loc.col}: mismatch in number of array elements`);
-    }
-    return true;
+  private someIn(lit: Extract<Literal, { k: 'somein' }>, c: Value, f: Frame, k: K): boolean {
+    if (!this.checkColl(c, lit.loc)) return false;
+    const p = lit.value;
+    let mismatch = false;
+    let matched = false;
+    const r = this.members(c, (key, val) => {
+      if (p.t === 'array' && Array.isArray(val) && val.length !== p.items.length) {
+        mismatch = true;
+        return false;
+      }
+      return this.unifyVal(p, val, f, () => {
+        matched = true;
+        return lit.key ? this.unifyVal(lit.key, key, f, k) : k();
+      });
+    });
+    // Strict mode (as regorus): an array pattern that fits no element because of its length is an error.
+    if (this.opts.strict && mismatch && !matched) throw rgoError('RGO_EVAL', `${p.loc.file}:${p.loc.line}:${p.loc.col}: mismatch in number of array elements`);
+    return r;
   }
 
   /** Strict mode: `some x in 5` is an error; otherwise it just has no solutions. */

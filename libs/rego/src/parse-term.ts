@@ -229,8 +229,10 @@ export class TermParser {
     if (this.is('-') && this.tok.kind === 'punct') {
       const loc = this.loc();
       this.pos++;
+      const numTok = this.peek(0).kind === 'number';
       const t = this.parseUnary();
-      if (t.t === 'scalar' && typeof t.v === 'number') return { t: 'scalar', v: -t.v, loc };
+      if (numTok && t.t === 'scalar' && typeof t.v === 'number') return { t: 'scalar', v: -t.v, loc };
+      if (!numTok) throw rgoError('RGO_PARSE', `${this.file}:${loc.line}:${loc.col}: unary - can only be used with numeric literals`, { ...loc });
       return { t: 'call', name: 'minus', args: [{ t: 'scalar', v: 0, loc }, t], loc, op: true, unary: true };
     }
     return this.parsePostfix();

@@ -25,6 +25,12 @@ export function num(args: Value[], i: number): number {
 }
 export function int(args: Value[], i: number): number {
   const n = num(args, i);
+  if (!Number.isInteger(n)) fail(`expects integer argument. Got \`${formatPrint(n, false)}\`: must be integer`);
+  return n;
+}
+/** Like int(), but a fractional number just makes the call undefined. */
+export function softInt(args: Value[], i: number): number {
+  const n = num(args, i);
   if (!Number.isInteger(n)) throw new BuiltinError(`\`${current}\` expects integer argument: must be integer`, false, true);
   return n;
 }

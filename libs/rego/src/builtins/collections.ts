@@ -1,7 +1,7 @@
 /** Arrays, objects and sets: array.*, object.*, json.filter/remove, union, intersection. */
 import type { Value } from '../value.js';
 import { equal, RObject, RSet } from '../value.js';
-import { arr, int, obj, set } from './check.js';
+import { arr, obj, set, softInt } from './check.js';
 import { jsonPatch } from './json-patch.js';
 import { b, BuiltinError } from './types-api.js';
 import type { Table } from './types-api.js';
@@ -139,8 +139,8 @@ export const COLLECTIONS: Table = {
   'array.reverse': b(1, (a) => [...arr(a, 0)].reverse()),
   'array.slice': b(3, (a) => {
     const xs = arr(a, 0);
-    let s = Math.max(0, int(a, 1));
-    const e = Math.min(xs.length, int(a, 2));
+    let s = Math.max(0, softInt(a, 1));
+    const e = Math.min(xs.length, softInt(a, 2));
     if (s > e) s = e;
     return xs.slice(s, e);
   }),

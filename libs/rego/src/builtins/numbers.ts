@@ -1,6 +1,6 @@
 /** Numbers: rounding, ranges, conversion, random ints and bitwise operations. */
 import type { Value } from '../value.js';
-import { int, num, str } from './check.js';
+import { int, num, softInt, str } from './check.js';
 import { b, BuiltinError } from './types-api.js';
 import type { Table } from './types-api.js';
 import { createHash } from 'node:crypto';
@@ -45,7 +45,7 @@ export const NUMBERS: Table = {
     throw new BuiltinError('operand 1 must be one of {null, boolean, number, string}');
   }),
   'rand.intn': b(2, (a, ctx) => {
-    const n = int(a, 1);
+    const n = softInt(a, 1);
     if (n === 0) return 0;
     // Deterministic per (seed string, n) within one evaluation, as OPA caches it.
     const h = createHash('sha256').update(`${str(a, 0)}/${n}/${ctx.nowNs}`).digest();

@@ -50,7 +50,7 @@ export const OPS: Table = {
   rem: b(2, (a) => {
     const x = num(a, 0);
     const y = num(a, 1);
-    if (!Number.isInteger(x) || !Number.isInteger(y)) throw new BuiltinError('modulo on floating-point number');
+    if (!Number.isSafeInteger(x) || !Number.isSafeInteger(y)) throw new BuiltinError('modulo on floating-point number');
     if (y === 0) throw new BuiltinError('modulo by zero');
     const r = x % y;
     return Object.is(r, -0) ? 0 : r;

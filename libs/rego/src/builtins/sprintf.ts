@@ -2,6 +2,7 @@
 import type { Value } from '../value.js';
 import { formatNumber, formatPrint } from '../format.js';
 import { typeName } from '../value.js';
+import { BuiltinError } from './types-api.js';
 
 function pad(s: string, width: number | undefined, left: boolean, zero: boolean): string {
   if (width === undefined || s.length >= width) return s;
@@ -29,7 +30,8 @@ function one(verb: string, v: Value, prec: number | undefined, plus: boolean): s
     case 'f':
     case 'F':
       if (typeof v !== 'number') return bad(verb, v);
-      return (plus && v >= 0 ? '+' : '') + v.toFixed(prec ?? 6);
+      // Without a precision regorus prints the shortest form (3.14, not 3.140000).
+      return (plus && v >= 0 ? '+' : '') + (prec === undefined ? formatNumber(v) : v.toFixed(prec));
     case 'e':
       if (typeof v !== 'number') return bad(verb, v);
       return v.toExponential(prec ?? 6).replace(/e([+-])(\d)$/, 'e$10$2');
@@ -45,7 +47,7 @@ function one(verb: string, v: Value, prec: number | undefined, plus: boolean): s
       return verb === 'X' ? s.toUpperCase() : s;
     }
     case 'o':
-      return typeof v === 'number' && Number.isInteger(v) ? v.toString(8) : bad(verb, v);
+      return typeof v === 'number' && Number.isInteger(v) ? '0O' + v.toString(8) : bad(verb, v);
     case 'b':
       return typeof v === 'number' && Number.isInteger(v) ? v.toString(2) : bad(verb, v);
     case 'q':
@@ -99,10 +101,7 @@ export function sprintf(fmt: string, args: Value[]): string {
       out += '%';
       continue;
     }
-    if (ai >= args.length) {
-      out += `%!${verb}(MISSING)`;
-      continue;
-    }
+    if (ai >= args.length) throw new BuiltinError(`no argument specified for format verb ${ai}`);
     out += pad(one(verb, args[ai++] as Value, prec, plus), width, left, zero);
   }
   if (ai < args.length) out += '%!(EXTRA ' + args.slice(ai).map((v) => `${typeName(v)}=${formatPrint(v, true)}`).join(', ') + ')';

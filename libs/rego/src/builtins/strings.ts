@@ -78,7 +78,7 @@ export const STRINGS: Table = {
   trim_space: b(1, (a) => str(a, 0).trim()),
   lower: b(1, (a) => str(a, 0).toLowerCase()),
   upper: b(1, (a) => str(a, 0).toUpperCase()),
-  indexof: b(2, (a) => cpIndex(str(a, 0), str(a, 1))),
+  indexof: b(2, (a) => (str(a, 1) === '' ? -1 : cpIndex(str(a, 0), str(a, 1)))),
   indexof_n: b(2, (a) => {
     const s = str(a, 0);
     const n = str(a, 1);
@@ -98,7 +98,7 @@ export const STRINGS: Table = {
   format_int: b(2, (a) => {
     const n = num(a, 0);
     const base = int(a, 1);
-    if (![2, 8, 10, 16].includes(base)) throw new BuiltinError('operand 2 must be one of {2, 8, 10, 16}');
+    if (![2, 8, 10, 16].includes(base)) fail('expects base to be one of 2, 8, 10, 16');
     return Math.trunc(n).toString(base);
   }),
   'strings.render_template': b(2, () => {
