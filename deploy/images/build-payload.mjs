@@ -10,12 +10,13 @@
 //
 // Usage: node deploy/images/build-payload.mjs --out DIR [--guest DIR] [--prefix /opt/kata-cc]
 //          [--ovmf-tdx FILE] [--ovmf-snp FILE] [--link]
-// Run after `npm ci && npx tsc -b` (and `npm prune --omit=dev` for an image). --link makes
+// Run after `npm ci && npx tsc -b`. --link makes
 // node/ and lib/kata-cc symlinks to this Node and this checkout (development and tests).
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { copyClosure } from './closure.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values: o } = parseArgs({
@@ -53,19 +54,11 @@ if (o.link) {
   step(`lib -> ${repo}`);
   symlinkSync(repo, libOut);
 } else {
-  // The host runs runtime/* (shim, CLI) on libs/*; the dist/ trees, package.json files and
-  // node_modules (workspace links are relative, so they resolve inside the copy) are enough.
-  step('lib (built host packages and node_modules)');
-  const skip = (p) => /(^|\/)(src|testdata|\.git)(\/|$)|\.tsbuildinfo$/.test(p);
-  for (const f of ['package.json', 'package-lock.json']) cpSync(path.join(repo, f), path.join(libOut, f));
-  for (const group of ['libs', 'runtime']) {
-    for (const pkg of readdirSync(path.join(repo, group))) {
-      const from = path.join(repo, group, pkg);
-      if (!existsSync(path.join(from, 'dist'))) fail(`${group}/${pkg} is not built: run npx tsc -b first`);
-      cpSync(from, path.join(libOut, group, pkg), { recursive: true, filter: (p) => !skip(path.relative(repo, p)) });
-    }
-  }
-  cpSync(path.join(repo, 'node_modules'), path.join(libOut, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+  // The host runs the shim and the kata-cc CLI: their dependency closure, laid out as in
+  // the checkout (deploy/images/closure.mjs).
+  step('lib (runtime/shim and runtime/cli with their dependency closure)');
+  const addons = copyClosure(repo, ['runtime/shim', 'runtime/cli'], libOut);
+  if (addons.length > 0) step(`native addons: ${addons.map((a) => path.relative(libOut, a)).join(', ')}`);
 }
 
 let cmdline = '';
