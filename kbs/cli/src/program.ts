@@ -24,7 +24,17 @@ export function buildProgram(): Command {
     .option('--admin-token-file <file>', 'use this pre-made admin JWT instead of --admin-key')
     .option('--cacert <file>', 'PEM root certificate of an HTTPS KBS')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  kbs-cli --admin-key admin.key set-resource --path default/key/1 --file secret.bin
+  kbs-cli get-resource --path default/key/1
+
+Exit codes: 0 ok, 1 unexpected, 2 usage/bad input, 3 KBS unreachable,
+            4 refused (admin auth, attestation, policy), 5 not found, 6 other KBS error`,
+    );
   registerSetResource(program);
   registerDeleteResource(program);
   registerSetResourcePolicy(program);
