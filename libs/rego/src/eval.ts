@@ -96,10 +96,11 @@ export class Evaluator extends DataWalker {
   private someIn(lit: Extract<Literal, { k: 'somein' }>, c: Value, f: Frame, k: K): boolean {
     if (!this.checkColl(c, lit.loc)) return false;
     const p = lit.value;
+    const plen = p.t === 'array' ? p.items.length : p.t === 'scalar' && Array.isArray(p.v) ? p.v.length : undefined;
     let mismatch = false;
     let matched = false;
     const r = this.members(c, (key, val) => {
-      if (p.t === 'array' && Array.isArray(val) && val.length !== p.items.length) {
+      if (plen !== undefined && Array.isArray(val) && val.length !== plen) {
         mismatch = true;
         return false;
       }

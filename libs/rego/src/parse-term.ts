@@ -1,8 +1,8 @@
 /** Recursive-descent parser for Rego terms, expressions and body literals. */
 import type { Expr, Literal, Loc, Term, VarTerm, WithMod } from './ast.js';
-import { rgoError } from './errors.js';
 import type { Token } from './lexer.js';
 import { tokenize } from './lexer.js';
+import { rgoError } from './errors.js';
 
 const RELATIONS: Record<string, string> = { '==': 'equal', '!=': 'neq', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte' };
 const KEYWORDS = new Set(['not', 'some', 'every', 'with', 'as', 'default', 'else', 'package', 'import', 'if', 'in']);
@@ -232,7 +232,6 @@ export class TermParser {
       const numTok = this.peek(0).kind === 'number';
       const t = this.parseUnary();
       if (numTok && t.t === 'scalar' && typeof t.v === 'number') return { t: 'scalar', v: -t.v, loc };
-      if (!numTok) throw rgoError('RGO_PARSE', `${this.file}:${loc.line}:${loc.col}: unary - can only be used with numeric literals`, { ...loc });
       return { t: 'call', name: 'minus', args: [{ t: 'scalar', v: 0, loc }, t], loc, op: true, unary: true };
     }
     return this.parsePostfix();

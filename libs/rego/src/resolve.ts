@@ -268,6 +268,7 @@ export class Resolver {
   }
 
   private call(t: CallTerm, scope: Scope): Term {
+    if (t.unary) throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: unary - can only be used with numeric literals`);
     const args = t.args.map((a) => this.term(a, scope));
     const parts = t.name.split('.');
     const head = parts[0] as string;

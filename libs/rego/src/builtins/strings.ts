@@ -78,7 +78,11 @@ export const STRINGS: Table = {
   trim_space: b(1, (a) => str(a, 0).trim()),
   lower: b(1, (a) => str(a, 0).toLowerCase()),
   upper: b(1, (a) => str(a, 0).toUpperCase()),
-  indexof: b(2, (a) => (str(a, 1) === '' ? -1 : cpIndex(str(a, 0), str(a, 1)))),
+  indexof: b(2, (a) => {
+    const s = str(a, 0);
+    const n = str(a, 1);
+    return n === '' ? -1 : cpIndex(s, n);
+  }),
   indexof_n: b(2, (a) => {
     const s = str(a, 0);
     const n = str(a, 1);
