@@ -8,7 +8,7 @@
 import { createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { flattenedDecrypt, SignJWT } from 'jose';
 import { b64Encode, canonicalize, expectedReportData } from '@kata-cc/kbs-types';
@@ -83,11 +83,12 @@ function pct(sorted, p) {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function runLevel(authBase, base, concurrency, pids) {
+async function runLevel(authBase, base, concurrency, pids, full) {
   const agentA = new Agent({ keepAlive: true, maxSockets: concurrency });
   const agentB = authBase === base ? agentA : new Agent({ keepAlive: true, maxSockets: concurrency });
+  const handshake = full ?? ((key, check) => oneHandshake(agentA, agentB, authBase, base, key, check));
   // Warm-up (JIT, pools), also checks that the JWE decrypts to the stored resource.
-  for (let i = 0; i < Math.min(concurrency, 8); i++) await oneHandshake(agentA, agentB, authBase, base, keys[i], true);
+  for (let i = 0; i < Math.min(concurrency, 8); i++) await handshake(keys[i], true);
   const lat = [];
   let errors = 0;
   const deadline = performance.now() + SECONDS * 1000;
@@ -96,7 +97,7 @@ async function runLevel(authBase, base, concurrency, pids) {
     while (performance.now() < deadline) {
       const s = performance.now();
       try {
-        await oneHandshake(agentA, agentB, authBase, base, keys[w % keys.length], false);
+        await handshake(keys[w % keys.length], false);
         lat.push(performance.now() - s);
       } catch (e) {
         errors++;
@@ -173,7 +174,7 @@ const common = ['--insecure-http', '--allow-sample', '--admin-key', path.join(di
 const results = {
   benchmark: 'kbs',
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, note: 'client driver runs on the same machine and shares its cores' },
+  machine: { loadAverageAtStart: loadavg(), cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, note: 'client driver runs on the same machine and shares its cores' },
   secondsPerLevel: SECONDS,
   handshake: 'POST /kbs/v0/auth + POST /kbs/v0/attest (sample TEE, EC P-256 TEE key) + GET /kbs/v0/resource (JWE ECDH-ES+A256KW)',
   configurations: [],
@@ -202,7 +203,36 @@ try {
   log('two replicas on one PostgreSQL (auth on A, attest + resource on B)');
   for (const c of LEVELS) levels.push(await runLevel(a.url, b.url, c, [a.proc.pid, b.proc.pid]));
   results.configurations.push({ name: 'two KBS replicas, one PostgreSQL (auth on A, attest+resource on B)', storage: 'postgres', replicas: 2, levels });
+  await a.stop();
+  await b.stop();
+  // The real guest client, when built: a new @kata-cc/kbs-client per handshake (sample
+  // attester, pooled TEE keys) that also decrypts every JWE: the client shares the 2 cores.
+  const clientDist = path.join(root, 'attestation-agent/kbs-client/dist/index.js');
+  const attesterDist = path.join(root, 'attestation-agent/attester/dist/index.js');
+  if (existsSync(clientDist) && existsSync(attesterDist)) {
+    const { KbsClient, TeeKeyPair } = await import(clientDist);
+    const { SampleAttester } = await import(attesterDist);
+    const p = await startKbsProcess([...common, '--storage', `sqlite:${path.join(dir, 'kbs2.db')}`]);
+    procs.push(p);
+    await setup(p.url, admin.privateKey);
+    const pool = keys.map((k) => TeeKeyPair.fromPem(k.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()));
+    let n = 0;
+    const full = async () => {
+      const c = new KbsClient({ url: p.url, teeKey: pool[n++ % pool.length] }, { attester: new SampleAttester() });
+      try {
+        const plain = await c.getResource('kbs:///bench/key/1');
+        if (Buffer.compare(Buffer.from(plain), Buffer.from(RESOURCE)) !== 0) throw new Error('kbs-client decrypted a different resource');
+      } finally {
+        await c.close();
+      }
+    };
+    const fl = [];
+    log('one KBS, SQLite, driven by @kata-cc/kbs-client (decrypts every JWE)');
+    for (const c of [1, 16]) fl.push(await runLevel(p.url, p.url, c, [p.proc.pid], full));
+    results.configurations.push({ name: 'one KBS, SQLite, @kata-cc/kbs-client driver', storage: 'sqlite', replicas: 1, client: '@kata-cc/kbs-client', levels: fl });
+  }
   const best = Math.max(...results.configurations[0].levels.map((l) => l.handshakesPerSecond));
+  results.machine.loadAverageAtEnd = loadavg();
   results.summary = {
     bestSqliteHandshakesPerSecond: best,
     cryptoBoundOneCore: results.cryptoOnly.boundHandshakesPerSecondOneCore,
