@@ -3,6 +3,7 @@ import type { Tee } from '@kata-cc/kbs-types';
 import { AzSnpVtpmVerifier, type AzSnpVtpmVerifierConfig } from './az-snp-vtpm/az-snp-vtpm-verifier.js';
 import { AzTdxVtpmVerifier, type AzTdxVtpmVerifierConfig } from './az-tdx-vtpm/az-tdx-vtpm-verifier.js';
 import { SampleVerifier } from './sample/sample-verifier.js';
+import { SeVerifier, type SeVerifierConfig } from './se/se-verifier.js';
 import { SnpVerifier, type SnpVerifierConfig } from './snp/snp-verifier.js';
 import { TdxVerifier, type TdxVerifierConfig } from './tdx/tdx-verifier.js';
 import { TpmVerifier, type TpmVerifierConfig } from './tpm/tpm-verifier.js';
@@ -31,6 +32,7 @@ export function createVerifier(tee: Tee, config: VerifierConfig = {}): Verifier 
     case 'snp':
       return new SnpVerifier(config.tees?.snp as SnpVerifierConfig | undefined);
     case 'se':
+      return new SeVerifier(config.tees?.se as SeVerifierConfig | undefined);
     case 'az-snp-vtpm':
       return new AzSnpVtpmVerifier(config.tees?.['az-snp-vtpm'] as AzSnpVtpmVerifierConfig | undefined);
     case 'az-tdx-vtpm':

@@ -27,6 +27,7 @@ interface VerifyOpts {
   allowMissingCollateral?: boolean;
   maxVmpl?: string;
   trustedAk?: string[];
+  seKey?: string;
 }
 
 /**
@@ -70,6 +71,7 @@ function teeConfig(o: VerifyOpts): Record<string, unknown> {
   if (o.vcek !== undefined) c['vek'] = o.vcek;
   if (o.vcekStore !== undefined) c['vcekStoreDir'] = o.vcekStore;
   if (o.maxVmpl !== undefined) c['maxVmpl'] = Number(o.maxVmpl);
+  if (o.seKey !== undefined) c['measurementKeyPrivate'] = o.seKey;
   for (const ak of o.trustedAk ?? []) {
     if (statSync(ak, { throwIfNoEntry: false })?.isDirectory()) c['trustedAkKeysDir'] = ak;
     else c['trustedAks'] = [...((c['trustedAks'] as string[] | undefined) ?? []), ak];
@@ -142,6 +144,7 @@ export function registerVerify(program: Command): void {
     .option('--vcek-store <dir>', 'SNP: offline VCEK store root (vcek/<hwid>/<tcb>_vcek.der)')
     .option('--max-vmpl <n>', 'SNP: highest VMPL accepted (default 0)')
     .option('--trusted-ak <file|dir...>', 'TPM: trusted attestation key(s), PEM public key files or a directory of *.pub')
+    .option('--se-key <file>', 'SE: RSA private key PEM that encrypted the measurement key and nonce of the request')
     .option('--allow-debug', 'accept debug TDs / SNP guests whose policy allows debugging')
     .option('--time <iso8601>', 'verify certificates and collateral at this time (default now)')
     .option('--report-data <hex>', 'expected report_data (raw digest; padded or truncated as the TEE does)')
