@@ -198,7 +198,8 @@ export class KbsCore {
   async getReferenceValue(name: string): Promise<unknown> {
     const v = await this.store.getReferenceValue(name, Date.now());
     if (v === undefined) throw kbsError('KBS_REFERENCE_VALUE_NOT_FOUND', `Reference value ${JSON.stringify(name)} not found or expired`, 'RvpsError', 'NOT_FOUND');
-    return { name: v.name, values: v.values, expiration: new Date(v.expiresAt).toISOString() };
+    // trustee replies with the stored value itself (e.g. `["1"]`).
+    return v.values;
   }
 }
 
