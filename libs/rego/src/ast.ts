@@ -75,8 +75,12 @@ export interface Rule {
   kind: RuleKind;
   /** Path inside the package, e.g. ['allow'] or ['a', 'b']. */
   path: string[];
-  /** Set element (set rules) or object key (object rules). */
+  /** Set element (set rules and object rules whose leaves are sets). */
   key: Term | undefined;
+  /** Object rules: the keys of `p[k1][k2]...` (one or more). */
+  objKeys: Term[];
+  /** `p[k] contains x`: the values of the object are sets. */
+  leafSet: boolean;
   /** Value term; `true` when omitted. */
   value: Term;
   args: Term[] | undefined;

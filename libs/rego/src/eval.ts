@@ -478,17 +478,9 @@ export class Evaluator extends DataWalker {
       const out = new RObject();
       for (const rule of rs.rules) {
         const f: Frame = new Array<Value | undefined>(rule.nslots);
+        const leaf = rule.leafSet ? (rule.key as Term) : rule.value;
         this.body(rule.body, 0, f, () =>
-          this.term(rule.key as Term, f, (key) =>
-            this.term(rule.value, f, (val) => {
-              const prev = out.get(key);
-              if (prev !== undefined && !equal(prev, val)) {
-                throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules must not produce multiple outputs: value for key \`${formatPrint(key, false)}\` generated multiple times: \`${formatPrint(prev, false)}\` and \`${formatPrint(val, false)}\` (data.${rs.path.join('.')})`);
-              }
-              out.set(key, val);
-              return false;
-            }),
-          ),
+          this.terms(rule.objKeys, 0, f, [], (keys) => this.term(leaf, f, (val) => (insertPath(out, keys, val, rule, rs), false))),
         );
       }
       return out;
@@ -568,6 +560,33 @@ export class Evaluator extends DataWalker {
       restore();
     }
   }
+}
+
+/** out[k1]...[kn] = val for object rules (sets at the leaves for `contains`); conflicts are errors. */
+function insertPath(out: RObject, keys: Value[], val: Value, rule: Rule, rs: RuleSet): void {
+  let node = out;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const k = keys[i] as Value;
+    let next = node.get(k);
+    if (next === undefined) {
+      next = new RObject();
+      node.set(k, next);
+    }
+    if (!(next instanceof RObject)) throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules must not produce multiple outputs (data.${rs.path.join('.')})`);
+    node = next;
+  }
+  const last = keys[keys.length - 1] as Value;
+  const prev = node.get(last);
+  if (rule.leafSet) {
+    const s = prev instanceof RSet ? prev : new RSet();
+    s.add(val);
+    node.set(last, s);
+    return;
+  }
+  if (prev !== undefined && !equal(prev, val)) {
+    throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules must not produce multiple outputs: value for key \`${formatPrint(last, false)}\` generated multiple times: \`${formatPrint(prev, false)}\` and \`${formatPrint(val, false)}\` (data.${rs.path.join('.')})`);
+  }
+  node.set(last, val);
 }
 
 function isRuleSet(v: unknown): v is RuleSet {

@@ -84,40 +84,49 @@ class ModuleParser extends TermParser {
       args = headRef.args;
       target = this.nameTerm(headRef.name, headRef.loc);
     }
-    // Split the head ref into a static path and an optional trailing key term.
+    // Split the head ref into a static path and the keys after its first non-string part.
     const path: string[] = [];
-    let key: Term | undefined;
+    const dyn: Term[] = [];
     if (target.t === 'var') path.push(target.name);
     else if (target.t === 'ref' && target.head.t === 'var') {
       path.push(target.head.name);
-      target.path.forEach((p, i) => {
-        if (p.t === 'scalar' && typeof p.v === 'string') path.push(p.v);
-        else if (i === target.path.length - 1) key = p;
-        else this.failAt(p.loc, 'rule head ref may only have a variable key in its last position');
-      });
+      for (const p of target.path) {
+        if (dyn.length === 0 && p.t === 'scalar' && typeof p.v === 'string') path.push(p.v);
+        else dyn.push(p);
+      }
     } else this.fail('rule name');
     let kind: RuleKind = args ? 'func' : 'complete';
+    let key: Term | undefined;
+    let objKeys: Term[] = [];
+    let leafSet = false;
     let value: Term | undefined;
     let assign = false;
     if (this.is('contains') && !this.tok.nl) {
       this.pos++;
-      if (key !== undefined) this.failAt(loc, 'rule head with contains must be a static ref');
       key = this.parseIn();
-      kind = 'set';
+      kind = dyn.length > 0 ? 'object' : 'set';
+      objKeys = dyn;
+      leafSet = dyn.length > 0;
     } else if ((this.is(':=') || this.is('=')) && !this.tok.nl) {
       assign = this.tok.text === ':=';
       this.pos++;
       value = this.parseIn();
-      if (key !== undefined) kind = 'object';
-    } else if (key !== undefined) {
-      if (this.v1 && !isDefault) this.failAt(loc, '`contains` keyword is required for partial set rules');
+      if (dyn.length > 0) {
+        kind = 'object';
+        objKeys = dyn;
+      }
+    } else if (dyn.length === 1 && !this.v1) {
+      key = dyn[0]; // v0 `p[x] { ... }`: a partial set
       kind = 'set';
+    } else if (dyn.length > 0) {
+      kind = 'object'; // v1 `p[x] if { ... }`: an object whose values are true
+      objKeys = dyn;
     }
     if (isDefault) {
       if (value === undefined) this.failAt(loc, 'default rule must have a value (`:=` or `=`)');
       this.checkDefaultValue(value);
       if (kind === 'set' || kind === 'object') this.failAt(loc, 'default rule must be a complete rule or function');
-      return [this.mk(kind, path, key, value, args, [], true, loc, assign)];
+      return [{ ...this.mk(kind, path, key, value, args, [], true, loc, assign), objKeys, leafSet }];
     }
     if (!this.v1 && kind === 'complete' && value === undefined && key === undefined && path.length === 2) {
       // v0 `p.a { ... }` is the old spelling of `p["a"]`: a set rule containing "a".
@@ -129,7 +138,7 @@ class ModuleParser extends TermParser {
       if (path.length === 2 && args === undefined) this.failAt(loc, '`contains` keyword is required for partial set rules');
       this.failAt(loc, 'rule must have a body or assignment');
     }
-    const rule = this.mk(kind, path, key, value ?? TRUE(loc), args, body ?? [], false, loc, assign);
+    const rule = { ...this.mk(kind, path, key, value ?? TRUE(loc), args, body ?? [], false, loc, assign), objKeys, leafSet };
     if (body === undefined && kind === 'complete' && value === undefined && !this.v1) {
       this.failAt(loc, 'rule must have a value or a body');
     }
@@ -215,6 +224,6 @@ class ModuleParser extends TermParser {
     loc: Loc,
     assign: boolean,
   ): Rule {
-    return { kind, path, key, value, args, body, isDefault, elses: [], loc, nslots: 0, assign };
+    return { kind, path, key, value, args, body, isDefault, elses: [], loc, nslots: 0, assign, objKeys: [], leafSet: false };
   }
 }

@@ -47,6 +47,7 @@ export class Resolver {
     if (rule.args) rule.args = rule.args.map((a) => this.term(a, scope));
     this.body(rule.body, scope);
     if (rule.key) rule.key = this.term(rule.key, scope);
+    rule.objKeys = rule.objKeys.map((k) => this.term(k, scope));
     rule.value = this.term(rule.value, scope);
     for (const e of rule.elses) {
       const es = new Scope(scope);
