@@ -12,7 +12,7 @@ const program = new Command('kbs')
   .option('--tls-cert <file>', 'PEM certificate (chain) for HTTPS')
   .option('--tls-key <file>', 'PEM private key for HTTPS')
   .requiredOption('--storage <spec>', 'sqlite:PATH | postgres://user@host/db | memory:')
-  .option('--admin-key <file>', 'admin public key PEM (Ed25519, EC P-256/P-384 or RSA); repeatable; without it the admin API refuses every call', collect, [])
+  .option('--admin-key <file>', 'admin public key: a PEM file (or inline PEM text), Ed25519, EC P-256/P-384 or RSA; repeatable; without it the admin API refuses every call', collect, [])
   .option('--allow-sample', 'DEV MODE: accept and affirm evidence from the "sample" TEE, which proves nothing')
   .option('--session-timeout <seconds>', 'handshake session lifetime', toInt, 300)
   .option('--token-lifetime <seconds>', 'attestation token lifetime', toInt, 300)
@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const store = await openStore(parseStorageSpec(o.storage));
   const server = await createKbsServer({
     store,
-    adminKeys: o.adminKey.map((f) => readFileSync(f, 'utf8')),
+    // A value that is itself PEM is taken inline; anything else is a file path.
+    adminKeys: o.adminKey.map((f) => (f.trimStart().startsWith('-----BEGIN') ? f : readFileSync(f, 'utf8'))),
     devMode: o.allowSample === true,
     sessionTimeoutSeconds: o.sessionTimeout,
     tokenLifetimeSeconds: o.tokenLifetime,
