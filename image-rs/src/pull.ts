@@ -12,10 +12,10 @@ import { imgError } from './errors.js';
 import { hostPlatform, parsePlatform, resolveManifest } from './manifest.js';
 import { formatReference, parseReference } from './reference.js';
 import { RegistryClient } from './registry/client.js';
-import type { AuthFile } from './registry/credentials.js';
-import type { ResourceProvider } from './resource.js';
-import type { LookasideConfig } from './signature/lookaside.js';
-import type { Policy } from './signature/policy.js';
+import { parseAuthFile, type AuthFile } from './registry/credentials.js';
+import { readUri, type ResourceProvider } from './resource.js';
+import { mergeRegistriesD, type LookasideConfig } from './signature/lookaside.js';
+import { parsePolicy, type Policy } from './signature/policy.js';
 import { verifyImagePolicy } from './signature/verify.js';
 import { LayerStore } from './store/layer-store.js';
 import type { ImageConfig, Platform } from './types.js';
@@ -29,16 +29,18 @@ export interface PullOptions {
   /** Layer store (dir or instance): cached blobs, shared between pulls. Without one, layers stream straight from the registry. */
   store?: string | LayerStore;
   platform?: string | Platform;
-  auth?: AuthFile;
+  /** Registry credentials, or the URI of an auth.json (`kbs:///default/credential/test`, file path). */
+  auth?: AuthFile | string;
   insecureRegistries?: string[];
   /** Extra CA certificates (PEM) for registry TLS. */
   ca?: string[];
   decryptionKeys?: KeyObject[];
   keyProvider?: KeyUnwrapper;
   providerParameters?: Uint8Array[];
-  /** containers policy.json; without one nothing is verified. */
-  policy?: Policy;
-  lookaside?: LookasideConfig;
+  /** containers policy.json (parsed, or a `kbs:///`/file URI); without one nothing is verified. */
+  policy?: Policy | string;
+  /** Lookaside signature stores (parsed, or the URI of a registries.d-style YAML). */
+  lookaside?: LookasideConfig | string;
   resources?: ResourceProvider;
   /** Parallel layer downloads (guest-components default: 3). */
   concurrency?: number;
@@ -99,9 +101,10 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   const t0 = performance.now();
   const log = options.logger ?? silentLogger;
   const ref = parseReference(reference);
+  const { auth, policy, lookaside } = await loadUris(options);
   const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : (options.platform ?? hostPlatform());
   const client = options.client ?? new RegistryClient({
-    ...(options.auth ? { auth: options.auth } : {}),
+    ...(auth ? { auth } : {}),
     ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
     ...(options.ca ? { ca: options.ca } : {}),
   });
@@ -114,11 +117,11 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     const t1 = performance.now();
     const { manifest } = resolved;
     let policyResult: PullResult['policy'];
-    if (options.policy !== undefined) {
+    if (policy !== undefined) {
       // SECURITY: signatures are checked before any layer byte is fetched.
       policyResult = await verifyImagePolicy({
-        policy: options.policy, ref, client, topDigest: resolved.indexDigest ?? resolved.digest, manifestDigest: resolved.digest,
-        ...(options.lookaside ? { lookaside: options.lookaside } : {}),
+        policy, ref, client, topDigest: resolved.indexDigest ?? resolved.digest, manifestDigest: resolved.digest,
+        ...(lookaside ? { lookaside } : {}),
         ...(options.resources ? { resources: options.resources } : {}),
       });
       log.info({ scope: policyResult.scope, requirements: policyResult.requirements }, 'image policy satisfied');
@@ -204,6 +207,16 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     if (tmpRoot !== undefined) await rm(tmpRoot, { recursive: true, force: true });
     if (options.client === undefined) await client.close();
   }
+}
+
+/** Policy, credentials and signature-store config may be URIs (the CDH's `*_uri` settings). */
+async function loadUris(o: PullOptions): Promise<{ auth?: AuthFile; policy?: Policy; lookaside?: LookasideConfig }> {
+  const auth = typeof o.auth === 'string' ? parseAuthFile(await readUri(o.auth, o.resources, 'registry credentials')) : o.auth;
+  const policy = typeof o.policy === 'string' ? parsePolicy(await readUri(o.policy, o.resources, 'image security policy')) : o.policy;
+  const lookaside = typeof o.lookaside === 'string'
+    ? await mergeRegistriesD({ scopes: {} }, (await readUri(o.lookaside, o.resources, 'signature store config')).toString('utf8'))
+    : o.lookaside;
+  return { ...(auth ? { auth } : {}), ...(policy ? { policy } : {}), ...(lookaside ? { lookaside } : {}) };
 }
 
 function parseConfig(bytes: Buffer, layerCount: number): ImageConfig {

@@ -93,6 +93,24 @@ test('pullImage() reads policy keys from kbs:/// through the injected resource p
   await assert.rejects(pullWith('sig/signed:v1', signedBy('kbs:///default/gpg-key/signer')), (e) => hasCode(e, 'IMG_RESOURCE_UNAVAILABLE'));
 });
 
+test('pullImage() takes the policy and the signature store config from kbs:/// URIs', async () => {
+  const docs: Record<string, Buffer> = {
+    'kbs:///default/security-policy/test': Buffer.from(JSON.stringify(signedBy('kbs:///default/gpg-key/signer'))),
+    'kbs:///default/sigstore-config/test': readFileSync(p('registries.d/default.yaml')),
+    'kbs:///default/gpg-key/signer': readFileSync(p('signer.asc')),
+  };
+  const resources = { getResource: async (uri: string): Promise<Uint8Array> => docs[uri] ?? Promise.reject(new Error('not found')) };
+  const dest = p(`b${n++}`);
+  await pullImage(`${reg.host}/sig/signed:v1`, {
+    dest, insecureRegistries: [reg.host], resources, policy: 'kbs:///default/security-policy/test', lookaside: 'kbs:///default/sigstore-config/test',
+  });
+  assert.equal(readFileSync(path.join(dest, 'rootfs/signed.txt'), 'utf8'), 'signed content');
+  await assert.rejects(
+    pullImage(`${reg.host}/sig/unsigned:v1`, { dest: p(`b${n++}`), insecureRegistries: [reg.host], resources, policy: 'kbs:///default/security-policy/test', lookaside: 'kbs:///default/sigstore-config/test' }),
+    (e) => hasCode(e, 'IMG_SIGNATURE_MISSING'),
+  );
+});
+
 test('pullImage() honours reject and insecureAcceptAnything by scope', async () => {
   const policy = { default: [{ type: 'insecureAcceptAnything' }], transports: { docker: { [`${reg.host}/sig/unsigned`]: [{ type: 'reject' }] } } };
   await assert.rejects(pullWith('sig/unsigned:v1', policy), (e) => hasCode(e, 'IMG_POLICY_REJECTED'));

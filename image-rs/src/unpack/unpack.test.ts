@@ -169,6 +169,15 @@ test('applyLayer() refuses device nodes by default and can skip them (IMG_UNPACK
   assert.match(r.warnings.join(), /skipped device node/);
 });
 
+test('applyLayer() creates fifos and, when allowed, device nodes', async () => {
+  const { root } = freshRoot();
+  await apply(root, buildTar([{ path: 'pipe', type: 'fifo', mode: 0o600 }, { path: 'null', type: 'chardev', devmajor: 1, devminor: 3, mode: 0o666 }]), { devices: 'create' });
+  assert.ok(lstatSync(path.join(root, 'pipe')).isFIFO());
+  const st = lstatSync(path.join(root, 'null'));
+  assert.ok(st.isCharacterDevice());
+  assert.equal(st.rdev, (1 << 8) | 3);
+});
+
 test('applyLayer() refuses oversized pax and GNU long-name records (IMG_TAR_HEADER_TOO_LARGE)', async () => {
   const { root } = freshRoot();
   await rejects(root, [{ path: 'f', data: 'x', pax: { comment: 'A'.repeat(2 * 1024 * 1024) } }], 'IMG_TAR_HEADER_TOO_LARGE');
