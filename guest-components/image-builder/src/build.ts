@@ -110,10 +110,12 @@ export async function buildGuest(options: BuildGuestOptions): Promise<GuestImage
     await putText(root, '/etc/kata-opa/default-policy.rego', DEFAULT_POLICY);
     await import('node:fs/promises').then((fs) => fs.symlink('/run/resolv.conf', path.join(root, 'etc/resolv.conf')));
     // The pause container of guest pull comes from the image (kata: /pause_bundle).
-    const pause = path.join(root, 'pause_bundle');
-    await put(root, '/bin/busybox', '/pause_bundle/rootfs/pause', 0o755);
-    await putText(root, '/pause_bundle/config.json', JSON.stringify({ ociVersion: '1.0.2', process: { args: ['/pause', 'sleep', '2147483647'], cwd: '/', user: { uid: 65534, gid: 65534 } }, root: { path: 'rootfs', readonly: true } }, null, 1));
-    void pause;
+    await put(root, '/bin/busybox', '/pause_bundle/rootfs/bin/busybox', 0o755);
+    for (const a of ['sh', 'sleep', 'cat', 'echo', 'ls', 'id', 'hostname']) {
+      await import('node:fs/promises').then((fs) => fs.symlink('busybox', path.join(root, 'pause_bundle/rootfs/bin', a)));
+    }
+    await putText(root, '/pause_bundle/rootfs/pause', '#!/bin/sh\n# The sandbox (pause) container: sleeps until killed.\nexec /bin/sleep 2147483647\n', 0o755);
+    await putText(root, '/pause_bundle/config.json', JSON.stringify({ ociVersion: '1.0.2', process: { args: ['/pause'], cwd: '/', user: { uid: 65534, gid: 65534 } }, root: { path: 'rootfs', readonly: true } }, null, 1));
 
     step('making the erofs image and its dm-verity tree');
     await zeroTimes(root);

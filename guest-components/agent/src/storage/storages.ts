@@ -47,7 +47,7 @@ export async function handleStorages(storages: StorageMsg[], bundleDir: string, 
           if (!existsSync(path.join(PAUSE_BUNDLE, 'rootfs'))) throw agentError('AGENT_IMAGE_PULL_FAILED', `No pause bundle at ${PAUSE_BUNDLE}`);
           // Copied to guest RAM: runc creates mount points in the rootfs, the image's root is read-only.
           await copyDir(path.join(PAUSE_BUNDLE, 'rootfs'), path.join(bundleDir, 'rootfs'));
-          image = { rootfs: path.join(bundleDir, 'rootfs'), config: { Cmd: ['/pause', 'sleep', '2147483647'] } };
+          image = { rootfs: path.join(bundleDir, 'rootfs'), config: { Cmd: ['/pause'] } };
           break;
         }
         if (!puller) throw agentError('AGENT_IMAGE_PULL_FAILED', 'This agent has no image puller (image-rs) configured');

@@ -1,5 +1,5 @@
-import { open, readFile, readdir } from 'node:fs/promises';
-import { constants, read } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { constants, openSync, read } from 'node:fs';
 import { Duplex } from 'node:stream';
 import path from 'node:path';
 import { silentLogger, type Logger } from '@kata-cc/log';
@@ -47,8 +47,8 @@ export class VirtioSerialChannel implements AgentChannel {
       if (!dev) await new Promise((r) => setTimeout(r, 100));
     }
     if (!dev) throw agentError('AGENT_CHANNEL_FAILED', `No virtio-serial port named ${this.#name}`);
-    const handle = await open(dev, constants.O_RDWR);
-    const fd = handle.fd;
+    // A plain fd, not a FileHandle: a FileHandle is closed when garbage-collected.
+    const fd = openSync(dev, constants.O_RDWR);
     this.#fd = fd;
     this.#log.info({ dev, port: this.#name }, 'agent channel open');
     let session: Duplex | undefined;
