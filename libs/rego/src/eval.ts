@@ -347,6 +347,7 @@ export class Evaluator extends DataWalker {
     const target = t.target;
     if (target === undefined) throw rgoError('RGO_COMPILE', `unresolved call ${t.name}`);
     if (target.kind === 'builtin' && target.name === 'print') return this.print(t, f, cb);
+    if (target.kind === 'builtin' && target.name === 'walk') return this.walkBuiltin(t, f, cb);
     let rs = target.kind === 'rule' ? target.rs : undefined;
     let mocked: Value | undefined;
     if (this.fnOverrides) {
@@ -379,6 +380,22 @@ export class Evaluator extends DataWalker {
       }
       throw e;
     }
+  }
+
+  /** `walk(x, [path, value])`: a relation over every node of x, pre-order, keys sorted. */
+  private walkBuiltin(t: CallTerm, f: Frame, cb: Cb): boolean {
+    const out = t.args[1];
+    if (!out) throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}: walk needs an output argument`);
+    const visit = (v: Value, path: Value[]): boolean => {
+      if (this.unifyVal(out, [path.slice(), v], f, () => cb(true))) return true;
+      return this.members(v, (k, child) => {
+        path.push(k);
+        const r = visit(child, path);
+        path.pop();
+        return r;
+      });
+    };
+    return this.term(t.args[0] as Term, f, (root) => visit(root, []));
   }
 
   private print(t: CallTerm, f: Frame, cb: Cb): boolean {

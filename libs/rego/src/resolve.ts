@@ -8,6 +8,7 @@ import { BUILTINS } from './builtins/index.js';
 import { rgoError } from './errors.js';
 import type { PNode } from './tree.js';
 import { lookupNode } from './tree.js';
+import { schedule } from './schedule.js';
 import type { Value } from './value.js';
 import { RObject, RSet } from './value.js';
 
@@ -24,6 +25,8 @@ class Scope {
   readonly names = new Map<string, number>();
   /** Names already mentioned or declared in this scope (re-declaring them is an error). */
   readonly seen = new Set<string>();
+  /** Slots created in this scope (the scheduler orders literals by them). */
+  readonly own = new Set<number>();
   readonly parent: Scope | undefined;
   constructor(parent: Scope | undefined) {
     this.parent = parent;
@@ -45,7 +48,7 @@ export class Resolver {
     const scope = new Scope(undefined);
     for (const a of rule.args ?? []) this.declarePattern(a, scope);
     if (rule.args) rule.args = rule.args.map((a) => this.term(a, scope));
-    this.body(rule.body, scope);
+    this.body(rule.body, scope, new Set(scope.own));
     if (rule.key) rule.key = this.term(rule.key, scope);
     rule.objKeys = rule.objKeys.map((k) => this.term(k, scope));
     rule.value = this.term(rule.value, scope);
@@ -66,6 +69,7 @@ export class Resolver {
   private newSlot(name: string, scope: Scope): number {
     const s = this.nslots++;
     scope.names.set(name, s);
+    scope.own.add(s);
     return s;
   }
 
@@ -97,11 +101,12 @@ export class Resolver {
     return lookupNode(this.env.root, ['data', ...this.env.pkg, name]) !== undefined;
   }
 
-  private body(lits: Literal[], scope: Scope): void {
+  private body(lits: Literal[], scope: Scope, bound: Set<number> = new Set()): void {
     // Variables first mentioned anywhere at this level belong to this level, so closures
     // (comprehensions) that mention them refer to the outer variable.
     for (const lit of lits) this.collectOuter(lit, scope);
     for (const lit of lits) this.literal(lit, scope);
+    schedule(lits, scope.own, bound);
   }
 
   private collectOuter(lit: Literal, scope: Scope): void {
@@ -155,7 +160,7 @@ export class Resolver {
         this.declarePattern(lit.value, inner);
         if (lit.key) lit.key = this.term(lit.key, inner);
         lit.value = this.term(lit.value, inner);
-        this.body(lit.body, inner);
+        this.body(lit.body, inner, new Set(inner.own));
         return;
       }
       case 'expr':

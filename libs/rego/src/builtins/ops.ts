@@ -72,4 +72,6 @@ export const OPS: Table = {
     return v !== undefined && equal(v, a[1] as Value);
   }),
   print: b(-1, () => true),
+  // Relation: evaluated by the evaluator (eval.ts walkBuiltin), never through fn.
+  walk: b(1, () => undefined),
 };
