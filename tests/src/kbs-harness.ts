@@ -29,12 +29,16 @@ export async function writeAdminKeys(dir: string, name = 'admin', type: 'ed25519
   return { key, pub };
 }
 
-/** Starts `kbs --insecure-http --storage memory: --allow-sample` on a free loopback port. */
-export async function startKbs(dir: string, extraArgs: string[] = []): Promise<RunningKbs> {
-  const admin = await writeAdminKeys(dir);
+/**
+ * Starts `kbs --storage memory: --allow-sample` on a free loopback port, plain HTTP unless
+ * `insecureHttp: false` (then `extraArgs` carry the TLS options). Each call gets its own admin key.
+ */
+export async function startKbs(dir: string, extraArgs: string[] = [], options: { insecureHttp?: boolean } = {}): Promise<RunningKbs> {
+  const admin = await writeAdminKeys(dir, `admin-${Math.random().toString(36).slice(2, 8)}`);
+  const http = options.insecureHttp === false ? [] : ['--insecure-http'];
   const proc: ChildProcess = spawn(
     process.execPath,
-    [KBS_BIN, '--listen', '127.0.0.1:0', '--insecure-http', '--storage', 'memory:', '--admin-key', admin.pub, '--allow-sample', ...extraArgs],
+    [KBS_BIN, '--listen', '127.0.0.1:0', ...http, '--storage', 'memory:', '--admin-key', admin.pub, '--allow-sample', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' } },
   );
   let err = '';

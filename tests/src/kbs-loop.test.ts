@@ -6,12 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SampleAttester } from '@kata-cc/attester';
 import { hasCode } from '@kata-cc/errors';
 import { KbsClient, TEE_KEY_ALGORITHMS, TeeKeyPair } from '@kata-cc/kbs-client';
-import { tempDir } from '@kata-cc/testing';
+import { requireTool, tempDir } from '@kata-cc/testing';
 import { kbsCli, startKbs, writeAdminKeys, type RunningKbs } from './kbs-harness.js';
 
 let kbs: RunningKbs;
@@ -159,4 +160,49 @@ test('kbs-cli admin errors: no credential, wrong key, unreachable KBS, bad path 
   assert.equal(bad.code, 2);
   // The secret is still there: nothing above changed it.
   assert.deepEqual((await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/1'])).stdout, secret);
+});
+
+test('kbs-cli and KbsClient over HTTPS with --cacert; a wrong CA fails as unreachable (real KBS, TLS)', async (t) => {
+  const tls = path.join(dir, 'tls');
+  await mkdir(tls);
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: tls, stdio: 'pipe' });
+  requireTool('openssl');
+  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=kbs-test-ca', '-keyout', 'ca.key', '-out', 'ca.pem']);
+  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'kbs.key', '-out', 'kbs.csr']);
+  await writeFile(path.join(tls, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  run(['x509', '-req', '-in', 'kbs.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'ext.cnf', '-out', 'kbs.pem']);
+  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=other-ca', '-keyout', 'other.key', '-out', 'other.pem']);
+  const https = await startKbs(tls, ['--tls-cert', path.join(tls, 'kbs.pem'), '--tls-key', path.join(tls, 'kbs.key')], { insecureHttp: false });
+  t.after(() => https.stop());
+  assert.match(https.url, /^https:/);
+  const adm = ['--url', https.url, '--cacert', path.join(tls, 'ca.pem'), '--admin-key', https.adminKey];
+  assert.equal((await kbsCli([...adm, 'set-resource', '--path', 'default/key/tls', '--file', path.join(dir, 'secret.bin')])).code, 0);
+  const got = await kbsCli(['--url', https.url, '--cacert', path.join(tls, 'ca.pem'), 'get-resource', '--path', 'default/key/tls']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.deepEqual(got.stdout, secret);
+  const c = new KbsClient({ url: https.url, cert: await readFile(path.join(tls, 'ca.pem'), 'utf8'), handshakeAttempts: 1 }, { attester: new SampleAttester() });
+  clients.push(c);
+  assert.deepEqual(Buffer.from(await c.getResource('kbs:///default/key/tls')), secret);
+  const wrong = await kbsCli(['--url', https.url, '--cacert', path.join(tls, 'other.pem'), 'get-resource', '--path', 'default/key/tls']);
+  assert.equal(wrong.code, 3, wrong.stderr);
+  const bad = new KbsClient({ url: https.url, cert: await readFile(path.join(tls, 'other.pem'), 'utf8'), handshakeAttempts: 1 }, { attester: new SampleAttester() });
+  clients.push(bad);
+  await assert.rejects(bad.getResource('kbs:///default/key/tls'), (e) => hasCode(e, 'KBC_HTTP_FAILED'));
+});
+
+test('KbsClient re-attests when its token expires (real KBS with --token-lifetime 6)', async (t) => {
+  const short = await startKbs(path.join(dir), ['--token-lifetime', '6', '--session-timeout', '6']);
+  t.after(() => short.stop());
+  const f = path.join(dir, 'short.bin');
+  await writeFile(f, 'short-lived');
+  assert.equal((await kbsCli(['--url', short.url, '--admin-key', short.adminKey, 'set-resource', '--path', 'default/key/s', '--file', f])).code, 0);
+  const c = new KbsClient({ url: short.url }, { attester: new SampleAttester() });
+  clients.push(c);
+  const first = await c.getToken();
+  assert.equal(Buffer.from(await c.getResource('kbs:///default/key/s')).toString(), 'short-lived');
+  await new Promise((r) => setTimeout(r, 2_000));
+  // exp is 6 s away; the client renews 5 s early, so a new token is fetched now.
+  const second = await c.getToken();
+  assert.notEqual(second.token, first.token);
+  assert.equal(Buffer.from(await c.getResource('kbs:///default/key/s')).toString(), 'short-lived');
 });

@@ -19,3 +19,5 @@ export { createAttester, detectTee, probedTees } from './registry.js';
 export type { DetectTeeOptions } from './registry.js';
 export { SAMPLE_REPORT_DATA_MAX, SampleAttester, detectSample } from './sample/sample.js';
 export type { SampleEvidence } from './sample/sample.js';
+export { DEFAULT_AK_HANDLE, INITDATA_PCR, TPM_REPORT_DATA_SIZE, TpmAttester, detectTpm, tpmQuoteEvidence } from './tpm/tpm.js';
+export type { TpmAttesterConfig, TpmEvidence } from './tpm/tpm.js';

@@ -14,14 +14,19 @@ test('createAttester() refuses a TEE this build has no attester for', () => {
 
 test('detectTee() refuses to fall back to sample unless allowed', async () => {
   const root = '/nonexistent-kata-cc-root';
-  await assert.rejects(detectTee({}, { root }), (e) => hasCode(e, 'ATTESTER_NO_TEE_DETECTED'));
+  await assert.rejects(detectTee({}, { root, env: {} }), (e) => hasCode(e, 'ATTESTER_NO_TEE_DETECTED'));
   const warnings: unknown[] = [];
   const logger = { trace() {}, debug() {}, info() {}, warn: (o: unknown) => warnings.push(o), error() {}, fatal() {}, child() { return logger; } };
-  assert.equal(await detectTee({ allowSample: true }, { root, logger }), 'sample');
+  assert.equal(await detectTee({ allowSample: true }, { root, logger, env: {} }), 'sample');
   assert.equal(warnings.length, 1);
 });
 
 test('padReportData() zero-pads and refuses to truncate', () => {
   assert.deepEqual(padReportData(new Uint8Array([1, 2]), 4), new Uint8Array([1, 2, 0, 0]));
   assert.throws(() => padReportData(new Uint8Array(5), 4), (e) => hasCode(e, 'ATTESTER_REPORT_DATA_TOO_LONG'));
+});
+
+test('detectTee() finds a TPM named by AA_TPM_DEVICE and createAttester() builds its attester', async () => {
+  assert.equal(await detectTee({}, { root: '/nonexistent-kata-cc-root', env: { AA_TPM_DEVICE: 'tcp://127.0.0.1:1' } }), 'tpm');
+  assert.equal(createAttester('tpm').tee, 'tpm');
 });

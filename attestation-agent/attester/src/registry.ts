@@ -12,6 +12,8 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
   switch (tee) {
     case 'sample':
       return new SampleAttester({}, deps);
+    case 'tpm':
+      return new TpmAttester({}, deps);
     case 'tdx':
     case 'snp':
     case 'se':

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { detectTee, type Tee } from '@kata-cc/attester';
+import { isTee } from '@kata-cc/kbs-types';
 import { AdminClient, signAdminToken, type GlobalOptions } from './admin.js';
 import { cliError } from './errors.js';
 import { readInput } from './files.js';
@@ -41,4 +43,18 @@ export async function withAdmin<T>(cmd: Command, fn: (admin: AdminClient) => Pro
 /** Writes command output to stdout and waits until it is flushed (large secrets, pipes). */
 export function writeOut(data: string | Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve())));
+}
+
+/**
+ * The TEE `get-resource`/`attest` play: `sample` by default (the smoke test, like trustee's
+ * kbs-client on a machine without a TEE), a named one, or `detect` (this machine's TEE, else
+ * sample). A note on stderr says when the sample TEE is used.
+ */
+export async function chooseTee(option: string): Promise<Tee> {
+  let tee: Tee;
+  if (option === 'detect') tee = await detectTee({ allowSample: true });
+  else if (isTee(option)) tee = option;
+  else throw cliError('KBSCLI_USAGE', `Unknown TEE "${option}": expected a KBS TEE name (sample, tdx, snp, tpm, ...) or "detect"`);
+  if (tee === 'sample') process.stderr.write('Note: attesting with the SAMPLE TEE (no hardware); the KBS accepts it only in dev mode (--allow-sample)\n');
+  return tee;
 }

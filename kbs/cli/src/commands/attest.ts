@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { createAttester, detectTee } from '@kata-cc/attester';
+import { createAttester } from '@kata-cc/attester';
 import { KbsClient, TeeKeyPair } from '@kata-cc/kbs-client';
-import { isTee } from '@kata-cc/kbs-types';
-import { cacert, globals, writeOut } from '../context.js';
-import { cliError } from '../errors.js';
+import { cacert, chooseTee, globals, writeOut } from '../context.js';
 import { readInput } from '../files.js';
 
 /** `kbs-cli attest`: runs the RCAR handshake and prints the attestation token (trustee kbs-client `attest`). */
@@ -11,13 +9,12 @@ export function registerAttest(program: Command): void {
   program
     .command('attest')
     .description('Attest to the KBS and print the attestation token (EAR JWT)')
-    .option('--tee <tee>', 'TEE to attest as (default: detect; sample when no TEE is found)')
+    .option('--tee <tee>', 'TEE to attest as, or "detect" for this machine\'s TEE', 'sample')
     .option('--tee-key-file <file>', 'TEE private key PEM whose public key the token will carry')
     .option('--init-data <file>', 'initdata TOML sent as init-data')
-    .action(async (opts: { tee?: string; teeKeyFile?: string; initData?: string }, cmd: Command) => {
+    .action(async (opts: { tee: string; teeKeyFile?: string; initData?: string }, cmd: Command) => {
       const g = globals(cmd);
-      if (opts.tee !== undefined && !isTee(opts.tee)) throw cliError('KBSCLI_USAGE', `Unknown TEE "${opts.tee}"`);
-      const tee = opts.tee ?? (await detectTee({ allowSample: true }));
+      const tee = await chooseTee(opts.tee);
       const cert = await cacert(g);
       const client = new KbsClient(
         {

@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
-import { createAttester, detectTee } from '@kata-cc/attester';
+import { createAttester } from '@kata-cc/attester';
 import { KbsClient, TeeKeyPair, parseResourceUri, parseTeeKeyAlgorithm, type TokenAndKey } from '@kata-cc/kbs-client';
-import { isTee } from '@kata-cc/kbs-types';
-import { cacert, globals, writeOut } from '../context.js';
+import { cacert, chooseTee, globals, writeOut } from '../context.js';
 import { cliError } from '../errors.js';
 import { readInput } from '../files.js';
 
 interface Opts {
   path: string;
-  tee?: string;
+  tee: string;
   teeKeyFile?: string;
   teeKeyAlgorithm: string;
   attestationToken?: string;
@@ -18,14 +17,14 @@ interface Opts {
 
 /**
  * `kbs-cli get-resource --path P`: plays the guest (like trustee's kbs-client): attests with
- * this machine's TEE, or the sample TEE when there is none, and writes the secret to stdout.
+ * the sample TEE (or `--tee`), and writes the secret to stdout.
  */
 export function registerGetResource(program: Command): void {
   program
     .command('get-resource')
     .description('Attest to the KBS and print a resource (the smoke test; uses the sample TEE without hardware)')
     .requiredOption('--path <repo/type/tag>', 'resource path, e.g. default/key/1 (or kbs:///default/key/1)')
-    .option('--tee <tee>', 'TEE to attest as (default: detect; sample when no TEE is found)')
+    .option('--tee <tee>', 'TEE to attest as, or "detect" for this machine\'s TEE', 'sample')
     .option('--tee-key-file <file>', 'TEE private key PEM (EC P-256/P-521 or RSA); default: a fresh key')
     .option('--tee-key-algorithm <alg>', 'algorithm of a fresh TEE key: ECDH-ES+A256KW-P256, ECDH-ES+A256KW-P521, RSA-OAEP-256', 'ECDH-ES+A256KW-P256')
     .option('--attestation-token <file>', 'use this token (Bearer) instead of attesting; needs --tee-key-file')
@@ -49,9 +48,7 @@ export function registerGetResource(program: Command): void {
         const token = (await readInput(opts.attestationToken, '--attestation-token')).toString('utf8').trim();
         client = new KbsClient(config, { tokenSource: async (): Promise<TokenAndKey> => ({ token, teeKey }) });
       } else {
-        if (opts.tee !== undefined && !isTee(opts.tee)) throw cliError('KBSCLI_USAGE', `Unknown TEE "${opts.tee}"`);
-        const tee = opts.tee ?? (await detectTee({ allowSample: true }));
-        if (tee === 'sample') process.stderr.write('Note: attesting with the SAMPLE TEE (no hardware); the KBS accepts it only in dev mode (--allow-sample)\n');
+        const tee = await chooseTee(opts.tee);
         client = new KbsClient(config, { attester: createAttester(tee) });
       }
       try {
