@@ -111,6 +111,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   const store = typeof options.store === 'string' ? new LayerStore(options.store) : options.store;
   const dest = path.resolve(options.dest);
   let tmpRoot: string | undefined;
+  let unpin: (() => void) | undefined;
   try {
     const rootfs = await prepareDest(dest, options.overwrite === true);
     const resolved = await resolveManifest(client, ref, platform);
@@ -140,6 +141,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
         : undefined);
     }
 
+    unpin = store?.pin(manifest.layers.map((l) => l.digest));
     tmpRoot = path.join(dest, `.rootfs-${randomBytes(6).toString('hex')}`);
     await mkdir(tmpRoot, { mode: 0o755 });
     const sem = new Semaphore(options.concurrency ?? 3);
@@ -203,6 +205,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
       timings: { resolveMs: Math.round(t1 - t0), verifyMs: Math.round(t2 - t1), layersMs: Math.round(t3 - t2), totalMs: Math.round(t4 - t0) },
     };
   } finally {
+    unpin?.();
     // SECURITY (no half-written state): a failed pull leaves no partial rootfs behind.
     if (tmpRoot !== undefined) await rm(tmpRoot, { recursive: true, force: true });
     if (options.client === undefined) await client.close();

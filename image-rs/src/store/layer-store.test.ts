@@ -56,4 +56,9 @@ test('LayerStore.gc() removes only blobs no recorded image uses', async () => {
   assert.deepEqual(removed, [a.layers[1]?.digest]);
   assert.ok(await store.has(a.layers[0]?.digest ?? ''));
   assert.equal((await store.images()).length, 1);
+  const unpin = store.pin([b.layers[1]?.digest ?? '']);
+  assert.ok(await store.removeImage(`${reg.host}/s/b:v1`));
+  assert.ok(!(await store.gc()).removed.includes(b.layers[1]?.digest ?? ''), 'a pinned blob survives gc');
+  unpin();
+  assert.deepEqual((await store.gc()).removed, [b.layers[1]?.digest]);
 });

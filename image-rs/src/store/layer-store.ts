@@ -33,6 +33,8 @@ export interface EnsureResult {
 export class LayerStore {
   readonly dir: string;
   readonly #inflight = new Map<string, Promise<EnsureResult>>();
+  /** Blobs a running pull needs but has not recorded yet (gc must keep them). */
+  readonly #pins = new Map<string, number>();
   #metaLock: Promise<unknown> = Promise.resolve();
 
   constructor(dir: string) {
@@ -121,6 +123,21 @@ export class LayerStore {
     await run;
   }
 
+  /** Protects `digests` from gc until the returned function is called (a pull in progress). */
+  pin(digests: string[]): () => void {
+    for (const d of digests) this.#pins.set(d, (this.#pins.get(d) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const d of digests) {
+        const c = (this.#pins.get(d) ?? 1) - 1;
+        if (c <= 0) this.#pins.delete(d);
+        else this.#pins.set(d, c);
+      }
+    };
+  }
+
   async recordImage(img: StoredImage): Promise<void> {
     await this.#updateMeta((m) => {
       m.images[img.reference] = img;
@@ -151,7 +168,7 @@ export class LayerStore {
       const names = await readdir(dir).catch(() => [] as string[]);
       for (const hex of names) {
         const d = `${alg}:${hex}`;
-        if (live.has(d) || this.#inflight.has(d)) continue;
+        if (live.has(d) || this.#inflight.has(d) || this.#pins.has(d)) continue;
         const p = path.join(dir, hex);
         freed += (await stat(p)).size;
         await rm(p, { force: true });
