@@ -48,6 +48,10 @@ before(async () => {
 
 after(async () => {
   cri?.close();
+  // Also on failure: shims (they name containerd's socket) and fake VMs (they live in stateDir).
+  for (const pid of [...(ctd ? processesWith(ctd.socket) : []), ...(stateDir ? processesWith(stateDir) : [])]) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
   await ctd?.stop();
   await reg?.stop();
   await shimDir?.cleanup();

@@ -36,6 +36,8 @@ export interface ContainerdOptions {
   sandboxImage: string;
   /** host:port of a plain-HTTP registry CRI may pull from. */
   registry?: string;
+  /** Registry name -> plain-HTTP host:port that serves it (CRI mirrors). */
+  mirrors?: Record<string, string>;
   namespace?: string;
   /** More CRI runtime handlers of type io.containerd.kata-cc.v2: handler name -> ConfigPath. */
   extraHandlers?: Record<string, string>;
@@ -47,9 +49,10 @@ export async function startContainerd(o: ContainerdOptions): Promise<TestContain
   const dir = await mkdtemp(path.join(tmpdir(), 'kcc-ctd-'));
   const socket = path.join(dir, 'containerd.sock');
   await mkdir(path.join(dir, 'cni-conf'), { recursive: true });
-  const mirror = o.registry
-    ? `  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${o.registry}"]\n    endpoint = ["http://${o.registry}"]\n`
-    : '';
+  const mirrorMap: Record<string, string> = { ...(o.registry ? { [o.registry]: o.registry } : {}), ...(o.mirrors ?? {}) };
+  const mirror = Object.entries(mirrorMap)
+    .map(([name, endpoint]) => `  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${name}"]\n    endpoint = ["http://${endpoint}"]\n`)
+    .join('');
   const config = `version = 2
 root = "${dir}/root"
 state = "${dir}/state"

@@ -64,9 +64,9 @@ test('none under TCG: no TEE object, max CPU, verity root params, virtio-serial 
   assert.ok(!l.args.some((a) => a.includes('tdx-guest') || a.includes('sev-snp-guest')));
   const append = after(l.args, '-append')[0] as string;
   assert.match(append, /^tsc=reliable no_timer_check .* pci=lastbus=0 dm-mod.create="dm-verity,,,ro,0 8192 verity 1 \/dev\/vda1 \/dev\/vda2 4096 4096 1024 0 sha256 7abc0995\S+ 6b6174612d6363" root=\/dev\/dm-0 rootflags=data=ordered,errors=remount-ro ro rootfstype=ext4 /);
-  assert.match(append, /agent.server_addr=virtio-serial:\/\/agent.channel.0/);
+  assert.match(append, /agent.server_addr=vport:\/\/agent.0/);
   assert.deepEqual(l.agent, { kind: 'unix', path: '/run/kata-cc/sbs/abc/agent.sock' });
-  assert.ok(after(l.args, '-device').includes('virtserialport,bus=serial0.0,chardev=charagent0,id=channel0,name=agent.channel.0'));
+  assert.ok(after(l.args, '-device').includes('virtserialport,bus=serial0.0,chardev=charagent0,id=channel0,name=agent.0'));
   assert.ok(after(l.args, '-drive').includes('id=initdata,file=/run/kata-cc/sbs/abc/initdata.img,aio=threads,format=raw,if=none,readonly=on'));
   assert.deepEqual(after(l.args, '-netdev'), ['user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:5000-tcp:127.0.0.1:5000']);
   assert.ok(!l.args.includes('kvm-pit.lost_tick_policy=discard'));

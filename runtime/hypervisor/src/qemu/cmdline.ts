@@ -36,8 +36,8 @@ export interface QemuLaunch {
 /** kata's amd64 kernel parameters (`qemu_amd64.go` kernelParams). */
 const AMD64_PARAMS = ['tsc=reliable', 'no_timer_check', 'rcupdate.rcu_expedited=1', 'i8042.direct=1', 'i8042.dumbkbd=1', 'i8042.nopnp=1', 'i8042.noaux=1', 'noreplace-smp', 'reboot=k', 'cryptomgr.notests', 'net.ifnames=0', 'pci=lastbus=0'];
 export const AGENT_VSOCK_PORT = 1024;
-/** The virtio-serial port name the guest agent looks for under /sys/class/virtio-ports/ (kata 1.x name). */
-export const AGENT_SERIAL_PORT_NAME = 'agent.channel.0';
+/** The virtio-serial port name the guest agent looks for under /sys/class/virtio-ports/ (`agent.server_addr=vport://agent.0`). */
+export const AGENT_SERIAL_PORT_NAME = 'agent.0';
 
 /** kata `GetKernelRootParams`: dm-verity via dm-mod.create, or our one-disk layout read by the initramfs. */
 export function rootParams(verity: VerityParams | undefined, rootfsType: string, device = '/dev/vda'): string[] {
@@ -46,7 +46,7 @@ export function rootParams(verity: VerityParams | undefined, rootfsType: string,
   if (verity.hashOffset !== undefined) {
     // One disk, tree appended at hash_offset; the kernel has no dm-init, so the initramfs runs
     // veritysetup with these (measured) values.
-    return [`kata_cc.roothash=${verity.rootHash}`, `kata_cc.hashoffset=${verity.hashOffset}`, `kata_cc.rootfstype=${rootfsType}`];
+    return [`kata_cc.roothash=${verity.rootHash}`, `kata_cc.hashoffset=${verity.hashOffset}`];
   }
   const sectors = (verity.dataBlockSize / 512) * verity.dataBlocks;
   const table = `dm-verity,,,ro,0 ${sectors} verity 1 ${device}1 ${device}2 ${verity.dataBlockSize} ${verity.hashBlockSize} ${verity.dataBlocks} 0 sha256 ${verity.rootHash} ${verity.salt}`;
@@ -56,13 +56,16 @@ export function rootParams(verity: VerityParams | undefined, rootfsType: string,
 export function kernelCommandLine(cfg: QemuConfig, agent: AgentEndpoint): string {
   const params: string[] = [];
   if (cfg.profile !== 'se') params.push(...AMD64_PARAMS);
-  if (cfg.image !== undefined) params.push(...rootParams(cfg.verity, cfg.rootfsType));
-  else if (cfg.verity !== undefined) params.push(...rootParams(cfg.verity, cfg.rootfsType));
+  // With an initramfs and no verity parameters the initramfs finds the root itself (our image
+  // builder passes its kata_cc.roothash/hashoffset fragment in kernel_params).
+  if (cfg.verity !== undefined || (cfg.image !== undefined && cfg.initrd === undefined)) params.push(...rootParams(cfg.verity, cfg.rootfsType));
   // `none` also gets the 8250 serial: the virtio console is a module in distro kernels, and the
   // last console= is /dev/console, so early boot and init output stay visible.
   params.push(...(cfg.profile === 'none' ? ['console=hvc0', 'console=ttyS0'] : ['console=hvc0', 'console=hvc1']));
   params.push(cfg.debug ? 'agent.log=debug' : 'quiet', 'panic=1', 'selinux=0');
-  params.push(agent.kind === 'vsock' ? `agent.server_addr=vsock://-1:${agent.port}` : `agent.server_addr=virtio-serial://${AGENT_SERIAL_PORT_NAME}`);
+  params.push(agent.kind === 'vsock' ? `agent.server_addr=vsock://-1:${agent.port}` : `agent.server_addr=vport://${AGENT_SERIAL_PORT_NAME}`);
+  // Static guest address on QEMU's user network (the guest has no DHCP client).
+  if (cfg.network === 'user') params.push('kata_cc.ip=10.0.2.15/24', 'kata_cc.gw=10.0.2.2');
   params.push(...cfg.kernelParams); // last: kata lets configuration params win
   return params.join(' ');
 }
