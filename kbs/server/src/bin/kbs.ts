@@ -17,6 +17,7 @@ const program = new Command('kbs')
   .option('--session-timeout <seconds>', 'handshake session lifetime', toInt, 300)
   .option('--token-lifetime <seconds>', 'attestation token lifetime', toInt, 300)
   .option('--token-signer-key <file>', 'EC P-256 private key PEM that signs attestation tokens (default: one generated key kept in the storage, shared by replicas)')
+  .option('--verifier-config <file>', 'JSON file with per-TEE verifier settings, e.g. {"tdx": {"collateral": "/var/lib/kbs/pcs"}, "snp": {"vcekStoreDir": "..."}}')
   .addOption(new Option('--body-limit <bytes>', 'maximum request body size').argParser(toInt).default(DEFAULT_BODY_LIMIT))
   .option('--log-level <level>', 'trace|debug|info|warn|error', process.env['KATA_CC_LOG_LEVEL'] ?? 'info')
   .addHelpText('after', `
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   program.parse();
   const o = program.opts<{
     listen: string; insecureHttp?: boolean; tlsCert?: string; tlsKey?: string; storage: string; adminKey: string[];
-    allowSample?: boolean; sessionTimeout: number; tokenLifetime: number; tokenSignerKey?: string; bodyLimit: number; logLevel: string;
+    allowSample?: boolean; sessionTimeout: number; tokenLifetime: number; tokenSignerKey?: string; bodyLimit: number; logLevel: string; verifierConfig?: string;
   }>();
   const log = createLogger('kbs', { level: o.logLevel });
   let listen: { host: string; port: number };
@@ -65,6 +66,16 @@ async function main(): Promise<void> {
     process.stderr.write('\n*** WARNING: kbs runs in DEV MODE (--allow-sample): sample evidence is trusted. NOT FOR PRODUCTION. ***\n\n');
   }
   if (o.adminKey.length === 0) log.warn({}, 'no --admin-key: the admin API refuses every call');
+  let tees: Record<string, Record<string, unknown>> | undefined;
+  if (o.verifierConfig !== undefined) {
+    try {
+      tees = JSON.parse(readFileSync(o.verifierConfig, 'utf8')) as Record<string, Record<string, unknown>>;
+      if (typeof tees !== 'object' || tees === null || Array.isArray(tees)) throw new Error('expected a JSON object keyed by TEE name');
+    } catch (e) {
+      process.stderr.write(`kbs: --verifier-config ${o.verifierConfig}: ${messageOf(e)}\n`);
+      process.exit(2);
+    }
+  }
   const store = await openStore(parseStorageSpec(o.storage));
   const server = await createKbsServer({
     store,
@@ -75,6 +86,7 @@ async function main(): Promise<void> {
     tokenLifetimeSeconds: o.tokenLifetime,
     bodyLimitBytes: o.bodyLimit,
     logger: log,
+    ...(tees === undefined ? {} : { verifier: { tees } }),
     ...(o.tokenSignerKey === undefined ? {} : { tokenSignerPem: readFileSync(o.tokenSignerKey, 'utf8') }),
     ...(o.insecureHttp === true ? {} : { https: { cert: readFileSync(o.tlsCert ?? ''), key: readFileSync(o.tlsKey ?? '') } }),
   });
