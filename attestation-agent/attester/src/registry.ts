@@ -1,6 +1,8 @@
 import type { Attester, AttesterDeps, DetectPlatform } from './attester.js';
 import { attesterError } from './errors.js';
 import { SampleAttester } from './sample/sample.js';
+import { SnpAttester, detectSnp } from './snp/snp.js';
+import { TdxAttester, detectTdx } from './tdx/tdx.js';
 import { TpmAttester, detectTpm } from './tpm/tpm.js';
 import type { Tee } from './tee.js';
 
@@ -15,7 +17,9 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
     case 'tpm':
       return new TpmAttester({}, deps);
     case 'tdx':
+      return new TdxAttester({}, deps);
     case 'snp':
+      return new SnpAttester({}, deps);
     case 'se':
     case 'az-snp-vtpm':
     case 'az-tdx-vtpm':
@@ -39,7 +43,11 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
  * snp → csv → cca → se → tpm), restricted to the TEEs this build has attesters for. The Azure
  * vTPM probes run before `snp` because an Azure CVM also exposes SNP devices to the paravisor.
  */
-const PROBES: ReadonlyArray<readonly [Tee, DetectPlatform]> = [['tpm', detectTpm]];
+const PROBES: ReadonlyArray<readonly [Tee, DetectPlatform]> = [
+  ['tdx', detectTdx],
+  ['snp', detectSnp],
+  ['tpm', detectTpm],
+];
 
 export interface DetectTeeOptions {
   /**
