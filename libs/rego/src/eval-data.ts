@@ -37,6 +37,9 @@ export abstract class DataWalker {
       }
       const key = prefix[j] as string;
       const child = node.children.get(key);
+      if (child?.rules && base instanceof RObject && base.getStr(key) !== undefined) {
+        return this.walk(base.getStr(key) as Value, this.constTerms(prefix.slice(j + 1), rest), 0, f, cb);
+      }
       const baseChild: Value | undefined = base instanceof RObject ? base.getStr(key) : undefined;
       if (!child) {
         if (baseChild === undefined) return false;
@@ -60,12 +63,15 @@ export abstract class DataWalker {
       if (o !== undefined) return this.walk(o, rest, i, f, cb);
     }
     if (node.rules) {
+      // Base data at the same path takes precedence over the rule (as in regorus).
+      if (base !== undefined) return this.walk(base, rest, i, f, cb);
       const v = node.rules.kind === 'func' ? this.zeroArgCall(node.rules) : this.ruleValue(node.rules);
       return v === undefined ? false : this.walk(v, rest, i, f, cb);
     }
     if (i === rest.length) return cb(this.nodeValue(node, base, path));
     const p = rest[i] as Term;
-    const step = (key: Value): boolean => {
+    const step = (raw: Value): boolean => {
+      const key = typeof raw === 'number' ? String(raw) : raw;
       if (typeof key !== 'string') return false;
       const child = node.children.get(key);
       const baseChild = base instanceof RObject ? base.getStr(key) : undefined;

@@ -487,7 +487,8 @@ export class Evaluator extends DataWalker {
       const out = new RSet();
       for (const rule of rs.rules) {
         const f: Frame = new Array<Value | undefined>(rule.nslots);
-        this.body(rule.body, 0, f, () => this.term(rule.key as Term, f, (v) => (out.add(v), false)));
+        const once = isConstTerm(rule.key);
+        this.body(rule.body, 0, f, () => this.term(rule.key as Term, f, (v) => (out.add(v), once)));
       }
       return out;
     }
@@ -496,8 +497,10 @@ export class Evaluator extends DataWalker {
       for (const rule of rs.rules) {
         const f: Frame = new Array<Value | undefined>(rule.nslots);
         const leaf = rule.leafSet ? (rule.key as Term) : rule.value;
+        // Constant heads need one solution only (regorus returns early; prints depend on it).
+        const once = isConstTerm(leaf) && rule.objKeys.every(isConstTerm);
         this.body(rule.body, 0, f, () =>
-          this.terms(rule.objKeys, 0, f, [], (keys) => this.term(leaf, f, (val) => (insertPath(out, keys, val, rule, rs), false))),
+          this.terms(rule.objKeys, 0, f, [], (keys) => this.term(leaf, f, (val) => (insertPath(out, keys, val, rule, rs), once))),
         );
       }
       return out;
@@ -604,6 +607,10 @@ function insertPath(out: RObject, keys: Value[], val: Value, rule: Rule, rs: Rul
     throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules must not produce multiple outputs: value for key \`${formatPrint(last, false)}\` generated multiple times: \`${formatPrint(prev, false)}\` and \`${formatPrint(val, false)}\` (data.${rs.path.join('.')})`);
   }
   node.set(last, val);
+}
+
+function isConstTerm(t: Term | undefined): boolean {
+  return t !== undefined && t.t === 'scalar';
 }
 
 function isRuleSet(v: unknown): v is RuleSet {

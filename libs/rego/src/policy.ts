@@ -65,40 +65,35 @@ export class PolicyImpl implements Policy {
       strict: this.limits.strict,
     });
     const f: Frame = new Array<Value | undefined>(cq.nslots);
-    let last: Value | undefined;
-    let bindings: RObject | undefined;
-    const lastLit = cq.body[cq.body.length - 1] as Literal;
+    const vals: Value[] = new Array<Value>(cq.body.length);
+    const results: unknown[] = [];
     try {
-      this.run(ev, cq.body, 0, f, lastLit, (v) => {
-        last = v;
-        if (cq.vars.length > 0) {
-          bindings = new RObject();
-          for (const [name, slot] of cq.vars) {
-            const bv = f[slot];
-            if (bv !== undefined) bindings.set(name, bv);
-          }
-          if (bindings.size === 0) bindings = undefined;
+      this.run(ev, cq.body, 0, f, vals, () => {
+        let bindings: RObject | undefined;
+        for (const [name, slot] of cq.vars) {
+          const bv = f[slot];
+          if (bv !== undefined) (bindings ??= new RObject()).set(name, bv);
         }
+        results.push(toJson(bindings ?? (vals.length === 1 ? (vals[0] as Value) : vals.slice())));
       });
     } catch (e) {
       if (e instanceof RangeError) throw rgoError('RGO_LIMIT', 'evaluation exceeded the maximum recursion depth');
       throw e;
     }
-    const value = bindings ?? last;
-    if (value === undefined) return { defined: false, prints: ev.prints };
-    return { defined: true, value: toJson(value), prints: ev.prints };
+    if (results.length === 0) return { defined: false, results, prints: ev.prints };
+    return { defined: true, value: results[0], results, prints: ev.prints };
   }
 
   /** Like Evaluator.body, but a bare term literal succeeds when defined and records its value. */
-  private run(ev: Evaluator, lits: Literal[], i: number, f: Frame, lastLit: Literal, out: (v: Value) => void): boolean {
-    if (i === lits.length) return false;
+  private run(ev: Evaluator, lits: Literal[], i: number, f: Frame, vals: Value[], out: () => void): boolean {
+    if (i === lits.length) {
+      out();
+      return false;
+    }
     const lit = lits[i] as Literal;
     const next = (v: Value): boolean => {
-      if (lit === lastLit) {
-        out(v);
-        return false;
-      }
-      return this.run(ev, lits, i + 1, f, lastLit, out);
+      vals[i] = v;
+      return this.run(ev, lits, i + 1, f, vals, out);
     };
     if (lit.k === 'expr' && lit.expr.e === 'term' && !lit.negated && lit.withs.length === 0) {
       const t: Term = lit.expr.term;

@@ -25,6 +25,12 @@ export interface EvalResult {
   /** False when the query has no value (OPA's "undefined"); `value` is then absent. */
   defined: boolean;
   value?: unknown;
+  /**
+   * Every solution of the query, in order (`value` is the first): the bindings object when
+   * the query names variables (`x = data.a[_]`), else the expression's value (an array of
+   * the expressions' values when the query has several).
+   */
+  results: unknown[];
   /** Lines written by `print()` while evaluating, each prefixed with `path:line: `. */
   prints: string[];
 }

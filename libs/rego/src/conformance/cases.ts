@@ -82,7 +82,7 @@ function runCase(c: YamlCase): { ok: boolean; why: string } {
     );
     for (const input of many(c.input) ?? [c.input]) {
       const r = policy.evaluate(c.query, input, c.data);
-      if (r.defined) got.push(r.value);
+      got.push(...r.results);
       prints = prints.concat(r.prints);
     }
   } catch (e) {
