@@ -35,6 +35,8 @@ export function compile(modules: ModuleSource[], options: CompileOptions = {}): 
   return new PolicyImpl(root, packages, {
     maxSteps: options.maxSteps ?? DEFAULT_MAX_STEPS,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    clock: options.clock ?? Date.now,
+    checkEvery: Math.max(1, options.timeCheckInterval ?? 1024),
     strict: options.strictBuiltinErrors ?? false,
   });
 }

@@ -28,6 +28,9 @@ const DISPLAY: Record<string, string> = { plus: 'add', minus: 'sub', rem: 'mod' 
 export interface EvalOptions {
   maxSteps: number;
   deadline: number;
+  clock: () => number;
+  /** Check the clock every this many steps. */
+  checkEvery: number;
   strict: boolean;
 }
 
@@ -49,9 +52,11 @@ export class Evaluator extends DataWalker {
     this.bctx = { nowNs: BigInt(Date.now()) * 1000000n, strict: opts.strict, memo: new Map() };
   }
 
-  private tick(): void {
-    if (++this.steps > this.opts.maxSteps) throw rgoError('RGO_LIMIT', `evaluation exceeded the step limit (${this.opts.maxSteps})`);
-    if ((this.steps & 1023) === 0 && Date.now() > this.opts.deadline) throw rgoError('RGO_LIMIT', 'evaluation exceeded the time limit');
+  tick(): void {
+    if (++this.steps > this.opts.maxSteps) throw rgoError('RGO_LIMIT', `execution exceeded the step limit (${this.opts.maxSteps} steps)`);
+    if (this.steps % this.opts.checkEvery === 0 && this.opts.clock() > this.opts.deadline) {
+      throw rgoError('RGO_LIMIT', 'execution exceeded time limit: the policy ran longer than its time budget');
+    }
   }
 
   // ---- bodies -----------------------------------------------------------------------
@@ -322,6 +327,7 @@ export class Evaluator extends DataWalker {
     if (p.t === 'var' && p.slot !== undefined && f[p.slot] === undefined) {
       const slot = p.slot;
       return this.members(v, (key, child) => {
+        this.tick();
         f[slot] = key;
         const r = this.walk(child, path, i + 1, f, cb);
         f[slot] = undefined;

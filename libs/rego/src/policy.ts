@@ -13,6 +13,8 @@ import { fromJson, RObject, toJson } from './value.js';
 export interface PolicyLimits {
   maxSteps: number;
   timeoutMs: number;
+  clock: () => number;
+  checkEvery: number;
   strict: boolean;
 }
 
@@ -61,7 +63,9 @@ export class PolicyImpl implements Policy {
     }
     const ev = new Evaluator(this.root, dataV, inputV, {
       maxSteps: this.limits.maxSteps,
-      deadline: Date.now() + this.limits.timeoutMs,
+      deadline: this.limits.clock() + this.limits.timeoutMs,
+      clock: this.limits.clock,
+      checkEvery: this.limits.checkEvery,
       strict: this.limits.strict,
     });
     const f: Frame = new Array<Value | undefined>(cq.nslots);

@@ -16,6 +16,10 @@ export interface CompileOptions {
   maxSteps?: number;
   /** Wall-clock budget per `evaluate` call in milliseconds (RGO_LIMIT when exceeded). */
   timeoutMs?: number;
+  /** Milliseconds clock for the time budget (default Date.now; tests inject a fake one). */
+  clock?: () => number;
+  /** Evaluation steps between two clock checks (default 1024). */
+  timeCheckInterval?: number;
   /** Builtin errors (bad argument types, division by zero) raise RGO_EVAL instead of making the expression undefined (OPA's --strict-builtin-errors). Default false. */
   strictBuiltinErrors?: boolean;
 }

@@ -74,7 +74,7 @@ export const REGEX: Table = {
   'glob.match': b(3, (a) => {
     const d = a[1] as Value;
     let delims: string[];
-    if (d === null) delims = ['.'];
+    if (d === null) delims = []; // null: `*` may cross anything; [] means the default "." 
     else {
       delims = arr(a, 1).map((x) => {
         if (typeof x !== 'string') throw new BuiltinError('glob.match: delimiters must be strings');

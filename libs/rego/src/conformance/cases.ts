@@ -29,6 +29,9 @@ interface YamlCase {
   error?: string;
   skip?: boolean;
   strict?: boolean;
+  execution_timer?: { limit_ms?: number; check_interval?: number };
+  global_execution_timer?: { limit_ms?: number; check_interval?: number; disable?: boolean };
+  time_source?: { default_increment_ms?: number };
 }
 
 function yamlFiles(dir: string): string[] {
@@ -71,15 +74,22 @@ function many(v: unknown): unknown[] | undefined {
   return undefined;
 }
 
+/** The corpus' execution timers with a fake clock that advances on every reading. */
+function timerOptions(c: YamlCase): { timeoutMs?: number; timeCheckInterval?: number; clock?: () => number } {
+  const g = c.global_execution_timer;
+  const timer = c.execution_timer ?? (g && !g.disable ? g : undefined);
+  if (!timer || timer.limit_ms === undefined) return {};
+  let now = 0;
+  const step = c.time_source?.default_increment_ms ?? 1;
+  return { timeoutMs: timer.limit_ms, timeCheckInterval: timer.check_interval ?? 1, clock: () => (now += step) - step };
+}
+
 function runCase(c: YamlCase): { ok: boolean; why: string } {
   const got: unknown[] = [];
   let prints: string[] = [];
   let err: Error | undefined;
   try {
-    const policy = compile(
-      c.modules.map((source, i) => ({ path: `rego_${i}`, source })),
-      { regoVersion: 'v0', strictBuiltinErrors: c.strict !== false },
-    );
+    const policy = compile(c.modules.map((source, i) => ({ path: `rego_${i}`, source })), { regoVersion: 'v0', strictBuiltinErrors: c.strict !== false, ...timerOptions(c) });
     for (const input of many(c.input) ?? [c.input]) {
       const r = policy.evaluate(c.query, input, c.data);
       got.push(...r.results);
