@@ -7,24 +7,21 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { aaType, AA_SERVICE, decodeAaelLog } from '@kata-cc/attestation-agent';
 import { cdhType, kbsEnvelope, sealSecret } from '@kata-cc/cdh';
 import { GrpcKeyProvider } from '@kata-cc/image-rs';
-import { repoRoot, tempDir } from '@kata-cc/testing';
+import { tempDir } from '@kata-cc/testing';
 import { TtrpcClient } from '@kata-cc/ttrpc';
-import { kbsCli, startKbs, type RunningKbs } from './kbs-harness.js';
+import { AA_BIN, CDH_BIN, ProcessGroup, kbsCli, startKbs, type RunningKbs } from './kbs-harness.js';
 
-const AA_BIN = path.join(repoRoot(), 'attestation-agent', 'agent', 'bin', 'attestation-agent.js');
-const CDH_BIN = path.join(repoRoot(), 'guest-components', 'cdh', 'bin', 'confidential-data-hub.js');
 
 let kbs: RunningKbs;
 let dir: string;
 let cleanup: () => Promise<void>;
-const procs: ChildProcess[] = [];
+const procs = new ProcessGroup();
 const clients: TtrpcClient[] = [];
 let aa: TtrpcClient;
 let cdh: TtrpcClient;
@@ -34,30 +31,6 @@ let initdata: string;
 const secret = randomBytes(40);
 const kek = randomBytes(32);
 const signer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-
-/** Starts a binary and resolves once a log line matches `ready`; returns what it matched. */
-function startBin(bin: string, args: string[], ready: RegExp): Promise<RegExpExecArray> {
-  const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'info' } });
-  procs.push(proc);
-  let log = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${path.basename(bin)} not ready in 20 s: ${log}`)), 20_000);
-    const onData = (d: Buffer): void => {
-      log += d.toString();
-      const m = ready.exec(log);
-      if (m !== null) {
-        clearTimeout(t);
-        resolve(m);
-      }
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', onData);
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`${path.basename(bin)} exited with ${code}: ${log}`));
-    });
-  });
-}
 
 async function setResource(p: string, data: Uint8Array | string): Promise<void> {
   const f = path.join(dir, `res-${p.replace(/\//g, '_')}`);
@@ -76,9 +49,9 @@ before(async () => {
   initdata = `version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"aa.toml" = '''\n[token_configs.kbs]\nurl = "${kbs.url}"\n[eventlog_config]\nenable_eventlog = true\ninit_pcr = 17\n'''\n"cdh.toml" = '''\n[kbc]\nname = "cc_kbc"\nurl = "${kbs.url}"\n'''\n`;
   await writeFile(path.join(dir, 'initdata.toml'), initdata);
   const aaSock = `unix://${path.join(dir, 'aa.sock')}`;
-  await startBin(AA_BIN, ['--attestation_sock', aaSock, '--initdata-toml', path.join(dir, 'initdata.toml'), '--allow-sample', '--eventlog-dir', path.join(dir, 'aael')], /attestation agent ready/);
+  await procs.start(AA_BIN, ['--attestation_sock', aaSock, '--initdata-toml', path.join(dir, 'initdata.toml'), '--allow-sample', '--eventlog-dir', path.join(dir, 'aael')], /attestation agent ready/);
   await writeFile(path.join(dir, 'cdh.toml'), `socket = "unix://${path.join(dir, 'cdh.sock')}"\n[aa]\naa_socket = "${aaSock}"\n[kbc]\nname = "cc_kbc"\nurl = "${kbs.url}"\n`);
-  const m = await startBin(CDH_BIN, ['-c', path.join(dir, 'cdh.toml'), '--keyprovider-grpc', '127.0.0.1:0'], /"address":"([^"]+)","msg":"keyprovider gRPC service ready"[\s\S]*confidential data hub ready/);
+  const m = await procs.start(CDH_BIN, ['-c', path.join(dir, 'cdh.toml'), '--keyprovider-grpc', '127.0.0.1:0'], /"address":"([^"]+)","msg":"keyprovider gRPC service ready"[\s\S]*confidential data hub ready/);
   grpcAddress = m[1] ?? '';
   aa = await TtrpcClient.connect(aaSock);
   cdh = await TtrpcClient.connect(`unix://${path.join(dir, 'cdh.sock')}`);
@@ -87,12 +60,7 @@ before(async () => {
 
 after(async () => {
   for (const c of clients) c.close();
-  for (const p of procs) {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill('SIGTERM');
-      await new Promise((r) => p.once('exit', r));
-    }
-  }
+  await procs.stopAll();
   await kbs?.stop();
   await cleanup?.();
 });

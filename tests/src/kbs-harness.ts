@@ -90,3 +90,45 @@ export function kbsCli(args: string[], env: Record<string, string> = {}): Promis
     proc.once('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err }));
   });
 }
+
+export const AA_BIN = path.join(repoRoot(), 'attestation-agent', 'agent', 'bin', 'attestation-agent.js');
+export const CDH_BIN = path.join(repoRoot(), 'guest-components', 'cdh', 'bin', 'confidential-data-hub.js');
+
+/** Child processes started by `startBin`, stopped by `stopAll`. */
+export class ProcessGroup {
+  readonly procs: ChildProcess[] = [];
+
+  /** Starts a node binary; resolves once its output matches `ready` (20 s at most). */
+  start(bin: string, args: string[], ready: RegExp): Promise<RegExpExecArray> {
+    const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'info' } });
+    this.procs.push(proc);
+    let log = '';
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${path.basename(bin)} not ready in 20 s: ${log}`)), 20_000);
+      const onData = (d: Buffer): void => {
+        log += d.toString();
+        const m = ready.exec(log);
+        if (m !== null) {
+          clearTimeout(t);
+          resolve(m);
+        }
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      proc.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`${path.basename(bin)} exited with ${code}: ${log}`));
+      });
+    });
+  }
+
+  /** SIGTERM to every process still running, and wait for them. */
+  async stopAll(): Promise<void> {
+    for (const p of this.procs) {
+      if (p.exitCode === null && p.signalCode === null) {
+        p.kill('SIGTERM');
+        await new Promise((r) => p.once('exit', r));
+      }
+    }
+  }
+}

@@ -23,7 +23,15 @@ max_concurrent_layer_downloads_per_image = 5
 image_security_policy_uri = "kbs:///default/security-policy/test"
 [image.image_pull_proxy]
 https_proxy = "http://proxy"
+[image.registry_config]
+unqualified-search-registries = ["docker.io"]
+[[image.registry_config.registry]]
+location = "127.0.0.1:5000"
+insecure = true
+[[image.registry_config.registry]]
+location = "quay.io"
 `);
+  assert.deepEqual(c.image.insecureRegistries, ['127.0.0.1:5000']);
   assert.equal(c.kbc.url, 'http://kbs:8080');
   assert.equal(c.aaSocket, 'unix:///run/confidential-containers/attestation-agent/attestation-agent.sock');
   assert.equal(c.credentials.length, 1);

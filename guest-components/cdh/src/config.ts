@@ -19,6 +19,8 @@ export interface CdhImageConfig {
   authenticatedRegistryCredentialsUri: string | undefined;
   extraRootCertificates: string[];
   workDir: string;
+  /** Registries reached over plain HTTP / without TLS verification (`[[image.registry_config.registry]] insecure = true`). */
+  insecureRegistries: string[];
 }
 
 /** cdh.toml as guest-components parses it (`hub/src/config/mod.rs`). */
@@ -91,6 +93,18 @@ export function parseCdhConfig(text: string): CdhConfig {
   if (typeof maxDl !== 'number' || !Number.isInteger(maxDl) || maxDl < 1) throw cdhError('CDH_INVALID_CONFIG', 'Invalid cdh.toml: image.max_concurrent_layer_downloads_per_image must be a positive integer');
   const roots = image['extra_root_certificates'] ?? [];
   if (!Array.isArray(roots) || roots.some((r) => typeof r !== 'string')) throw cdhError('CDH_INVALID_CONFIG', 'Invalid cdh.toml: image.extra_root_certificates must be a list of PEM strings');
+  const insecureRegistries: string[] = [];
+  if (image['registry_config'] !== undefined) {
+    const rc = table(image['registry_config'], 'image.registry_config');
+    const regs = rc['registry'] ?? [];
+    if (!Array.isArray(regs)) throw cdhError('CDH_INVALID_CONFIG', 'Invalid cdh.toml: image.registry_config.registry must be an array of tables');
+    for (const [i, r] of regs.entries()) {
+      const t = table(r, `image.registry_config.registry[${i}]`);
+      const where = `image.registry_config.registry[${i}].`;
+      const host = optString(t, 'location', where) ?? optString(t, 'prefix', where);
+      if (t['insecure'] === true && host !== undefined) insecureRegistries.push(host);
+    }
+  }
   const log = doc['log'] === undefined ? {} : table(doc['log'], 'log');
   return {
     socket: optString(doc, 'socket', '') ?? DEFAULT_CDH_SOCKET,
@@ -106,6 +120,7 @@ export function parseCdhConfig(text: string): CdhConfig {
       authenticatedRegistryCredentialsUri: optString(image, 'authenticated_registry_credentials_uri', 'image.'),
       extraRootCertificates: roots as string[],
       workDir: optString(image, 'work_dir', 'image.') ?? '/run/image-rs',
+      insecureRegistries,
     },
     logLevel: optString(log, 'level', 'log.'),
     ignoredKeys: ignored,

@@ -79,6 +79,7 @@ export class ConfidentialDataHub implements KeyUnwrapper {
       concurrency: img.maxConcurrentLayerDownloadsPerImage,
       logger: this.#log,
       ...(img.extraRootCertificates.length > 0 ? { ca: img.extraRootCertificates } : {}),
+      ...(img.insecureRegistries.length > 0 ? { insecureRegistries: img.insecureRegistries } : {}),
     };
     try {
       if (img.imageSecurityPolicy !== undefined) options.policy = parsePolicy(img.imageSecurityPolicy);
