@@ -48,9 +48,27 @@ function certError(code: string, message: string, cause?: unknown): KccError {
   return new KccError({ kind: 'UNAUTHENTICATED', code, message, ...(cause === undefined ? {} : { cause }) });
 }
 
+/**
+ * Parsed certificates by DER: the same PCK CAs, AMD ASK/ARK and VCEKs come back with every
+ * verification, and parsing (OpenSSL X509 + key objects) costs more than the signature checks.
+ * Parsing is a pure function of the bytes, so caching it changes no trust decision.
+ */
+const certCache = new Map<string, Certificate>();
+const CERT_CACHE_MAX = 512;
+
 export function parseCertificate(input: Uint8Array | string, code = 'VERIFIER_CERT_MALFORMED'): Certificate {
   const der = typeof input === 'string' ? pemBlocks(input)[0] : input;
   if (!der) throw new KccError({ kind: 'INVALID_ARGUMENT', code, message: 'No PEM certificate found' });
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  const hit = certCache.get(key);
+  if (hit) return hit;
+  const cert = parseUncached(new Uint8Array(der), code);
+  if (certCache.size >= CERT_CACHE_MAX) certCache.delete(certCache.keys().next().value!);
+  certCache.set(key, cert);
+  return cert;
+}
+
+function parseUncached(der: Uint8Array, code: string): Certificate {
   try {
     const x509 = new X509Certificate(der);
     const root = parseDer(der);
@@ -231,10 +249,19 @@ export function crlSignedBy(crl: Crl, issuer: Certificate): boolean {
   return cryptoVerify(hash, crl.tbs, issuer.publicKey, crl.signature);
 }
 
-/** The raw 64-byte P-256 public key (x||y) of a quote as a KeyObject. */
+const rawKeyCache = new Map<string, KeyObject>();
+
+/** The raw 64-byte P-256 public key (x||y) of a quote as a KeyObject (cached per key). */
 export function p256RawKey(xy: Uint8Array): KeyObject {
-  const prefix = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-  return createPublicKey({ key: Buffer.concat([prefix, Buffer.from([4]), Buffer.from(xy)]), format: 'der', type: 'spki' });
+  const id = Buffer.from(xy).toString('base64');
+  let k = rawKeyCache.get(id);
+  if (!k) {
+    const prefix = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+    k = createPublicKey({ key: Buffer.concat([prefix, Buffer.from([4]), Buffer.from(xy)]), format: 'der', type: 'spki' });
+    if (rawKeyCache.size >= CERT_CACHE_MAX) rawKeyCache.delete(rawKeyCache.keys().next().value!);
+    rawKeyCache.set(id, k);
+  }
+  return k;
 }
 
 /** ECDSA verification with an IEEE P1363 (r||s) signature. */

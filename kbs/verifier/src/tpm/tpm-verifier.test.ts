@@ -42,5 +42,6 @@ test('TPM: untrusted AK, tampered message, tampered PCR, wrong nonce each fail w
   await assert.rejects(v.inspect({ ...ev, tpm_quote: { ...ev.tpm_quote, pcrs } }, {}), { code: 'VERIFIER_TPM_PCR_DIGEST_MISMATCH' });
   await assert.rejects(v.inspect(ev, { reportData: new Uint8Array(48).fill(7) }), { code: 'VERIFIER_TPM_REPORT_DATA_MISMATCH' });
   await assert.rejects(v.inspect(ev, { reportData: new Uint8Array(48), initDataHash: new Uint8Array(32).fill(1) }), (e: { code?: string }) => /^VERIFIER_TPM_(REPORT_DATA|INIT_DATA)_MISMATCH$/.test(e.code ?? ''));
-  await assert.rejects(v.inspect({ ak_public: 'x' }, {}), { code: 'VERIFIER_TPM_EVIDENCE_MALFORMED' });
+  await assert.rejects(v.inspect({ ak_public: ev.ak_public }, {}), { code: 'VERIFIER_TPM_EVIDENCE_MALFORMED' });
+  await assert.rejects(v.inspect({ ak_public: '!!' }, {}), { code: 'VERIFIER_TPM_EVIDENCE_MALFORMED' });
 });

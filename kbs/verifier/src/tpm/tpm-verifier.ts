@@ -93,6 +93,8 @@ export function pcrClaims(pcrs: readonly Uint8Array[]): Record<string, string> {
 export class TpmVerifier implements HardwareVerifier {
   readonly tee: Tee = 'tpm';
   readonly #config: TpmVerifierConfig;
+  #trusted: Set<string> | undefined;
+  readonly #keys = new Map<string, KeyObject>();
 
   constructor(config: TpmVerifierConfig = {}) {
     this.#config = config;
@@ -106,16 +108,21 @@ export class TpmVerifier implements HardwareVerifier {
     const o = evidenceObject(evidence, MALFORMED);
     if (!o) throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'TPM evidence must be a JSON object' });
     const akDer = decodeBase64(o['ak_public'], MALFORMED, 'ak_public');
-    let ak: KeyObject;
-    try {
-      ak = createPublicKey({ key: Buffer.from(akDer), format: 'der', type: 'spki' });
-    } catch (cause) {
-      throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'ak_public is not a DER public key', cause });
-    }
-    // SECURITY: a TPM quote proves nothing unless its AK is one the operator trusts.
-    const fp = akFingerprint(ak);
-    if (!loadTrusted(this.#config).has(fp)) {
+    // SECURITY: a TPM quote proves nothing unless its AK is one the operator trusts
+    // (SHA-256 of the SPKI DER, as trustee compares it).
+    const fp = createHash('sha256').update(akDer).digest('hex');
+    this.#trusted ??= loadTrusted(this.#config);
+    if (!this.#trusted.has(fp)) {
       throw new KccError({ kind: 'UNAUTHENTICATED', code: 'VERIFIER_TPM_AK_UNTRUSTED', message: 'The attestation key is not in the list of trusted AKs', details: { ak_sha256: fp } });
+    }
+    let ak = this.#keys.get(fp);
+    if (!ak) {
+      try {
+        ak = createPublicKey({ key: Buffer.from(akDer), format: 'der', type: 'spki' });
+      } catch (cause) {
+        throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'ak_public is not a DER public key', cause });
+      }
+      this.#keys.set(fp, ak);
     }
     const q = checkQuote(decodeTpmQuote(o['tpm_quote']), ak, 'VERIFIER_TPM');
     const skipped: string[] = [];
