@@ -24,6 +24,8 @@ export abstract class DataWalker {
 
   abstract ruleValue(rs: RuleSet): Value | undefined;
   abstract zeroArgCall(rs: RuleSet): Value | undefined;
+  /** True while the rule is being evaluated (a package materialized from inside it skips it). */
+  abstract inProgress(rs: RuleSet): boolean;
   abstract walk(v: Value, path: Term[], i: number, f: Frame, cb: Cb): boolean;
   abstract term(t: Term, f: Frame, cb: Cb): boolean;
   abstract unifyVal(t: Term, v: Value, f: Frame, k: () => boolean): boolean;
@@ -98,6 +100,7 @@ export abstract class DataWalker {
       let v: Value | undefined;
       if (o !== undefined) v = o;
       else if (child.rules) {
+        if (this.inProgress(child.rules)) continue;
         v = child.rules.kind === 'func' ? this.zeroArgCall(child.rules) : this.ruleValue(child.rules);
       } else v = this.nodeValue(child, out.getStr(key), childPath);
       if (v !== undefined) out.set(key, v);

@@ -471,6 +471,10 @@ export class Evaluator extends DataWalker {
 
   // ---- rules ------------------------------------------------------------------------
 
+  inProgress(rs: RuleSet): boolean {
+    return this.cache.get(rs) === IN_PROGRESS;
+  }
+
   /** Value of a rule set (cached for this evaluation), or undefined. */
   ruleValue(rs: RuleSet): Value | undefined {
     const cached = this.cache.get(rs);

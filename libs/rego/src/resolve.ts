@@ -144,7 +144,10 @@ export class Resolver {
   private literal(lit: Literal, scope: Scope): void {
     switch (lit.k) {
       case 'some':
-        for (const v of lit.names) v.slot = this.declare(v.name, scope, v.loc);
+        for (const v of lit.names) {
+          v.slot = this.declare(v.name, scope, v.loc);
+          scope.seen.delete(v.name); // `some x` then `x := ...` is allowed
+        }
         return;
       case 'somein':
         lit.coll = this.term(lit.coll, scope);

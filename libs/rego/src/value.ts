@@ -125,11 +125,13 @@ function rank(v: Value): number {
     case 'string':
       return 3;
     default:
-      return Array.isArray(v) ? 4 : v instanceof RObject ? 5 : 6;
+      // Sets sort before objects, as in regorus (OPA puts objects first; only mixed
+      // set/object collections can tell the difference).
+      return Array.isArray(v) ? 4 : v instanceof RSet ? 5 : 6;
   }
 }
 
-/** Total order of Rego values: null < boolean < number < string < array < object < set. */
+/** Total order of Rego values: null < boolean < number < string < array < set < object. */
 export function compare(a: Value, b: Value): number {
   if (a === b) return 0;
   const ra = rank(a);
@@ -144,7 +146,9 @@ export function compare(a: Value, b: Value): number {
       return (a as string) < (b as string) ? -1 : 1;
     case 4:
       return compareLists(a as Value[], b as Value[]);
-    case 5: {
+    case 5:
+      return compareLists((a as RSet).sorted(), (b as RSet).sorted());
+    default: {
       const oa = a as RObject;
       const ob = b as RObject;
       const ka = oa.sortedKeys();
@@ -158,8 +162,6 @@ export function compare(a: Value, b: Value): number {
       }
       return ka.length - kb.length;
     }
-    default:
-      return compareLists((a as RSet).sorted(), (b as RSet).sorted());
   }
 }
 

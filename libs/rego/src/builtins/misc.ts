@@ -84,7 +84,7 @@ function uuidParse(s: string): Value | undefined {
     out.push(['clocksequence', ((v8 & 0x3f) << 8) | (bytes[9] as number)]);
     node();
   } else if (version === 2) {
-    out.push(['time', toNs((timeHi << 48n) | (timeMid << 32n))]);
+    out.push(['time', toNs((timeHi << 48n) | (timeMid << 32n) | timeLow)]);
     out.push(['clocksequence', (v8 & 0x3f) << 8]);
     out.push(['id', Number(timeLow)]);
     const dom = bytes[9] as number;
@@ -121,7 +121,7 @@ export const MISC: Table = {
     const suf = p.suffix.toLowerCase().replace(/b$/, '');
     if (suf === '') return Math.round(p.n);
     const bin = /^([a-z])i$/.exec(suf);
-    const f = bin ? BINARY[bin[1] as string] : suf.length === 1 ? ({ k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15, e: 1e18, z: 1e21, y: 1e24 } as Record<string, number>)[suf] : undefined;
+    const f = bin ? BINARY[bin[1] as string] : suf.length === 1 ? ({ k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15, e: 1e18, z: 1e21, y: 1e24, r: 1e27, q: 1e30 } as Record<string, number>)[suf] : undefined;
     if (f === undefined) throw new BuiltinError(`unknown byte unit ${p.suffix}`, false, true);
     return Math.round(p.n * f);
   }),
