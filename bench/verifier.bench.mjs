@@ -27,17 +27,21 @@ const { pemBlocks } = await dist('common/x509.js');
 const SECONDS = Number(process.env.VERIFIER_BENCH_SECONDS ?? 1.5);
 const log = (m) => process.stderr.write(`verifier bench: ${m}\n`);
 
+/** Best of 3 windows of SECONDS/3: the machine is shared, the best window has least noise. */
 async function rate(name, fn) {
   for (let i = 0; i < 5; i++) await fn(); // warm up
-  let n = 0;
-  const start = process.hrtime.bigint();
-  const end = start + BigInt(Math.round(SECONDS * 1e9));
-  while (process.hrtime.bigint() < end) {
-    await fn();
-    n++;
+  let best = 0;
+  for (let w = 0; w < 3; w++) {
+    let n = 0;
+    const start = process.hrtime.bigint();
+    const end = start + BigInt(Math.round((SECONDS / 3) * 1e9));
+    while (process.hrtime.bigint() < end) {
+      await fn();
+      n++;
+    }
+    best = Math.max(best, n / (Number(process.hrtime.bigint() - start) / 1e9));
   }
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
-  const r = Math.round((n / secs) * 10) / 10;
+  const r = Math.round(best * 10) / 10;
   log(`${name}: ${r}/s`);
   return r;
 }
