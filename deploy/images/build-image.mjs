@@ -35,6 +35,10 @@ const tag = o.tag ?? version;
 const step = (s) => process.stderr.write(`build-image ${o.image}: ${s}\n`);
 const umoci = (...args) => execFileSync('umoci', args, { stdio: ['ignore', 'pipe', 'inherit'] });
 
+// A command on PATH inside the image. No extension and no package.json around it, so Node
+// reads it as CommonJS: a dynamic import (no top-level await) loads the ESM program.
+const launcher = (target) => `#!/usr/local/bin/node\nimport('/app/${target}').catch((e) => { console.error(e); process.exit(1); });\n`;
+
 const stage = mkdtempSync(path.join(tmpdir(), `kata-cc-image-${o.image}-`));
 try {
   const rootfs = path.join(stage, 'rootfs');
@@ -60,7 +64,7 @@ try {
     mkdirSync(path.join(rootfs, 'var/lib/kbs'), { recursive: true });
     mkdirSync(path.join(rootfs, 'home/nonroot'), { recursive: true });
     for (const [bin, target] of [['kbs', 'kbs/server/bin/kbs.js'], ['kbs-cli', 'kbs/cli/bin/kbs-cli.js']]) {
-      writeFileSync(path.join(rootfs, 'usr/local/bin', bin), `#!/usr/local/bin/node\nawait import('/app/${target}');\n`);
+      writeFileSync(path.join(rootfs, 'usr/local/bin', bin), launcher(target));
       chmodSync(path.join(rootfs, 'usr/local/bin', bin), 0o755);
     }
     config = { entrypoint: ['/usr/local/bin/node', '/app/kbs/server/bin/kbs.js'], user: '65532:65532', ports: ['8080/tcp'], chown: ['var/lib/kbs', 'home/nonroot'] };
@@ -74,7 +78,7 @@ try {
     const payloadArgs = ['--out', path.join(rootfs, 'opt/kata-cc-artifacts')];
     for (const k of ['guest', 'ovmf-tdx', 'ovmf-snp']) if (o[k]) payloadArgs.push(`--${k}`, path.resolve(o[k]));
     execFileSync(process.execPath, [path.join(repo, 'deploy/images/build-payload.mjs'), ...payloadArgs], { stdio: ['ignore', 'ignore', 'inherit'] });
-    writeFileSync(path.join(rootfs, 'usr/local/bin/kata-cc-installer'), "#!/usr/local/bin/node\nawait import('/app/runtime/installer/bin/kata-cc-installer.js');\n");
+    writeFileSync(path.join(rootfs, 'usr/local/bin/kata-cc-installer'), launcher('runtime/installer/bin/kata-cc-installer.js'));
     chmodSync(path.join(rootfs, 'usr/local/bin/kata-cc-installer'), 0o755);
     config = { entrypoint: ['/usr/local/bin/node', '/app/runtime/installer/bin/kata-cc-installer.js'], user: '0:0', ports: [], chown: [] };
   }

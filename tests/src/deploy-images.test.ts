@@ -75,6 +75,8 @@ test('the KBS image runs as uid 65532 and serves /healthz and /metrics with SQLi
   assert.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /kbs_http_requests_total/);
   const uid = ctd.ctr('task', 'exec', '--exec-id', 'uid', 'kbs-image-test', '/usr/local/bin/node', '-e', 'process.stdout.write(String(process.getuid()))');
   assert.equal(uid, '65532');
+  // kbs-cli is on PATH in the image (admins may exec into the pod).
+  assert.match(ctd.ctr('task', 'exec', '--exec-id', 'cli', 'kbs-image-test', 'kbs-cli', '--help'), /set-resource-policy/);
 });
 
 test('the installer image installs into a bind-mounted host root and uninstalls to the original bytes', { timeout: 240_000 }, async () => {
@@ -86,6 +88,8 @@ test('the installer image installs into a bind-mounted host root and uninstalls 
   const mount = ['--mount', `type=bind,src=${host},dst=/host,options=rbind:rw`];
   const installer = ['/usr/local/bin/node', '/app/runtime/installer/bin/kata-cc-installer.js'];
   const flags = ['--root=/host', '--no-restart', '--no-label'];
+  // `kubectl exec ds/kata-cc-installer -- kata-cc-installer status` uses the command on PATH.
+  assert.match((await ctrRun('--rm', image, 'installer-image-help', 'kata-cc-installer', 'status', '--root', '/')).stdout, /not installed/);
   const { stdout } = await ctrRun('--rm', ...mount, image, 'installer-image-install', ...installer, 'install', ...flags, '--tee=none');
   assert.equal(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}').mode, 'in-place');
   assert.ok(existsSync(path.join(host, 'opt/kata-cc/bin/containerd-shim-kata-cc-v2')));
