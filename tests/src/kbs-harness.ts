@@ -33,8 +33,8 @@ export async function writeAdminKeys(dir: string, name = 'admin', type: 'ed25519
  * Starts `kbs --storage memory: --allow-sample` on a free loopback port, plain HTTP unless
  * `insecureHttp: false` (then `extraArgs` carry the TLS options). Each call gets its own admin key.
  */
-export async function startKbs(dir: string, extraArgs: string[] = [], options: { insecureHttp?: boolean } = {}): Promise<RunningKbs> {
-  const admin = await writeAdminKeys(dir, `admin-${Math.random().toString(36).slice(2, 8)}`);
+export async function startKbs(dir: string, extraArgs: string[] = [], options: { insecureHttp?: boolean; adminKeyType?: 'ed25519' | 'p256' } = {}): Promise<RunningKbs> {
+  const admin = await writeAdminKeys(dir, `admin-${Math.random().toString(36).slice(2, 8)}`, options.adminKeyType ?? 'ed25519');
   const http = options.insecureHttp === false ? [] : ['--insecure-http'];
   const proc: ChildProcess = spawn(
     process.execPath,
@@ -78,14 +78,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real kbs-cli binary. */
-export function kbsCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs the real kbs-cli binary (`stdin` is piped in when given). */
+export function kbsCli(args: string[], env: Record<string, string> = {}, stdin?: Buffer): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [KBS_CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const proc = spawn(process.execPath, [KBS_CLI_BIN, ...args], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    if (stdin !== undefined) proc.stdin?.end(stdin);
     const out: Buffer[] = [];
     let err = '';
-    proc.stdout.on('data', (d: Buffer) => out.push(d));
-    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    proc.stdout?.on('data', (d: Buffer) => out.push(d));
+    proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     proc.once('error', reject);
     proc.once('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err }));
   });

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { SampleAttester } from '@kata-cc/attester';
 import { hasCode } from '@kata-cc/errors';
 import { KbsClient, TEE_KEY_ALGORITHMS, TeeKeyPair } from '@kata-cc/kbs-client';
+import { signAdminToken } from '@kata-cc/kbs-cli';
 import { requireTool, tempDir } from '@kata-cc/testing';
 import { kbsCli, startKbs, writeAdminKeys, type RunningKbs } from './kbs-harness.js';
 
@@ -205,4 +206,20 @@ test('KbsClient re-attests when its token expires (real KBS with --token-lifetim
   const second = await c.getToken();
   assert.notEqual(second.token, first.token);
   assert.equal(Buffer.from(await c.getResource('kbs:///default/key/s')).toString(), 'short-lived');
+});
+
+test('kbs-cli admin with an ES256 (P-256) key, a pre-made --admin-token-file, and --file - (real KBS)', async (t) => {
+  const es = await startKbs(dir, [], { adminKeyType: 'p256' });
+  t.after(() => es.stop());
+  const set = await kbsCli(['--url', es.url, '--admin-key', es.adminKey, 'set-resource', '--path', 'default/key/es', '--file', '-'], {}, Buffer.from('from stdin'));
+  assert.equal(set.code, 0, set.stderr);
+  assert.equal((await kbsCli(['--url', es.url, 'get-resource', '--path', 'default/key/es'])).stdout.toString(), 'from stdin');
+  const token = await signAdminToken(await readFile(es.adminKey));
+  await writeFile(path.join(dir, 'admin.jwt'), `${token}\n`);
+  const withToken = await kbsCli(['--url', es.url, '--admin-token-file', path.join(dir, 'admin.jwt'), 'get-resource-policy']);
+  assert.equal(withToken.code, 0, withToken.stderr);
+  const expired = await signAdminToken(await readFile(es.adminKey), Math.floor(Date.now() / 1000) - 3600);
+  await writeFile(path.join(dir, 'expired.jwt'), expired);
+  const refused = await kbsCli(['--url', es.url, '--admin-token-file', path.join(dir, 'expired.jwt'), 'get-resource-policy']);
+  assert.equal(refused.code, 4, refused.stderr);
 });

@@ -46,6 +46,12 @@ function fakeKbs(script: { failAuth?: number; resource401?: number; tokenTtlS?: 
       const claims = Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + (script.tokenTtlS ?? 300) })).toString('base64url');
       return void res.writeHead(200).end(JSON.stringify({ token: `eyJhbGciOiJFUzI1NiJ9.${claims}.c2ln` }));
     }
+    if (req.url === '/kbs/v0/resource/default/big/1') {
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      for (let i = 0; i < 32; i++) res.write(chunk);
+      return void res.end();
+    }
     if (req.url?.startsWith('/kbs/v0/resource/')) {
       state.gets++;
       if (typeof req.headers.authorization === 'string') state.bearer.push(req.headers.authorization);
@@ -150,4 +156,10 @@ test('KbsClient in passport mode sends the Bearer token and asks the source agai
 test('KbsClient() refuses a config with neither or both of attester and token source', () => {
   assert.throws(() => new KbsClient({ url: 'http://x' }, {}), (e) => hasCode(e, 'KBC_INVALID_CONFIG'));
   assert.throws(() => new KbsClient({ url: 'ftp://x' }, { attester: new SampleAttester() }), (e) => hasCode(e, 'KBC_INVALID_CONFIG'));
+});
+
+test('KbsClient refuses a KBS reply larger than maxReplyBytes (fake KBS)', async (t) => {
+  const kbs = await fakeKbs();
+  t.after(kbs.close);
+  await assert.rejects(client(kbs.url, { maxReplyBytes: 1024 * 1024 }).getResource('kbs:///default/big/1'), (e) => hasCode(e, 'KBC_PROTOCOL_ERROR') && /exceeds 1048576 bytes/.test((e as Error).message));
 });

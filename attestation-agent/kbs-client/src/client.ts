@@ -38,6 +38,8 @@ export interface KbsClientConfig {
   handshakeRetryDelayMs?: number;
   /** Per-request HTTP timeout (default 30 s). */
   timeoutMs?: number;
+  /** Largest KBS reply accepted (default 64 MiB). */
+  maxReplyBytes?: number;
 }
 
 export interface KbsClientDeps {
@@ -79,7 +81,11 @@ export class KbsClient {
     this.#deps = deps;
     this.#log = (deps.logger ?? silentLogger).child({ component: 'kbs-client' });
     this.#now = deps.now ?? Date.now;
-    this.#http = new KbsHttp(config.url, { ...(config.cert === undefined ? {} : { cert: config.cert }), ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }) });
+    this.#http = new KbsHttp(config.url, {
+      ...(config.cert === undefined ? {} : { cert: config.cert }),
+      ...(config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs }),
+      ...(config.maxReplyBytes === undefined ? {} : { maxReplyBytes: config.maxReplyBytes }),
+    });
     this.#teeKey = config.teeKey ?? TeeKeyPair.generate(config.teeKeyAlgorithm ?? DEFAULT_TEE_KEY_ALGORITHM);
   }
 

@@ -13,7 +13,12 @@ export interface KbsHttpOptions {
   cert?: string;
   /** Per-request timeout in milliseconds; default 30 000. */
   timeoutMs?: number;
+  /** Largest reply body accepted, in bytes; default 64 MiB. */
+  maxReplyBytes?: number;
 }
+
+/** Default reply limit: far above any token or JWE-wrapped secret, far below memory trouble. */
+export const DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 interface StoredCookie {
   value: string;
@@ -28,6 +33,7 @@ export class KbsHttp {
   readonly baseUrl: URL;
   readonly #agent: Agent;
   readonly #timeoutMs: number;
+  readonly #maxReplyBytes: number;
   readonly #cookies = new Map<string, StoredCookie>();
 
   constructor(url: string, options: KbsHttpOptions = {}) {
@@ -42,6 +48,7 @@ export class KbsHttp {
     }
     this.baseUrl = base;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     this.#agent = new Agent({
       connect: options.cert === undefined ? {} : { ca: options.cert },
       headersTimeout: this.#timeoutMs,
@@ -60,15 +67,27 @@ export class KbsHttp {
       body = JSON.stringify(options.json);
       headers['content-type'] = 'application/json';
     }
+    let res;
+    const chunks: Buffer[] = [];
     try {
-      const res = await request(url, { method, headers, body: body ?? null, dispatcher: this.#agent, signal: AbortSignal.timeout(this.#timeoutMs) });
-      const buf = Buffer.from(await res.body.arrayBuffer());
-      this.#storeCookies(res.headers['set-cookie']);
-      return { status: res.statusCode, headers: res.headers, body: buf };
+      res = await request(url, { method, headers, body: body ?? null, dispatcher: this.#agent, signal: AbortSignal.timeout(this.#timeoutMs) });
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        // SECURITY: a hostile or broken KBS must not make the guest buffer unbounded data.
+        if (size > this.#maxReplyBytes) {
+          res.body.destroy();
+          throw kbcError('KBC_PROTOCOL_ERROR', `KBS reply to ${method} ${url.pathname} exceeds ${this.#maxReplyBytes} bytes`);
+        }
+        chunks.push(chunk as Buffer);
+      }
     } catch (cause) {
+      if (cause instanceof Error && 'code' in cause && cause.code === 'KBC_PROTOCOL_ERROR') throw cause;
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw kbcError('KBC_HTTP_FAILED', `Cannot reach the KBS at ${this.baseUrl.origin} (${method} ${url.pathname}): ${reason}`, { cause });
     }
+    this.#storeCookies(res.headers['set-cookie']);
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
   }
 
   /** Forgets every cookie (a new handshake starts a new session). */

@@ -7,7 +7,7 @@ export { KBS_GET_RESOURCE_MAX_ATTEMPT, KbsClient, RCAR_MAX_ATTEMPT } from './cli
 export type { KbsClientConfig, KbsClientDeps, TokenAndKey } from './client.js';
 export { kbcError } from './errors.js';
 export type { KbcErrorCode } from './errors.js';
-export { KbsHttp } from './http.js';
+export { DEFAULT_MAX_REPLY_BYTES, KbsHttp } from './http.js';
 export type { HttpReply, KbsHttpOptions } from './http.js';
 export { DEFAULT_TEE_KEY_ALGORITHM, TEE_KEY_ALGORITHMS, TeeKeyPair, parseTeeKeyAlgorithm } from './tee-key.js';
 export type { TeeKeyAlgorithm, TeePubKeyJwk } from './tee-key.js';

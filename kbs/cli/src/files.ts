@@ -1,8 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { cliError } from './errors.js';
 
-/** Reads a file named on the command line; a failure names the option and the path. */
+/** Reads a file named on the command line (`-` is stdin); a failure names the option and the path. */
 export async function readInput(path: string, option: string): Promise<Buffer> {
+  if (path === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
   try {
     return await readFile(path);
   } catch (cause) {

@@ -9,7 +9,7 @@ export function registerSetResource(program: Command): void {
     .command('set-resource')
     .description('Store a resource (secret) in the KBS at repo/type/tag (admin)')
     .requiredOption('--path <repo/type/tag>', 'resource path, e.g. default/key/1 (or kbs:///default/key/1)')
-    .requiredOption('--file <file>', 'file whose bytes become the resource')
+    .requiredOption('--file <file>', 'file whose bytes become the resource (- for stdin)')
     .action(async (opts: { path: string; file: string }, cmd: Command) => {
       const uri = parseResourceUri(opts.path);
       const bytes = await readInput(opts.file, '--file');

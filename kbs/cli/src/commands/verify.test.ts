@@ -130,3 +130,56 @@ async function startSwtpm(parent: string): Promise<{ spec: string; stop: () => P
   }
   return { spec: `tcp://127.0.0.1:${port}`, stop };
 }
+
+test('through a real KBS: kbs-cli attest --tee tpm (TPM attester on swtpm) gets a token whose claims come from the TPM verifier; an untrusted AK is refused', async () => {
+  requireTool('swtpm');
+  requireTool('tpm2_createak');
+  const tpm = await startSwtpm(path.join(tmp.dir, 'kbs-e2e'));
+  const stops: (() => Promise<void>)[] = [tpm.stop];
+  try {
+    const ev = (await createAttester('tpm', { env: { AA_TPM_DEVICE: tpm.spec } }).getEvidence(new Uint8Array(48))) as { ak_public: string };
+    const akPem = createPublicKey({ key: Buffer.from(ev.ak_public, 'base64'), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }) as string;
+    const run = async (trusted: string): Promise<{ status: number | null; stdout: string; stderr: string }> => {
+      const cfg = path.join(tmp.dir, `verifier-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(cfg, JSON.stringify({ tpm: { trustedAks: [trusted] } }));
+      const kbs = await startKbsProcess(['--verifier-config', cfg]);
+      stops.push(kbs.stop);
+      const r = spawnSync(process.execPath, [path.join(repoRoot(), 'kbs/cli/bin/kbs-cli.js'), '--url', kbs.url, 'attest', '--tee', 'tpm'], {
+        encoding: 'utf8', env: { ...process.env, AA_TPM_DEVICE: tpm.spec },
+      });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const ok = await run(akPem);
+    assert.equal(ok.status, 0, ok.stderr);
+    const claims = JSON.parse(Buffer.from(ok.stdout.trim().split('.')[1]!, 'base64url').toString()) as { submods: Record<string, Record<string, Record<string, unknown>>> };
+    const evidence = claims.submods['cpu0']!['ear.veraison.annotated-evidence']!['tpm'] as Record<string, string>;
+    assert.match(evidence['report_data']!, /^[0-9a-f]{128}$/);
+    assert.equal(evidence['pcr08']!.length, 64);
+    const otherAk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const refused = await run(otherAk);
+    assert.equal(refused.status, 4, refused.stderr);
+  } finally {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  }
+});
+
+/** The real `kbs` binary on a free loopback port (memory storage, plain HTTP). */
+async function startKbsProcess(extra: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, [path.join(repoRoot(), 'kbs/server/bin/kbs.js'), '--listen', '127.0.0.1:0', '--insecure-http', '--storage', 'memory:', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' },
+  });
+  let err = '';
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`kbs did not start: ${err}`)), 20_000);
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /kbs listening on (\S+)/.exec(out);
+      if (m?.[1]) { clearTimeout(t); resolve(m[1]); }
+    });
+    proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`kbs exited with ${code}: ${err}`)); });
+  });
+  return { url, stop: async () => { if (proc.exitCode === null) proc.kill('SIGTERM'); await exited; } };
+}
