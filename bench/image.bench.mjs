@@ -23,6 +23,7 @@ if (!existsSync(path.join(root, 'image-rs/dist/bin/image-rs.js'))) {
 }
 const LAYERS = Number(process.env.IMAGE_BENCH_LAYERS ?? 10);
 const LAYER_MIB = Number(process.env.IMAGE_BENCH_LAYER_MIB ?? 20);
+const RUNS = Number(process.env.IMAGE_BENCH_RUNS ?? 3);
 const work = mkdtempSync(path.join(tmpdir(), 'img-bench-'));
 const log = (m) => process.stderr.write(`image bench: ${m}\n`);
 
@@ -78,21 +79,44 @@ try {
   for (const variant of ['plain', 'enc']) {
     const ref = `${reg.host}/bench/${variant}:v1`;
     const keyArgs = variant === 'enc' ? ['--decryption-key', path.join(work, 'rsa.pem')] : [];
-    // ours
-    const store = fresh();
-    for (const mode of ['cold store', 'warm store']) {
+    // ours: median of RUNS runs per mode (the machine is shared; single runs are noisy)
+    const env = { ...process.env, KATA_CC_LOG_LEVEL: 'warn' };
+    const ours = (dest, store) => timed(process.execPath, [cli, 'pull', ref, '--dest', dest, '--insecure-registry', reg.host, '--json', ...(store ? ['--store', store] : []), ...keyArgs], env);
+    const median = (ms, mode, extra) => {
+      const sorted = [...ms].sort((x, y) => x.seconds - y.seconds);
+      const mid = sorted[Math.floor(sorted.length / 2)];
+      // pullSeconds: the pull inside the process (what the CDH pays; no Node startup).
+      const pullSeconds = JSON.parse(mid.stdout).timings.totalMs / 1000;
+      record('image-rs', variant, mode, { seconds: mid.seconds, rssMiB: Math.max(...ms.map((m) => m.rssMiB)) }, { pullSeconds, samples: ms.map((m) => m.seconds), ...extra(mid) });
+    };
+    const transferred = (m) => ({ transferredMiB: Math.round(JSON.parse(m.stdout).layers.reduce((a, l) => a + l.transferred, 0) / 1048576) });
+    const cold = [];
+    for (let i = 0; i < RUNS; i++) {
+      const store = fresh();
       const dest = fresh();
-      const m = timed(process.execPath, [cli, 'pull', ref, '--dest', dest, '--insecure-registry', reg.host, '--store', store, '--json', ...keyArgs], { ...process.env, KATA_CC_LOG_LEVEL: 'warn' });
-      const s = JSON.parse(m.stdout);
-      record('image-rs', variant, mode, m, { transferredMiB: Math.round(s.layers.reduce((a, l) => a + l.transferred, 0) / 1048576) });
+      cold.push(ours(dest, store));
+      cleanup(store, dest);
+    }
+    median(cold, 'cold store', transferred);
+    const store = fresh();
+    const warmup = fresh();
+    ours(warmup, store);
+    cleanup(warmup);
+    const warm = [];
+    for (let i = 0; i < RUNS; i++) {
+      const dest = fresh();
+      warm.push(ours(dest, store));
       cleanup(dest);
     }
     cleanup(store);
-    {
+    median(warm, 'warm store', transferred);
+    const streaming = [];
+    for (let i = 0; i < RUNS; i++) {
       const dest = fresh();
-      record('image-rs', variant, 'no store (streaming)', timed(process.execPath, [cli, 'pull', ref, '--dest', dest, '--insecure-registry', reg.host, '--json', ...keyArgs], { ...process.env, KATA_CC_LOG_LEVEL: 'warn' }));
+      streaming.push(ours(dest));
       cleanup(dest);
     }
+    median(streaming, 'no store (streaming)', transferred);
     // skopeo + umoci
     {
       const oci = fresh();
