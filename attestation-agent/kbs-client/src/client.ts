@@ -130,7 +130,8 @@ export class KbsClient {
         if (reply.status !== 401) throw replyError('KBC_PROTOCOL_ERROR', `the resource request ${path}`, reply);
         last = resourceRefusal(path, reply);
         this.#log.warn({ attempt, path, status: reply.status }, 'KBS answered 401 to a resource request: re-attesting');
-        if (attempt < KBS_GET_RESOURCE_MAX_ATTEMPT) await this.#refresh();
+        // As the Rust client: one new handshake per 401 (not the 5-attempt loop), then retry.
+        if (attempt < KBS_GET_RESOURCE_MAX_ATTEMPT) await this.#refresh(1);
       }
       throw last ?? kbcError('KBC_UNAUTHORIZED', `KBS refused the resource request ${path}`);
     });
@@ -147,7 +148,7 @@ export class KbsClient {
     return run;
   }
 
-  async #refresh(): Promise<CachedToken> {
+  async #refresh(maxAttempts?: number): Promise<CachedToken> {
     this.#token = undefined;
     if (this.#deps.tokenSource !== undefined) {
       const { token, teeKey } = await this.#deps.tokenSource();
@@ -157,7 +158,7 @@ export class KbsClient {
     }
     const attester = this.#deps.attester;
     if (attester === undefined) throw kbcError('KBC_NO_ATTESTER', 'Cannot attest to the KBS: no attester configured');
-    const attempts = this.#config.handshakeAttempts ?? RCAR_MAX_ATTEMPT;
+    const attempts = maxAttempts ?? this.#config.handshakeAttempts ?? RCAR_MAX_ATTEMPT;
     const delay = this.#config.handshakeRetryDelayMs ?? 1000;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
