@@ -17,6 +17,7 @@ export interface KbsServerOptions extends Omit<KbsCoreOptions, 'metrics'> {
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+const MAX_HEADER_BYTES = 1024 * 1024;
 
 export interface KbsServer {
   app: FastifyInstance;
@@ -34,7 +35,10 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
   const app = Fastify({
     logger: false,
     bodyLimit: o.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
-    ...(o.https === undefined ? {} : { https: { cert: o.https.cert, key: o.https.key } }),
+    // Large headers: EAR tokens with event-log claims exceed Node's 16 KiB default as Bearer
+    // (trustee#1563 hit actix's limit the same way).
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    ...(o.https === undefined ? {} : { https: { cert: o.https.cert, key: o.https.key, maxHeaderSize: MAX_HEADER_BYTES } }),
   }) as unknown as FastifyInstance;
 
   // Bodies are parsed by our own validators so malformed JSON gets a KBS error, not fastify's.

@@ -86,6 +86,23 @@ test('Bearer token mode, token shape (EAR, ES256, jwk header, tee-pubkey path) a
   assert.match(prot, /^\{"alg":"ECDH-ES\+A256KW","enc":"A256GCM","epk":\{"crv":"P-256","kty":"EC","x":"[^"]+","y":"[^"]+"\}\}$/);
 });
 
+test('a large token (init-data claims over 16 KiB) works as a Bearer header', async () => {
+  const key = teeKey();
+  const a = await call(`${base}/kbs/v0/auth`, 'POST', authBody);
+  const nonce = (a.json() as { nonce: string }).nonce;
+  const rd = expectedReportData(nonce, key.jwk, '', 'sha384');
+  const body = `version = "0.1.0"\nalgorithm = "sha384"\n[data]\nbig = "${'x'.repeat(60_000)}"\n`;
+  const t = await call(`${base}/kbs/v0/attest`, 'POST', {
+    'init-data': { format: 'toml', body },
+    'runtime-data': { nonce, 'tee-pubkey': key.jwk },
+    'tee-evidence': { primary_evidence: { svn: '1', report_data: b64Encode(rd) }, additional_evidence: '' },
+  }, { cookie: a.cookie ?? '' });
+  assert.equal(t.status, 200, t.body);
+  const token = (t.json() as { token: string }).token;
+  assert.ok(token.length > 60_000);
+  assert.equal(Buffer.from(await getResource(base, 'default/key/1', key, { token })).toString(), 's3cret');
+});
+
 test('admin API: reference values, attestation policy, resource policy round trip, delete', async () => {
   const rv = { version: '0.1.0', type: 'sample', payload: Buffer.from(JSON.stringify({ svn: ['1'] })).toString('base64') };
   assert.equal((await call(`${base}/kbs/v0/reference-value`, 'POST', rv, await adminHdr())).status, 200);
