@@ -67,7 +67,7 @@ export abstract class DataWalker {
     if (node.rules) {
       // Base data at the same path takes precedence over the rule (as in regorus).
       if (base !== undefined) return this.walk(base, rest, i, f, cb);
-      const v = node.rules.kind === 'func' ? this.zeroArgCall(node.rules) : this.ruleValue(node.rules);
+      const v = this.ruleNodeValue(node, path);
       return v === undefined ? false : this.walk(v, rest, i, f, cb);
     }
     if (i === rest.length) return cb(this.nodeValue(node, base, path));
@@ -91,6 +91,19 @@ export abstract class DataWalker {
     return this.term(p, f, step);
   }
 
+  /** Value of a rule node; `c[x] := ...` and `c.k := ...` together make one object. */
+  private ruleNodeValue(node: PNode, path: string[]): Value | undefined {
+    const rs = node.rules as RuleSet;
+    const v = rs.kind === 'func' ? this.zeroArgCall(rs) : this.ruleValue(rs);
+    if (node.children.size === 0 || rs.kind !== 'object') return v;
+    const out = v instanceof RObject ? v.clone() : new RObject();
+    for (const [k, child] of node.children) {
+      const cv = child.rules ? this.ruleNodeValue(child, [...path, k]) : this.nodeValue(child, undefined, [...path, k]);
+      if (cv !== undefined) out.set(k, cv);
+    }
+    return out;
+  }
+
   /** A package (or all of data) as an object: base data merged with defined rule values. */
   nodeValue(node: PNode, base: Value | undefined, path: string[]): Value {
     const out = base instanceof RObject ? base.clone() : new RObject();
@@ -101,7 +114,7 @@ export abstract class DataWalker {
       if (o !== undefined) v = o;
       else if (child.rules) {
         if (this.inProgress(child.rules)) continue;
-        v = child.rules.kind === 'func' ? this.zeroArgCall(child.rules) : this.ruleValue(child.rules);
+        v = this.ruleNodeValue(child, childPath);
       } else v = this.nodeValue(child, out.getStr(key), childPath);
       if (v !== undefined) out.set(key, v);
     }

@@ -244,6 +244,9 @@ export class TermParser {
     for (;;) {
       const t = this.tok;
       if (t.nl && this.nest === 0 && !this.is('.')) return term;
+      if (this.is('.') && (this.peek().line !== t.line || this.peek().col !== t.col + 1)) {
+        throw rgoError('RGO_PARSE', `${this.file}:${t.line}:${t.col}: invalid whitespace between . and identifier`, { file: this.file, line: t.line, col: t.col });
+      }
       if (this.is('.') && this.peek().kind === 'ident' && !this.peek().nl) {
         this.pos++;
         const name = this.tok.text;

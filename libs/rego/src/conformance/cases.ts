@@ -113,12 +113,16 @@ function runCase(c: YamlCase): { ok: boolean; why: string } {
 /** Every interpreter case, with ids `<file relative to cases/> :: <note>`. */
 export function runInterpreterCases(casesDir: string): CaseResult[] {
   const results: CaseResult[] = [];
+  const seen = new Map<string, number>();
   for (const file of yamlFiles(casesDir)) {
     const rel = path.relative(casesDir, file);
     // One file has a flow sequence the strict parser rejects; the document still loads.
     const doc = YAML.parseDocument(readFileSync(file, 'utf8')).toJS() as { cases: YamlCase[] };
     for (const c of doc.cases) {
-      const id = `${rel} :: ${c.note}`;
+      const base = `${rel} :: ${c.note}`;
+      const n = (seen.get(base) ?? 0) + 1;
+      seen.set(base, n);
+      const id = n === 1 ? base : `${base} (${n})`; // a few notes repeat within a file
       if (c.skip === true) {
         results.push({ id, ok: false, skipped: true, why: 'skipped by the corpus' });
         continue;
