@@ -133,7 +133,12 @@ export class KbsCore {
     const teeKey = extractTeeKey(claims);
     const policy = (await this.store.getPolicy('resource', RESOURCE_POLICY_ID)) ?? DEFAULT_RESOURCE_POLICY;
     const data = { plugin: 'resource', 'resource-path': path, query, dev_mode: this.devMode };
-    const allow = this.as.engine.evaluate([{ path: 'resource-policy.rego', source: policy }], 'data.policy.allow', claims, data);
+    let allow: unknown;
+    try {
+      allow = this.as.engine.evaluate([{ path: 'resource-policy.rego', source: policy }], 'data.policy.allow', claims, data);
+    } catch (e) {
+      throw withVariant(e, 'PolicyEngineError');
+    }
     this.#metrics?.policyEvals.inc({ result: allow === true ? 'allow' : 'deny' });
     // SECURITY: only a literal `true` releases; undefined or non-boolean results deny.
     if (allow !== true) throw kbsError('KBS_POLICY_DENIED', `The resource policy denies access to ${path.join('/')}`, 'PolicyDeny', 'PERMISSION_DENIED');
