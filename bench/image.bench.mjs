@@ -24,7 +24,9 @@ if (!existsSync(path.join(root, 'image-rs/dist/bin/image-rs.js'))) {
 const LAYERS = Number(process.env.IMAGE_BENCH_LAYERS ?? 10);
 const LAYER_MIB = Number(process.env.IMAGE_BENCH_LAYER_MIB ?? 20);
 const RUNS = Number(process.env.IMAGE_BENCH_RUNS ?? 3);
-const work = mkdtempSync(path.join(tmpdir(), 'img-bench-'));
+// tmpfs when available: the guest unpacks into tmpfs too, and disk writeback of earlier runs
+// would otherwise leak into later runs' timings.
+const work = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'img-bench-'));
 const log = (m) => process.stderr.write(`image bench: ${m}\n`);
 
 /** Runs a command under GNU time: wall seconds and max RSS (MiB). */

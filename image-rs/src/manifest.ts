@@ -4,6 +4,8 @@ import type { ImageReference } from './reference.js';
 import type { FetchedManifest, RegistryClient } from './registry/client.js';
 import { MEDIA, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from './types.js';
 
+const MAX_LAYERS = 1000;
+
 export interface ResolvedManifest {
   /** Digest of the image manifest (what runtimes and signatures name). */
   digest: string;
@@ -57,6 +59,8 @@ export function checkManifest(obj: Record<string, unknown>, what: string): Image
   if (obj['schemaVersion'] !== 2) throw imgError('IMG_MANIFEST_INVALID', `${what}: schemaVersion must be 2 (schema 1 is not supported)`);
   const layers = obj['layers'];
   if (!Array.isArray(layers)) throw imgError('IMG_MANIFEST_INVALID', `${what}: "layers" is missing`);
+  // SECURITY: bounds the work a hostile manifest can ask for (Docker caps images at 127 layers).
+  if (layers.length > MAX_LAYERS) throw imgError('IMG_MANIFEST_INVALID', `${what} has ${layers.length} layers; at most ${MAX_LAYERS} are accepted`);
   checkDescriptor(obj['config'], `${what} config`);
   layers.forEach((l, i) => checkDescriptor(l, `${what} layer ${i}`));
   return obj as unknown as ImageManifest;

@@ -27,7 +27,7 @@ export function progressRenderer(out: NodeJS.WriteStream): (e: ProgressEvent) =>
       const l = layers[e.index];
       if (l) {
         l.bytes = e.bytes;
-        l.state = 'downloading';
+        l.state = e.bytes >= l.size ? 'unpacking' : 'downloading';
       }
       draw(false);
     } else {
