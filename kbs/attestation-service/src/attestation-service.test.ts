@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { hasCode } from '@kata-cc/errors';
-import { b64Encode, expectedReportData } from '@kata-cc/kbs-types';
+import { b64Encode, expectedReportData, runtimeDataDigest } from '@kata-cc/kbs-types';
 import type { Attestation, TeePubKey } from '@kata-cc/kbs-types';
 import { AttestationService, TokenSigner, parseInitData, parseRvpsMessage, statusOf, tierOf } from './index.js';
 import type { AsStore } from './index.js';
@@ -54,6 +54,29 @@ test('dev mode: default policy affirms sample; the token verifies and carries in
   assert.deepEqual(ev['init_data_claims'], { 'aa.toml': { token_configs: { kbs: { url: 'http://kbs' } } } });
   assert.equal(ev['init_data'], Buffer.from(parseInitData({ format: 'toml', body: init }).hash).toString('hex'));
   assert.deepEqual(signer.verify(token)['submods'], claims['submods']);
+});
+
+test('composite evidence: sample + sampledevice give cpu0 and gpu0 submods, each bound', async () => {
+  const as = new AttestationService({ store: store(), signer, devMode: true });
+  const k = key();
+  const devRd = runtimeDataDigest({ nonce: 'n2', 'tee-pubkey': k }, 'sha384');
+  const additional = JSON.stringify({ sampledevice: { svn: '2', report_data: b64Encode(devRd) } });
+  const rd = expectedReportData('n2', k, additional, 'sha384');
+  const att: Attestation = {
+    'runtime-data': { nonce: 'n2', 'tee-pubkey': k },
+    'tee-evidence': { primary_evidence: { svn: '1', report_data: b64Encode(rd) }, additional_evidence: additional },
+  };
+  const { claims } = await as.attest({ tee: 'sample', nonce: 'n2', attestation: att });
+  const submods = claims['submods'] as Record<string, Record<string, unknown>>;
+  assert.deepEqual(Object.keys(submods).sort(), ['cpu0', 'gpu0']);
+  assert.equal(submods['gpu0']!['ear.status'], 'affirming');
+  // A device evidence bound to another nonce is refused.
+  const bad = JSON.stringify({ sampledevice: { svn: '2', report_data: b64Encode(runtimeDataDigest({ nonce: 'x', 'tee-pubkey': k }, 'sha384')) } });
+  const rd2 = expectedReportData('n2', k, bad, 'sha384');
+  await assert.rejects(
+    as.attest({ tee: 'sample', nonce: 'n2', attestation: { 'runtime-data': { nonce: 'n2', 'tee-pubkey': k }, 'tee-evidence': { primary_evidence: { svn: '1', report_data: b64Encode(rd2) }, additional_evidence: bad } } }),
+    (e) => hasCode(e, 'VERIFIER_REPORT_DATA_MISMATCH'),
+  );
 });
 
 test('a custom policy using query_reference_value is affirming only for registered values', async () => {

@@ -53,7 +53,17 @@ configuration = 2 if {
 	input.sample.debug == false
 }
 
+executables = 3 if {
+	input.sampledevice
+	data.dev_mode == true
+}
+
 hardware = 2 if {
+	input.sampledevice
+	data.dev_mode == true
+}
+
+configuration = 2 if {
 	input.sampledevice
 	data.dev_mode == true
 }
