@@ -23,7 +23,7 @@ export interface PrivateContainerd {
   ctr(...args: string[]): string;
 }
 
-export async function privateContainerd(dir: string, sandboxImage: string): Promise<PrivateContainerd> {
+export async function privateContainerd(dir: string, sandboxImage: string, registryHost?: string): Promise<PrivateContainerd> {
   const containerd = requireTool('containerd');
   const ctrBin = requireTool('ctr');
   const config = path.join(dir, 'etc/containerd/config.toml');
@@ -59,7 +59,7 @@ state = "${dir}/run/containerd"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = "${dir}/run/runc"
-`,
+${registryHost === undefined ? '' : `  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${registryHost}"]\n    endpoint = ["http://${registryHost}"]\n`}`,
   );
   const control = path.join(dir, 'ctd.sh');
   await writeFile(
@@ -131,15 +131,21 @@ export interface CriClient {
   close(): void;
 }
 
-/** CRI RuntimeService over containerd's socket (the subset in testdata/cri-runtime-min.proto). */
+/** CRI RuntimeService and ImageService over containerd's socket (the subset in testdata/cri-runtime-min.proto). */
 export function criClient(socket: string): CriClient {
   const def = loader.loadSync(fixturePath(import.meta.url, 'testdata/cri-runtime-min.proto'), { keepCase: true, longs: String, enums: String, defaults: true });
   const pkg = grpc.loadPackageDefinition(def) as Client;
-  const client = new pkg.runtime.v1.RuntimeService(`unix://${socket}`, grpc.credentials.createInsecure());
+  const runtime = new pkg.runtime.v1.RuntimeService(`unix://${socket}`, grpc.credentials.createInsecure());
+  const images = new pkg.runtime.v1.ImageService(`unix://${socket}`, grpc.credentials.createInsecure());
   return {
-    call: (method, req, timeoutMs = 30_000) =>
-      new Promise((resolve, reject) => client[method](req, { deadline: Date.now() + timeoutMs }, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res as never)))),
-    close: () => client.close(),
+    call: (method, req, timeoutMs = 30_000) => {
+      const client = method === 'PullImage' ? images : runtime;
+      return new Promise((resolve, reject) => client[method](req, { deadline: Date.now() + timeoutMs }, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res as never))));
+    },
+    close: () => {
+      runtime.close();
+      images.close();
+    },
   };
 }
 

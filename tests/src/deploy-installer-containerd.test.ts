@@ -1,19 +1,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, rename, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot, tempDir } from '@kata-cc/testing';
-import { criClient, criRuntimes, importPauseImage, privateContainerd, waitReady, type CriClient, type PrivateContainerd } from './deploy-containerd.js';
+import { busyboxImage, pushImage, repoRoot, startRegistry, tempDir, type TestRegistry } from '@kata-cc/testing';
+import { criClient, criRuntimes, privateContainerd, waitReady, type CriClient, type PrivateContainerd } from './deploy-containerd.js';
 
 // The installer against a REAL containerd 1.6: install registers the kata-cc handlers with
-// CRI (containerd restarted through --restart-cmd, like systemctl on a node), a pod sandbox
-// with handler kata-cc-dev reaches our shim with our configuration, and uninstall gives the
-// original config.toml back byte for byte.
+// CRI (containerd restarted through --restart-cmd, like systemctl on a node), a pod on
+// handler kata-cc-dev runs through the installed shim with the installed configuration, and
+// uninstall gives the original config.toml back byte for byte. The VM is the FAKE hypervisor
+// (no nested KVM here; runtime-cri-guest.test.ts boots the real guest under TCG).
 const run = promisify(execFile);
-const SANDBOX_IMAGE = 'registry.local/kata-cc/pause:latest';
+const FAKE_AGENT = path.join(repoRoot(), 'runtime/sandbox/dist/fake-agent/main.js');
+let reg: TestRegistry;
+let bb: string;
 const HANDLERS = ['kata-cc', 'kata-cc-dev', 'kata-cc-se', 'kata-cc-snp', 'kata-cc-tdx'];
 let work: { dir: string; cleanup: () => Promise<void> };
 let ctd: PrivateContainerd;
@@ -29,10 +32,13 @@ const common = (): string[] => ['--root', '/', '--prefix', prefix, '--containerd
 before(async () => {
   work = await tempDir('kcc-deploy-ctd-');
   prefix = path.join(work.dir, 'opt/kata-cc');
-  ctd = await privateContainerd(work.dir, SANDBOX_IMAGE);
+  reg = await startRegistry();
+  bb = `${reg.host}/kcc/bb:latest`;
+  await pushImage(reg, 'kcc/bb', 'latest', await busyboxImage());
+  await pushImage(reg, 'kcc/pause', 'latest', await busyboxImage(['sleep', '2147483647']));
+  ctd = await privateContainerd(work.dir, `${reg.host}/kcc/pause:latest`, reg.host);
   ctd.start();
   await waitReady(ctd);
-  importPauseImage(ctd, SANDBOX_IMAGE);
   cri = criClient(ctd.socket);
   // The real payload builder, linked to this checkout; the shim launcher is wrapped so the
   // test sees exactly how containerd invoked it (argv and the runtime options on stdin).
@@ -40,8 +46,11 @@ before(async () => {
   await run(process.execPath, [path.join(repoRoot(), 'deploy/images/build-payload.mjs'), '--out', payload, '--link', '--prefix', prefix]);
   const shim = path.join(payload, 'bin/containerd-shim-kata-cc-v2');
   await rename(shim, `${shim}.real`);
-  await writeFile(shim, `#!/bin/sh\necho "$@" >> ${work.dir}/shim-calls\ncat > ${work.dir}/shim-stdin.$$\nexec "$0.real" "$@" < ${work.dir}/shim-stdin.$$\n`);
+  await writeFile(shim, `#!/bin/sh\necho "$@" >> ${work.dir}/shim-calls\ncat > ${work.dir}/shim-stdin.$$\nexec "$(readlink -f "$0").real" "$@" < ${work.dir}/shim-stdin.$$\n`);
   await chmod(shim, 0o755);
+  // kata-cc-dev's configuration with the FAKE hypervisor in place of QEMU.
+  await writeFile(path.join(payload, 'share/defaults/kata-cc/configuration-dev.toml'),
+    `[hypervisor.fake]\nguest_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(FAKE_AGENT)}]\n[runtime]\nstate_dir = ${JSON.stringify(path.join(work.dir, 'kata-state'))}\n`);
 });
 
 after(async () => {
@@ -56,6 +65,7 @@ after(async () => {
     }
   }
   await run('sh', ['-c', `grep ' ${work.dir}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]).catch(() => {});
+  await reg?.stop();
   await work?.cleanup();
 });
 
@@ -64,7 +74,8 @@ const sandbox = (handler: string): Record<string, unknown> => ({
   config: {
     metadata: { name: `pod-${handler}`, uid: `uid-${handler}-${Date.now()}`, namespace: 'default', attempt: 0 },
     log_directory: path.join(work.dir, 'pod-logs'),
-    annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': 'H4sIAAAAAAAAA0vOyS9KUUhKLCpRSM7PBQA3qHUmDwAAAA==' },
+    // The initdata annotation exactly as the operator's guide makes it.
+    annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': execFileSync(path.join(repoRoot(), 'deploy/examples/make-initdata.sh'), ['--annotation', 'http://10.0.0.10:8080'], { encoding: 'utf8' }).trim() },
     linux: { security_context: { namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } },
   },
 });
@@ -91,28 +102,29 @@ test('kata-cc-installer registers the kata-cc handlers with a real containerd 1.
     assert.ok(existsSync(`${prefix}/share/defaults/kata-cc/configuration${suffix}.toml`));
   }
 
-  // A pod sandbox on kata-cc-dev: containerd starts OUR shim with OUR configuration.
-  let sandboxId: string | undefined;
-  let runError: Error | undefined;
-  try {
-    sandboxId = (await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', sandbox('kata-cc-dev'), 120_000)).pod_sandbox_id;
-  } catch (err) {
-    runError = err as Error;
-  }
-  const callsFile = path.join(work.dir, 'shim-calls');
-  assert.ok(existsSync(callsFile), `containerd never started the shim: ${String(runError?.message)}`);
-  const calls = readFileSync(callsFile, 'utf8');
+  // A pod on kata-cc-dev, as kubelet runs it: containerd starts OUR shim with OUR configuration.
+  await cri.call('PullImage', { image: { image: bb } }, 60_000);
+  const cfg = sandbox('kata-cc-dev');
+  const { pod_sandbox_id: pod } = await cri.call<{ pod_sandbox_id: string }>('RunPodSandbox', cfg, 60_000);
+  const calls = readFileSync(path.join(work.dir, 'shim-calls'), 'utf8');
   assert.match(calls, /-namespace k8s\.io -address \S+containerd\.sock -publish-binary \S+ -id [0-9a-f]{64}( -debug)? start/);
-  const stdinFiles = readdirSync(work.dir).filter((f) => f.startsWith('shim-stdin.'));
-  const options = stdinFiles.map((f) => readFileSync(path.join(work.dir, f), 'latin1')).join('');
+  const options = readdirSync(work.dir).filter((f) => f.startsWith('shim-stdin.')).map((f) => readFileSync(path.join(work.dir, f), 'latin1')).join('');
   assert.ok(options.includes('runtimeoptions.v1.Options') && options.includes(`${prefix}/share/defaults/kata-cc/configuration-dev.toml`), 'CRI passes options.ConfigPath to the shim');
-  if (sandboxId !== undefined) {
-    await cri.call('StopPodSandbox', { pod_sandbox_id: sandboxId }, 60_000);
-    await cri.call('RemovePodSandbox', { pod_sandbox_id: sandboxId }, 60_000);
-  } else {
-    // The shim (runtime/shim) decides whether the VM starts here; the handler itself resolved.
-    assert.doesNotMatch(String(runError?.message), /no runtime for/);
+  const sandboxConfig = cfg['config'] as Record<string, unknown>;
+  const { container_id: c } = await cri.call<{ container_id: string }>('CreateContainer', {
+    pod_sandbox_id: pod, sandbox_config: sandboxConfig,
+    config: { metadata: { name: 'hello', attempt: 0 }, image: { image: bb }, command: ['/bin/sh', '-c', 'echo hello from kata-cc-dev; exit 0'], log_path: 'hello.log' },
+  }, 60_000);
+  await cri.call('StartContainer', { container_id: c }, 60_000);
+  let status: { state: string; exit_code: number } = { state: '', exit_code: -1 };
+  for (let i = 0; i < 200 && status.state !== 'CONTAINER_EXITED'; i++) {
+    status = (await cri.call<{ status: { state: string; exit_code: number } }>('ContainerStatus', { container_id: c })).status;
+    if (status.state !== 'CONTAINER_EXITED') await new Promise((r) => setTimeout(r, 100));
   }
+  assert.deepEqual({ state: status.state, exit: status.exit_code }, { state: 'CONTAINER_EXITED', exit: 0 });
+  assert.match(readFileSync(path.join(work.dir, 'pod-logs/hello.log'), 'utf8'), /stdout F hello from kata-cc-dev/);
+  await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000);
+  await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 60_000);
 
   const un = await installer('uninstall', ...common());
   assert.deepEqual(JSON.parse(un.stdout), { config: 'restored', restarted: true, wasInstalled: true });
