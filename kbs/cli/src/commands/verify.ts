@@ -28,6 +28,9 @@ interface VerifyOpts {
   maxVmpl?: string;
   trustedAk?: string[];
   seKey?: string;
+  pccsUrl?: string;
+  collateralCache?: string;
+  kdsUrl?: string;
 }
 
 /**
@@ -72,6 +75,9 @@ function teeConfig(o: VerifyOpts): Record<string, unknown> {
   if (o.vcekStore !== undefined) c['vcekStoreDir'] = o.vcekStore;
   if (o.maxVmpl !== undefined) c['maxVmpl'] = Number(o.maxVmpl);
   if (o.seKey !== undefined) c['measurementKeyPrivate'] = o.seKey;
+  if (o.pccsUrl !== undefined) c['pccsUrl'] = o.pccsUrl;
+  if (o.collateralCache !== undefined) c['collateralCacheDir'] = o.collateralCache;
+  if (o.kdsUrl !== undefined) c['kdsUrl'] = o.kdsUrl;
   for (const ak of o.trustedAk ?? []) {
     if (statSync(ak, { throwIfNoEntry: false })?.isDirectory()) c['trustedAkKeysDir'] = ak;
     else c['trustedAks'] = [...((c['trustedAks'] as string[] | undefined) ?? []), ak];
@@ -139,9 +145,12 @@ export function registerVerify(program: Command): void {
     .requiredOption('--tee <tee>', `TEE of the evidence: ${TEES.join('|')}`)
     .requiredOption('--evidence <file>', 'evidence: raw bytes, hex text (0x optional), TEE evidence JSON or a KBS Attestation message')
     .option('--collateral <file|dir>', 'TDX: QuoteCollateralV3 JSON file or a directory of PCS responses (see verifier README)')
+    .option('--pccs-url <url>', 'TDX: fetch collateral from this PCCS/PCS (API v4) when --collateral is not given')
+    .option('--collateral-cache <dir>', 'TDX: on-disk cache for --pccs-url collateral')
     .option('--allow-missing-collateral', 'TDX: skip (and list) the collateral checks whose collateral is absent')
     .option('--vcek <file>', 'SNP: VCEK or VLEK (DER or PEM) when the evidence carries none')
     .option('--vcek-store <dir>', 'SNP: offline VCEK store root (vcek/<hwid>/<tcb>_vcek.der)')
+    .option('--kds-url <url>', 'SNP: fetch a missing VCEK from this KDS (e.g. https://kdsintf.amd.com), cached in --vcek-store')
     .option('--max-vmpl <n>', 'SNP: highest VMPL accepted (default 0)')
     .option('--trusted-ak <file|dir...>', 'TPM: trusted attestation key(s), PEM public key files or a directory of *.pub')
     .option('--se-key <file>', 'SE: RSA private key PEM that encrypted the measurement key and nonce of the request')

@@ -126,3 +126,37 @@ test('tampering, wrong VCEK, TCB, chip ID and policy each fail with their own co
   await assert.rejects(new SnpVerifier().inspect({ attestation_report: { version: 3 } }, {}), { code: 'VERIFIER_SNP_EVIDENCE_MALFORMED' });
   await assert.rejects(new SnpVerifier().inspect(new Uint8Array(100), {}), { code: 'VERIFIER_SNP_REPORT_MALFORMED' });
 });
+
+test('VCEK from a fake KDS (AMD KDS URL layout), cached into the offline store for the next verification', async () => {
+  const http = await import('node:http');
+  const report = parseSnpReport(read(SNP('test-report.bin')));
+  const hwid = Buffer.from(report.chipId).toString('hex');
+  const urls: string[] = [];
+  const server = http.createServer((req, res) => {
+    urls.push(req.url ?? '');
+    if (req.url?.startsWith(`/vcek/v1/Milan/${hwid}?blSPL=`)) {
+      res.writeHead(200);
+      res.end(readFileSync(SNP('test-vcek.der')));
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const store = path.join(tmp.dir, 'kds-store');
+    const v = new SnpVerifier({ kdsUrl: url, vcekStoreDir: store });
+    const out = await v.inspect(read(SNP('test-report.bin')), {});
+    assert.equal(out.claims['generation'], 'Milan');
+    assert.equal(urls.length, 1);
+    assert.match(urls[0]!, /teeSPL=\d+&snpSPL=\d+&ucodeSPL=\d+$/);
+    await v.inspect(read(SNP('test-report.bin')), {});
+    assert.equal(urls.length, 1, 'second verification used the store');
+    const vlek = read(SNP('test-vlek-report.bin'));
+    await assert.rejects(new SnpVerifier({ kdsUrl: url, maxVmpl: 1 }).inspect(vlek, {}, { now: new Date('2025-06-01') }), { code: 'VERIFIER_SNP_VEK_MISSING' });
+    await assert.rejects(new SnpVerifier({ kdsUrl: 'http://127.0.0.1:9' }).inspect(read(SNP('test-report.bin')), {}), { code: 'VERIFIER_SNP_VEK_FETCH_FAILED' });
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});

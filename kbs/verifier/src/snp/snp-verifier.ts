@@ -22,6 +22,7 @@ import { generationFromCpuid, parseSnpReport, REPORT_SIZE, SIGNED_SIZE, type Snp
 import { snpClaims } from './claims.js';
 import { checkVekMatchesReport, findVek, signingKeyType, verifyVekChain } from './vek.js';
 import { certTableFromJson, reportFromJson, type CertEntry } from './wire.js';
+import { fetchVcek } from './kds.js';
 
 export interface SnpVerifierConfig {
   /** A VCEK/VLEK (DER or PEM bytes, or a file path) used when the evidence has none. */
@@ -34,6 +35,8 @@ export interface SnpVerifierConfig {
   allowMigrationAgent?: boolean;
   /** Highest VMPL accepted (trustee accepts 0 only). Default 0. */
   maxVmpl?: number;
+  /** KDS-compatible URL (https://kdsintf.amd.com) to fetch VCEKs from when none is at hand; cached in `vcekStoreDir`. */
+  kdsUrl?: string;
 }
 
 const MALFORMED = 'VERIFIER_SNP_EVIDENCE_MALFORMED';
@@ -82,7 +85,19 @@ export class SnpVerifier implements HardwareVerifier {
 
   async inspect(evidence: unknown, expected: OptionalBinding, options: VerifyOptions = {}): Promise<HardwareVerified> {
     const ev = decodeSnpEvidence(evidence);
-    return verifySnpReport(parseSnpReport(ev.report), ev.certTable, expected, { ...this.#config, at: options.now ?? new Date() });
+    const report = parseSnpReport(ev.report);
+    const at = options.now ?? new Date();
+    const c = this.#config;
+    if (c.kdsUrl !== undefined && c.vek === undefined) {
+      try {
+        findVek(report, signingKeyType(report), generationFromCpuid(report), { certTable: ev.certTable, storeDir: c.vcekStoreDir });
+      } catch (err) {
+        if (!(err instanceof KccError && err.code === 'VERIFIER_SNP_VEK_MISSING') || signingKeyType(report) !== 'VCEK') throw err;
+        const vek = await fetchVcek({ url: c.kdsUrl, ...(c.vcekStoreDir ? { storeDir: c.vcekStoreDir } : {}) }, report, generationFromCpuid(report));
+        return verifySnpReport(report, ev.certTable, expected, { ...c, vek, at });
+      }
+    }
+    return verifySnpReport(report, ev.certTable, expected, { ...c, at });
   }
 }
 

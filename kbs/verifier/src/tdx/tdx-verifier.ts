@@ -20,6 +20,9 @@ import { tdxClaims } from './claims.js';
 import { loadCollateralDir, parseCollateralJson, type QuoteCollateral } from './collateral.js';
 import { verifyDcap } from './dcap.js';
 import { parseTdxQuote, type TdxQuote } from './quote.js';
+import { parsePckExtensions } from './pck.js';
+import { pcsCollateral } from './pcs.js';
+import { parseCertificate, pemBlocks } from '../common/x509.js';
 
 export interface TdxVerifierConfig {
   /** QuoteCollateralV3 object, or a path to its JSON file or to a directory of PCS responses. */
@@ -28,6 +31,12 @@ export interface TdxVerifierConfig {
   allowDebug?: boolean;
   /** Skip, instead of failing, the checks whose collateral is absent (reported in claims). */
   allowMissingCollateral?: boolean;
+  /** PCCS/PCS base URL used when no offline `collateral` is configured. */
+  pccsUrl?: string;
+  /** On-disk cache for PCCS/PCS collateral. */
+  collateralCacheDir?: string;
+  /** Root CA CRL URL (default `<pccsUrl>/sgx/certification/v4/rootcacrl`). */
+  rootCaCrlUrl?: string;
 }
 
 const MALFORMED = 'VERIFIER_TDX_EVIDENCE_MALFORMED';
@@ -58,14 +67,17 @@ function resolveCollateral(c: QuoteCollateral | string | undefined, fmspc: () =>
   return statSync(c).isDirectory() ? loadCollateralDir(c, fmspc()) : parseCollateralJson(readFileSync(c, 'utf8'));
 }
 
-function fmspcOf(q: TdxQuote): string {
-  // Only for picking `tcbinfo-<fmspc>.json`: the FMSPC that counts is the verified PCK's.
-  const m = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(q.pckChainPem);
-  if (!m) return '';
-  const der = Buffer.from(m[0].replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
-  const i = der.indexOf(Buffer.from('060a2a864886f84d010d0104', 'hex'));
-  return i < 0 ? '' : der.subarray(i + 14, i + 20).toString('hex');
+/**
+ * FMSPC and PCK CA type of the quote's PCK leaf, only to choose which collateral to fetch: the
+ * leaf is verified (and its FMSPC compared with the TCB info's) by DCAP afterwards.
+ */
+function platformOf(q: TdxQuote): { fmspc: string; ca: 'platform' | 'processor' } {
+  const certs = pemBlocks(q.pckChainPem);
+  if (!certs[0]) throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'VERIFIER_TDX_PCK_CHAIN_MALFORMED', message: 'The quote has no PCK certificate' });
+  const leaf = parseCertificate(certs[0], 'VERIFIER_TDX_PCK_CHAIN_MALFORMED');
+  return { fmspc: parsePckExtensions(leaf).fmspc, ca: /Processor CA/.test(leaf.x509.issuer) ? 'processor' : 'platform' };
 }
+
 
 export class TdxVerifier implements HardwareVerifier {
   readonly tee: Tee = 'tdx';
@@ -82,7 +94,18 @@ export class TdxVerifier implements HardwareVerifier {
   async inspect(evidence: unknown, expected: OptionalBinding, options: VerifyOptions = {}): Promise<HardwareVerified> {
     const ev = decodeTdxEvidence(evidence);
     const quote = parseTdxQuote(ev.quote);
-    return verifyTdxQuote(quote, ev.ccel, expected, { ...this.#config, at: options.now ?? new Date() });
+    const at = options.now ?? new Date();
+    const c = this.#config;
+    if (c.collateral === undefined && c.pccsUrl !== undefined) {
+      const { fmspc, ca } = platformOf(quote);
+      const collateral = await pcsCollateral({
+        url: c.pccsUrl,
+        ...(c.collateralCacheDir === undefined ? {} : { cacheDir: c.collateralCacheDir }),
+        ...(c.rootCaCrlUrl === undefined ? {} : { rootCaCrlUrl: c.rootCaCrlUrl }),
+      }, fmspc, ca, at);
+      return verifyTdxQuote(quote, ev.ccel, expected, { ...c, collateral, at });
+    }
+    return verifyTdxQuote(quote, ev.ccel, expected, { ...c, at });
   }
 }
 
@@ -92,7 +115,7 @@ export function verifyTdxQuote(
   expected: OptionalBinding,
   config: TdxVerifierConfig & { at: Date },
 ): HardwareVerified {
-  const collateral = resolveCollateral(config.collateral, () => fmspcOf(quote));
+  const collateral = resolveCollateral(config.collateral, () => platformOf(quote).fmspc);
   const dcap = verifyDcap(quote, { at: config.at, collateral, allowMissingCollateral: config.allowMissingCollateral === true });
   const attrs = quote.body.tdAttributes;
   // SECURITY: a debug TD exposes its memory and registers to the host; refuse unless allowed.
