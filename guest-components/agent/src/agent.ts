@@ -9,6 +9,7 @@ import { AgentPolicy } from './policy/policy.js';
 import { Sandbox } from './sandbox.js';
 import { registerAgentService } from './service.js';
 import type { ImagePuller } from './storage/image-puller.js';
+import { selectImagePuller } from './storage/registry.js';
 import type { AgentChannel } from './transport/channel.js';
 import { openChannel } from './transport/registry.js';
 
@@ -47,9 +48,11 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const policy = policyText !== undefined
     ? new AgentPolicy({ origin: 'initdata', text: policyText }, log)
     : new AgentPolicy({ origin: 'default', text: await readFile(config.policyFile, 'utf8') }, log);
-  const components: ChildProcess[] = deps.launchComponents === false ? [] : launchGuestComponents(config.guestComponentsProcs, files, log);
+  const launched = deps.launchComponents === false ? { children: [] as ChildProcess[], cdh: false } : launchGuestComponents(config.guestComponentsProcs, files, config.aaAllowSample, log);
+  const components = launched.children;
+  const imagePuller = deps.imagePuller ?? await selectImagePuller(config, launched.cdh, log);
   // Hostname and DNS are the guest's to set; an agent on a Unix socket runs on a host (tests).
-  const sandbox = new Sandbox({ logger: log, version: AGENT_VERSION, configureGuest: !config.serverAddr.startsWith('unix://'), ...(deps.imagePuller ? { imagePuller: deps.imagePuller } : {}) });
+  const sandbox = new Sandbox({ logger: log, version: AGENT_VERSION, configureGuest: !config.serverAddr.startsWith('unix://'), ...(imagePuller ? { imagePuller } : {}) });
   const server = new TtrpcServer({ logger: log });
   registerAgentService(server, sandbox, policy, log, AGENT_VERSION);
   const channel = openChannel(config.serverAddr, log);

@@ -7,6 +7,12 @@ export interface AgentConfig {
   guestComponentsProcs: string;
   policyFile: string;
   imagePullTimeoutS: number;
+  /** `kata_cc.image_puller`: auto | cdh | image-rs | none. */
+  imagePuller: string;
+  /** `kata_cc.insecure_registries`: comma-separated host:port reached over plain HTTP (tests). */
+  insecureRegistries: string[];
+  /** `kata_cc.aa_allow_sample=1`: the AA may use the sample TEE (no TEE hardware; development). */
+  aaAllowSample: boolean;
 }
 
 export function parseCmdline(cmdline: string): AgentConfig {
@@ -21,5 +27,8 @@ export function parseCmdline(cmdline: string): AgentConfig {
     guestComponentsProcs: args.get('agent.guest_components_procs') ?? 'confidential-data-hub',
     policyFile: args.get('agent.policy_file') ?? '/etc/kata-opa/default-policy.rego',
     imagePullTimeoutS: Number(args.get('agent.image_pull_timeout') ?? 1200),
+    imagePuller: args.get('kata_cc.image_puller') ?? 'auto',
+    insecureRegistries: (args.get('kata_cc.insecure_registries') ?? '').split(',').filter(Boolean),
+    aaAllowSample: args.get('kata_cc.aa_allow_sample') === '1',
   };
 }

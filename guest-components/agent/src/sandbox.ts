@@ -95,12 +95,13 @@ export class Sandbox {
       if (dropped.length) this.#log.info({ containerId: id, dropped }, 'host bind mounts without a guest source were dropped');
       // Image defaults fill what the spec leaves empty (a bare CreateContainer from a test or ctr).
       const cfg = image?.config;
+      const ip = image?.process;
       const proc = spec.process ?? {};
-      if (!proc.args?.length) proc.args = [...(cfg?.Entrypoint ?? []), ...(cfg?.Cmd ?? [])];
+      if (!proc.args?.length) proc.args = ip?.args?.length ? ip.args : [...(cfg?.Entrypoint ?? []), ...(cfg?.Cmd ?? [])];
       if (!proc.args.length) throw agentError('AGENT_INVALID_SPEC', `Container ${id} has no process args and the image has no entrypoint`);
-      if (!proc.env?.length) proc.env = cfg?.Env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
-      if ((!proc.cwd || proc.cwd === '/') && cfg?.WorkingDir) proc.cwd = cfg.WorkingDir;
-      proc.user ??= { uid: 0, gid: 0 };
+      if (!proc.env?.length) proc.env = ip?.env ?? cfg?.Env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
+      if (!proc.cwd || proc.cwd === '/') proc.cwd = ip?.cwd || cfg?.WorkingDir || '/';
+      proc.user ??= ip?.user ?? { uid: 0, gid: 0 };
       if (proc.terminal) throw agentError('AGENT_TTY_UNSUPPORTED', 'Terminal (tty) processes are not supported by this agent');
       spec.process = proc;
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));

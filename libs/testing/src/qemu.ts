@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 /** Files of a built guest image (the image builder's output). */
 export interface GuestBootFiles {
@@ -131,4 +132,17 @@ export async function startGuestVm(options: GuestVmOptions): Promise<GuestVm> {
     await rm(dir, { recursive: true, force: true });
   };
   return { process: child, agentSocket, lines, marks, startedAt, waitForLine, connectAgent, stop };
+}
+
+/**
+ * kata's initdata block device: "initdata" magic, u64 LE length, gzip(TOML), zero-padded to a
+ * 512-byte sector (what the shim writes to data.img and attaches read-only).
+ */
+export function initdataDisk(toml: string | Buffer): Buffer {
+  const gz = gzipSync(Buffer.from(toml));
+  const head = Buffer.alloc(16);
+  head.write('initdata', 0, 'latin1');
+  head.writeBigUInt64LE(BigInt(gz.length), 8);
+  const body = Buffer.concat([head, gz]);
+  return Buffer.concat([body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
 }

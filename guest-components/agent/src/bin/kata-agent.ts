@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { createLogger } from '@kata-cc/log';
 import { startAgent, AGENT_VERSION } from '../agent.js';
 import { parseCmdline } from '../config.js';
-import { defaultImagePuller } from '../storage/registry.js';
 
 const program = new Command('kata-agent')
   .description('In-guest kata agent: serves the kata agent ttRPC API (grpc.AgentService) to the runtime')
@@ -24,8 +23,7 @@ const program = new Command('kata-agent')
     if (o.serverAddr) config.serverAddr = o.serverAddr;
     if (o.policyFile) config.policyFile = o.policyFile;
     const logger = createLogger('kata-agent', { level: o.logLevel ?? config.logLevel });
-    const puller = await defaultImagePuller(logger);
-    const agent = await startAgent(config, { logger, ...(puller ? { imagePuller: puller } : {}), readInitdata: o.initdata, launchComponents: o.guestComponents });
+    const agent = await startAgent(config, { logger, readInitdata: o.initdata, launchComponents: o.guestComponents });
     // Picked up by the boot benchmark and the VM tests on the serial console.
     process.stdout.write(`MARK agent-ready ${readFileSync('/proc/uptime', 'utf8').split(' ')[0]}\n`);
     const stop = (): void => { void agent.stop().finally(() => process.exit(0)); };

@@ -8,6 +8,8 @@ export interface PulledImage {
   rootfs: string;
   /** The image's config (`config` section of the OCI image config), for defaults the spec lacks. */
   config?: { Env?: string[]; Entrypoint?: string[] | null; Cmd?: string[] | null; WorkingDir?: string; User?: string };
+  /** The OCI process image-rs derived from the image config (args, env, cwd, user). */
+  process?: { args?: string[]; env?: string[]; cwd?: string; user?: { uid?: number; gid?: number; additionalGids?: number[] } };
   /** Manifest digest that was pulled (logged, and visible to tests). */
   digest?: string;
 }
