@@ -13,7 +13,7 @@ import { pullImage } from '../pull.js';
 import { decryptJwe, type JweJson } from './jwe.js';
 import { GrpcKeyProvider } from './grpc-keyprovider.js';
 import { loadPrivateKey } from './keys.js';
-import { ENC_KEYS_JWE, ENC_KEYS_PROVIDER } from './ocicrypt.js';
+import { ENC_KEYS_JWE, ENC_KEYS_PROVIDER, ENC_PUBOPTS } from './ocicrypt.js';
 
 const skopeo = requireTool('skopeo');
 const umoci = requireTool('umoci');
@@ -115,6 +115,23 @@ test('pullImage() names the layer and each recipient tried when no key fits, and
     return true;
   });
   await assert.rejects(ours('enc/rsa', []), (e) => hasCode(e, 'IMG_DECRYPT_NO_KEY') && /no private key configured/.test((e as Error).message));
+});
+
+test('pullImage() refuses an encrypted layer whose HMAC does not match (IMG_DECRYPT_HMAC_MISMATCH)', async () => {
+  const mres = await httpRaw('GET', `${reg.url}/v2/enc/rsa/manifests/v1`, { accept: 'application/vnd.oci.image.manifest.v1+json' });
+  const manifest = JSON.parse(mres.body.toString()) as { layers: { annotations: Record<string, string> }[] };
+  const l = manifest.layers[0] as { annotations: Record<string, string> };
+  const pub = JSON.parse(Buffer.from(l.annotations[ENC_PUBOPTS] ?? '', 'base64').toString()) as { hmac: string };
+  const mac = Buffer.from(pub.hmac, 'base64');
+  mac[0] = (mac[0] ?? 0) ^ 1;
+  l.annotations[ENC_PUBOPTS] = Buffer.from(JSON.stringify({ ...pub, hmac: mac.toString('base64') })).toString('base64');
+  await pushManifest(reg, 'enc/rsa', 'badmac', Buffer.from(JSON.stringify(manifest)), 'application/vnd.oci.image.manifest.v1+json');
+  const dest = k('badmac');
+  await assert.rejects(
+    pullImage(`${reg.host}/enc/rsa:badmac`, { dest, insecureRegistries: [reg.host], decryptionKeys: [loadPrivateKey(readFileSync(k('rsa.pem')))] }),
+    (e) => hasCode(e, 'IMG_DECRYPT_HMAC_MISMATCH'),
+  );
+  assert.deepEqual(readdirSync(dest), []);
 });
 
 test('pullImage() unwraps layer keys through the keyprovider gRPC protocol (sample CDH-style provider)', async () => {
