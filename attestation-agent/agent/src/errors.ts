@@ -24,6 +24,9 @@ const KINDS: Record<AaErrorCode, ErrorKind> = {
   AA_EVENTLOG_FAILED: 'INTERNAL',
 };
 
+/** Every code of this package, in the order of the table in README.md. */
+export const AA_ERROR_CODES = Object.keys(KINDS) as AaErrorCode[];
+
 export function aaError(code: AaErrorCode, message: string, extra: { cause?: unknown; details?: Record<string, unknown> } = {}): KccError {
   return new KccError({ kind: KINDS[code], code, message, ...extra });
 }

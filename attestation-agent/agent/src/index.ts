@@ -14,5 +14,5 @@ export { DEFAULT_EVENTLOG_DIR, EventLog, aaelPlaintext, decodeAaelLog, encodeAae
 export type { AaelEvent } from './eventlog.js';
 export { AA_SERVICE, DEFAULT_AA_SOCKET, aaType, registerAttestationAgentService } from './ttrpc.js';
 export { prepareSocketPath, unixSocketPath } from './socket.js';
-export { aaError } from './errors.js';
+export { AA_ERROR_CODES, aaError } from './errors.js';
 export type { AaErrorCode } from './errors.js';

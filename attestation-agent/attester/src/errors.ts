@@ -20,6 +20,9 @@ const KINDS: Record<AttesterErrorCode, ErrorKind> = {
   ATTESTER_INVALID_ARGUMENT: 'INVALID_ARGUMENT',
 };
 
+/** Every code of this package, in the order of the table in README.md. */
+export const ATTESTER_ERROR_CODES = Object.keys(KINDS) as AttesterErrorCode[];
+
 /** Builds a KccError with the kind that belongs to `code`. */
 export function attesterError(
   code: AttesterErrorCode,

@@ -13,7 +13,7 @@ export type {
   RuntimeMeasurement,
 } from './attester.js';
 export type { Tee } from './tee.js';
-export { attesterError, padReportData } from './errors.js';
+export { ATTESTER_ERROR_CODES, attesterError, padReportData } from './errors.js';
 export type { AttesterErrorCode } from './errors.js';
 export { createAttester, detectTee, probedTees } from './registry.js';
 export type { DetectTeeOptions } from './registry.js';

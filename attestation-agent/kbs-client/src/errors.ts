@@ -34,6 +34,9 @@ const KINDS: Record<KbcErrorCode, ErrorKind> = {
   KBC_NO_ATTESTER: 'FAILED_PRECONDITION',
 };
 
+/** Every code of this package, in the order of the table in README.md. */
+export const KBC_ERROR_CODES = Object.keys(KINDS) as KbcErrorCode[];
+
 /** Builds a KccError with the kind that belongs to `code`. */
 export function kbcError(
   code: KbcErrorCode,

@@ -5,7 +5,7 @@
  */
 export { KBS_GET_RESOURCE_MAX_ATTEMPT, KbsClient, RCAR_MAX_ATTEMPT } from './client.js';
 export type { KbsClientConfig, KbsClientDeps, TokenAndKey } from './client.js';
-export { kbcError } from './errors.js';
+export { KBC_ERROR_CODES, kbcError } from './errors.js';
 export type { KbcErrorCode } from './errors.js';
 export { DEFAULT_MAX_REPLY_BYTES, KbsHttp } from './http.js';
 export type { HttpReply, KbsHttpOptions } from './http.js';

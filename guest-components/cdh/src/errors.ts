@@ -36,6 +36,9 @@ const KINDS: Record<CdhErrorCode, ErrorKind> = {
   CDH_IMAGE_PULL_FAILED: 'UNAVAILABLE',
 };
 
+/** Every code of this package, in the order of the table in README.md. */
+export const CDH_ERROR_CODES = Object.keys(KINDS) as CdhErrorCode[];
+
 export function cdhError(code: CdhErrorCode, message: string, extra: { cause?: unknown; details?: Record<string, unknown> } = {}): KccError {
   return new KccError({ kind: KINDS[code], code, message, ...extra });
 }

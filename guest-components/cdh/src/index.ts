@@ -25,5 +25,5 @@ export type { WrapType } from './crypto.js';
 export { provisionCredentials } from './credentials.js';
 export { cdhType, registerCdhServices } from './ttrpc.js';
 export { DEFAULT_KEYPROVIDER_GRPC, serveKeyProviderGrpc } from './grpc.js';
-export { cdhError } from './errors.js';
+export { CDH_ERROR_CODES, cdhError } from './errors.js';
 export type { CdhErrorCode } from './errors.js';

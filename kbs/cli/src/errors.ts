@@ -22,6 +22,9 @@ const KINDS: Record<CliErrorCode, ErrorKind> = {
   KBSCLI_KBS_ERROR: 'INTERNAL',
 };
 
+/** Every code of this package, in the order of the table in README.md. */
+export const KBSCLI_ERROR_CODES = Object.keys(KINDS) as CliErrorCode[];
+
 export function cliError(code: CliErrorCode, message: string, extra: { cause?: unknown; details?: Record<string, unknown> } = {}): KccError {
   return new KccError({ kind: KINDS[code], code, message, ...extra });
 }

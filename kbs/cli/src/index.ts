@@ -7,7 +7,7 @@
 export { buildProgram } from './program.js';
 export { AdminClient, ADMIN_TOKEN_TTL_S, signAdminToken } from './admin.js';
 export type { AdminReply, GlobalOptions } from './admin.js';
-export { cliError, exitCodeOf } from './errors.js';
+export { KBSCLI_ERROR_CODES, cliError, exitCodeOf } from './errors.js';
 export type { CliErrorCode } from './errors.js';
 export { BUILTIN_RESOURCE_POLICIES } from './policies.js';
 export { sampleReferenceValueMessage } from './commands/set-reference-value.js';

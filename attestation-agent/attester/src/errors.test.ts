@@ -1,0 +1,12 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fixturePath } from '@kata-cc/testing';
+import { ATTESTER_ERROR_CODES } from './errors.js';
+
+test('README.md documents (in its error table) exactly the ATTESTER_ error codes of the package', () => {
+  const readme = readFileSync(path.join(fixturePath(import.meta.url, '.'), '..', 'README.md'), 'utf8');
+  const documented = new Set([...readme.matchAll(/^\| `(ATTESTER_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
+  assert.deepEqual([...documented].sort(), [...ATTESTER_ERROR_CODES].sort());
+});
