@@ -31,25 +31,44 @@ let tlsCrt: string;
 
 const sh = (cmd: string, env: Record<string, string> = {}): string => execFileSync('bash', ['-euc', cmd], { cwd: work.dir, env: { ...process.env, ...env }, encoding: 'utf8' });
 
+/** The lines of the README's shell block that contains `marker`, from that line up to `until`. */
+function guideLines(marker: string, until?: string): string {
+  const readme = readFileSync(path.join(deploy, 'README.md'), 'utf8');
+  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? '').find((b) => b.includes(marker));
+  if (block === undefined) throw new Error(`deploy/README.md has no shell block with "${marker}"`);
+  const from = block.slice(block.indexOf(marker));
+  return until === undefined ? from.split('\n')[0] ?? '' : from.slice(0, from.indexOf(until));
+}
+
 before(async () => {
   requireTool('openssl');
   work = await tempDir('kcc-deploy-guide-');
   kbsDir = path.join(work.dir, 'deploy/kbs');
   cpSync(path.join(deploy, 'kbs'), kbsDir, { recursive: true });
-  // Section 4 of the guide, as written (KBS_IP is the Service address; 127.0.0.1 here).
-  sh('openssl genpkey -algorithm ed25519 -out kbs-admin.key');
-  sh('openssl pkey -in kbs-admin.key -pubout -out deploy/kbs/overlays/dev/admin.pub');
-  sh(`cd deploy/kbs/overlays/production
-openssl pkey -in ../../../../kbs-admin.key -pubout -out admin.pub
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \\
-  -subj "/CN=kbs.kata-cc-kbs.svc" \\
-  -addext "subjectAltName=IP:$KBS_IP,IP:127.0.0.1,DNS:kbs.kata-cc-kbs.svc" \\
-  -keyout tls.key -out tls.crt 2>/dev/null
-printf 'PGPASSWORD=%s\\n' "$PGPASSWORD" > postgres.env`, { KBS_IP: '127.0.0.1', PGPASSWORD: 'guide-test' });
+  cpSync(path.join(deploy, 'runtime'), path.join(work.dir, 'deploy/runtime'), { recursive: true });
+  // Section 3 and 4 of the guide, run verbatim from deploy/README.md (KBS_IP is the Service
+  // address, 127.0.0.1 here; PGHOST the database server).
+  const env = { KBS_IP: '127.0.0.1', PGPASSWORD: 'guide-test', PGHOST: 'kbs-db.example.internal', ACR_NAME: 'katacc123' };
+  sh(guideLines('sed -i "s|newName: .*|newName: $ACR_NAME.azurecr.io/kata-cc-installer|"'), env);
+  sh(guideLines('openssl genpkey -algorithm ed25519 -out kbs-admin.key'), env);
+  sh(guideLines('openssl pkey -in kbs-admin.key -pubout -out deploy/kbs/overlays/dev/admin.pub', 'kubectl apply'), env);
+  sh(guideLines('cd deploy/kbs/overlays/production', 'kubectl apply'), env);
   adminKey = path.join(work.dir, 'kbs-admin.key');
   tlsCrt = path.join(kbsDir, 'overlays/production/tls.crt');
-  sh('head -c 32 /dev/urandom > image.key');
+  sh(guideLines('head -c 32 /dev/urandom > image.key'));
 });
+
+test('guide §3/§4: its sed lines point the overlays at the registry and the database', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const image = (objs: KObject[], kind: string): string => (objs.find((o) => o.kind === kind) as any).spec.template.spec.containers[0].image;
+  assert.equal(image(kustomizeBuild(path.join(work.dir, 'deploy/runtime/overlays/aks')), 'DaemonSet'), 'katacc123.azurecr.io/kata-cc-installer:0.1.0');
+  assert.equal(image(kustomizeBuild(path.join(kbsDir, 'overlays/dev')), 'Deployment'), 'katacc123.azurecr.io/kata-cc-kbs:0.1.0');
+  const prod = kustomizeBuild(path.join(kbsDir, 'overlays/production'));
+  assert.equal(image(prod, 'Deployment'), 'katacc123.azurecr.io/kata-cc-kbs:0.1.0');
+  assert.equal((prod.find((o) => o.kind === 'ConfigMap')?.['data'] as Record<string, string>)['KBS_STORAGE'], 'postgres://kbs@kbs-db.example.internal:5432/kbs?sslmode=require');
+  assert.match(execFileSync(requireTool('openssl'), ['x509', '-in', tlsCrt, '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' }), /IP Address:127\.0\.0\.1/);
+});
+
 after(async () => {
   for (const p of pods) await p.stop();
   await pg?.stop();
