@@ -49,6 +49,8 @@ export interface CallTerm {
   unary?: boolean;
   /** Resolved by the compiler. */
   target?: CallTarget;
+  /** Argument layout, computed on first call. */
+  shape?: { nparams: number; hasOut: boolean; inArgs: Term[] };
 }
 
 export type CallTarget = { kind: 'builtin'; name: string } | { kind: 'rule'; path: string[]; rs: RuleSet };

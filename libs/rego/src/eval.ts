@@ -361,9 +361,14 @@ export class Evaluator extends DataWalker {
       if (o !== undefined && isRuleSet(o)) rs = o;
       else mocked = o;
     }
-    const nparams = rs ? (rs.rules[0] ?? rs.defaultRule)?.args?.length ?? 0 : (target.kind === 'builtin' ? (BUILTINS.get(target.name)?.arity ?? -1) : -1);
-    const hasOut = nparams >= 0 && t.args.length === nparams + 1;
-    const inArgs = hasOut ? t.args.slice(0, nparams) : t.args;
+    let shape = t.shape;
+    if (shape === undefined || rs !== (target.kind === 'rule' ? target.rs : undefined)) {
+      const nparams = rs ? ((rs.rules[0] ?? rs.defaultRule)?.args?.length ?? 0) : target.kind === 'builtin' ? (BUILTINS.get(target.name)?.arity ?? -1) : -1;
+      const hasOut = nparams >= 0 && t.args.length === nparams + 1;
+      shape = { nparams, hasOut, inArgs: hasOut ? t.args.slice(0, nparams) : t.args };
+      if (!this.fnOverrides) t.shape = shape; // cached on the term: calls are resolved once
+    }
+    const { nparams, hasOut, inArgs } = shape;
     return this.terms(inArgs, 0, f, [], (args) => {
       const r = mocked !== undefined ? mocked : rs ? this.callRule(rs, args) : this.callBuiltin(t, target.kind === 'builtin' ? target.name : t.name, args);
       if (r === undefined) return false;

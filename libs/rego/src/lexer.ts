@@ -35,6 +35,8 @@ export function tokenize(src: string, file: string): Token[] {
   };
   while (i < n) {
     const c = src.charCodeAt(i);
+    // A NUL ends the source (C-string style files, e.g. the kata corpus' large.rego).
+    if (c === 0) break;
     if (c === 10) {
       i++;
       line++;

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// Rego engine benchmark (@kata-cc/rego): every recorded agent request of the kata conformance
+// cases (genpolicy policies), each policy compiled once, evaluated in rounds; plus compile
+// time of every policy and of the largest one (large.rego). Writes bench/results/rego.json.
+// Needs `npx tsc -b libs/rego` first. Env: REGO_BENCH_SECONDS (default 3) of timed rounds.
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const dist = path.join(root, 'libs/rego/dist/index.js');
+if (!existsSync(dist)) {
+  console.error('rego bench: build first (npx tsc -b libs/rego)');
+  process.exit(2);
+}
+const { compile } = await import(dist);
+const regorus = path.join(root, '..', 'shared', 'rego-conformance', 'regorus');
+const dataDir = path.join(regorus, 'tests/kata/data');
+const SECONDS = Number(process.env.REGO_BENCH_SECONDS ?? 3);
+const log = (m) => process.stderr.write(`rego bench: ${m}\n`);
+
+function requests(text) {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => JSON.parse(l.replace('"ep":', '').slice(0, -1)));
+}
+
+/** Median of `runs` compile times in ms. */
+function compileTime(rel, source, runs) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    compile([{ path: rel, source }], { regoVersion: 'v0' });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const loadStart = os.loadavg();
+const cases = [];
+for (const name of readdirSync(dataDir).sort()) {
+  const dir = path.join(dataDir, name);
+  if (!statSync(dir).isDirectory()) continue;
+  const rel = `tests/kata/data/${name}/policy.rego`;
+  const source = readFileSync(path.join(regorus, rel), 'utf8');
+  const reqs = requests(readFileSync(path.join(dir, 'inputs.txt'), 'utf8'));
+  const compileMs = compileTime(rel, source, 5);
+  const policy = compile([{ path: rel, source }], { regoVersion: 'v0' });
+  // First pass: cold (query compilation, regex caches), checked against nothing here.
+  const t0 = performance.now();
+  for (const [ep, input] of reqs) policy.evaluate(`data.agent_policy.${ep}`, input);
+  const coldMs = performance.now() - t0;
+  cases.push({ name, source, policy, reqs, compileMs, coldMs, lines: source.split('\n').length });
+}
+
+// Timed rounds over all requests of all cases (like regorus' kata runner, one query = one request).
+let queries = 0;
+let elapsed = 0;
+const perCase = new Map(cases.map((c) => [c.name, { queries: 0, ms: 0 }]));
+const deadline = performance.now() + SECONDS * 1000;
+while (performance.now() < deadline) {
+  for (const c of cases) {
+    const t0 = performance.now();
+    for (const [ep, input] of c.reqs) c.policy.evaluate(`data.agent_policy.${ep}`, input);
+    const dt = performance.now() - t0;
+    elapsed += dt;
+    queries += c.reqs.length;
+    const pc = perCase.get(c.name);
+    pc.queries += c.reqs.length;
+    pc.ms += dt;
+  }
+}
+
+const largeSource = readFileSync(path.join(dataDir, 'large.rego'), 'utf8');
+const largeCompileMs = compileTime('tests/kata/data/large.rego', largeSource, 5);
+const mem = process.memoryUsage();
+
+const result = {
+  benchmark: 'rego',
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', node: process.version, loadAverageAtStart: loadStart, loadAverageAtEnd: os.loadavg() },
+  method:
+    'each kata policy compiled once; every request of inputs.txt evaluated as data.agent_policy.<Request> (prints collected), repeated in rounds for the time budget; mean = total evaluation time / queries',
+  kata: {
+    cases: cases.length,
+    requestsPerRound: cases.reduce((n, c) => n + c.reqs.length, 0),
+    queries,
+    totalMs: Number(elapsed.toFixed(1)),
+    meanMsPerQuery: Number((elapsed / queries).toFixed(4)),
+    evaluationsPerSecond: Math.round(queries / (elapsed / 1000)),
+    firstRoundMsPerQuery: Number((cases.reduce((t, c) => t + c.coldMs, 0) / cases.reduce((n, c) => n + c.reqs.length, 0)).toFixed(4)),
+    perCase: cases.map((c) => {
+      const pc = perCase.get(c.name);
+      return { name: c.name, policyLines: c.lines, requests: c.reqs.length, compileMs: Number(c.compileMs.toFixed(2)), meanMsPerQuery: Number((pc.ms / pc.queries).toFixed(4)) };
+    }),
+  },
+  compile: {
+    largest: { file: 'tests/kata/data/large.rego', bytes: Buffer.byteLength(largeSource), lines: largeSource.split('\n').length, medianMs: Number(largeCompileMs.toFixed(2)) },
+  },
+  memory: { rssMiB: Number((mem.rss / 2 ** 20).toFixed(1)), heapUsedMiB: Number((mem.heapUsed / 2 ** 20).toFixed(1)) },
+  regorus: {
+    kataMsPerQuery: null,
+    note:
+      "regorus publishes no per-query figure for the kata cases: its runner (tests/kata/main.rs) prints 'time per query' when run, and it times each request twice (shared and fresh engine). Its README publishes ACI policy figures instead: 3.6-5.0 ms per ACI test case and 4.6 ms mean for a whole `regorus eval` process on the ACI policy (hyperfine). Rust toolchains are not available here, so it was not run on this machine.",
+  },
+};
+mkdirSafe(path.join(root, 'bench/results'));
+writeFileSync(path.join(root, 'bench/results/rego.json'), JSON.stringify(result, null, 2) + '\n');
+log(`${queries} queries, ${result.kata.meanMsPerQuery} ms/query, ${result.kata.evaluationsPerSecond} eval/s; large.rego compiles in ${result.compile.largest.medianMs} ms`);
+
+function mkdirSafe(dir) {
+  if (!existsSync(dir)) throw new Error(`missing ${dir}`);
+}
