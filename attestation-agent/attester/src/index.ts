@@ -21,3 +21,7 @@ export { SAMPLE_REPORT_DATA_MAX, SampleAttester, detectSample } from './sample/s
 export type { SampleEvidence } from './sample/sample.js';
 export { DEFAULT_AK_HANDLE, INITDATA_PCR, TPM_REPORT_DATA_SIZE, TpmAttester, detectTpm, tpmQuoteEvidence } from './tpm/tpm.js';
 export type { TpmAttesterConfig, TpmEvidence } from './tpm/tpm.js';
+export { AAEL_PATH, CCEL_PATH, TdxAttester, detectTdx, quoteMrConfigId, rtmrForPcr } from './tdx/tdx.js';
+export type { TdxAttesterConfig, TdxEvidence } from './tdx/tdx.js';
+export { SnpAttester, detectSnp } from './snp/snp.js';
+export type { SnpAttesterConfig, SnpEvidence } from './snp/snp.js';
