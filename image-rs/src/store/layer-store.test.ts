@@ -1,8 +1,9 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildTar, pushImage, startRegistry, tempDir, type PushedImage, type TestRegistry } from '@kata-cc/testing';
+import { buildTar, pushImage, repoRoot, startRegistry, tempDir, type PushedImage, type TestRegistry } from '@kata-cc/testing';
 import { pullImage } from '../pull.js';
 import { LayerStore } from './layer-store.js';
 
@@ -61,4 +62,23 @@ test('LayerStore.gc() removes only blobs no recorded image uses', async () => {
   assert.ok(!(await store.gc()).removed.includes(b.layers[1]?.digest ?? ''), 'a pinned blob survives gc');
   unpin();
   assert.deepEqual((await store.gc()).removed, [b.layers[1]?.digest]);
+});
+
+test('LayerStore: concurrent CLI processes share one store (meta lock, cross-process pins)', async () => {
+  const dir = path.join(tmp.dir, 'store4');
+  const bin = path.join(repoRoot(), 'image-rs', 'bin', 'image-rs.js');
+  const runs = ['s/a', 's/b', 's/a'].map((repo, i) => new Promise<number>((resolve) => {
+    const c = spawn(process.execPath, [bin, 'pull', `${reg.host}/${repo}:v1`, '--dest', path.join(tmp.dir, `cli${i}`), '--insecure-registry', reg.host, '--store', dir], { stdio: 'ignore', env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' } });
+    c.on('exit', (code) => resolve(code ?? -1));
+  }));
+  assert.deepEqual(await Promise.all(runs), [0, 0, 0]);
+  const store = new LayerStore(dir);
+  assert.deepEqual((await store.images()).map((i) => i.reference).sort(), [`${reg.host}/s/a:v1`, `${reg.host}/s/b:v1`]);
+  // A pin taken through another instance (as another process would) is honoured by gc.
+  const other = new LayerStore(dir);
+  const unpin = other.pin([a.layers[1]?.digest ?? '']);
+  await store.removeImage(`${reg.host}/s/a:v1`);
+  assert.deepEqual((await store.gc()).removed, []);
+  unpin();
+  assert.deepEqual((await store.gc()).removed, [a.layers[1]?.digest]);
 });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -111,25 +112,35 @@ export class LayerStore {
   }
 
   async #updateMeta(fn: (m: Meta) => void): Promise<void> {
-    const run = this.#metaLock.then(async () => {
+    const run = this.#metaLock.then(() => withDirLock(path.join(this.dir, 'meta.lock'), async () => {
       const m = await this.#readMeta();
       fn(m);
-      await mkdir(this.dir, { recursive: true });
       const tmp = path.join(this.dir, `meta.json.${randomBytes(4).toString('hex')}`);
       await writeFile(tmp, JSON.stringify(m, null, 1));
       await rename(tmp, path.join(this.dir, 'meta.json'));
-    });
+    }));
     this.#metaLock = run.catch(() => undefined);
     await run;
   }
 
-  /** Protects `digests` from gc until the returned function is called (a pull in progress). */
+  /**
+   * Protects `digests` from gc until the returned function is called (a pull in progress).
+   * Pins are also written to `pins/<pid>-<id>` so a gc in another process keeps them too.
+   */
   pin(digests: string[]): () => void {
     for (const d of digests) this.#pins.set(d, (this.#pins.get(d) ?? 0) + 1);
+    const pinFile = path.join(this.dir, 'pins', `${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      mkdirSync(path.dirname(pinFile), { recursive: true });
+      writeFileSync(pinFile, JSON.stringify(digests));
+    } catch {
+      // best effort: the in-process pin still holds
+    }
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      rmSync(pinFile, { force: true });
       for (const d of digests) {
         const c = (this.#pins.get(d) ?? 1) - 1;
         if (c <= 0) this.#pins.delete(d);
@@ -153,6 +164,32 @@ export class LayerStore {
     return found;
   }
 
+  /** Digests pinned by running pulls of live processes; pin files of dead ones are removed. */
+  async #foreignPins(): Promise<string[]> {
+    const dir = path.join(this.dir, 'pins');
+    const out: string[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const pid = Number(name.split('-')[0]);
+      let alive = false;
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (err) {
+        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+      if (!alive) {
+        await rm(path.join(dir, name), { force: true });
+        continue;
+      }
+      try {
+        out.push(...(JSON.parse(await readFile(path.join(dir, name), 'utf8')) as string[]));
+      } catch {
+        // being written or removed right now
+      }
+    }
+    return out;
+  }
+
   async images(): Promise<StoredImage[]> {
     return Object.values((await this.#readMeta()).images);
   }
@@ -161,6 +198,7 @@ export class LayerStore {
   async gc(): Promise<{ removed: string[]; freedBytes: number }> {
     const meta = await this.#readMeta();
     const live = new Set(Object.values(meta.images).flatMap((i) => i.blobs));
+    for (const d of await this.#foreignPins()) live.add(d);
     const removed: string[] = [];
     let freed = 0;
     for (const alg of ['sha256', 'sha512']) {
@@ -177,5 +215,33 @@ export class LayerStore {
     }
     if (this.#inflight.size === 0) await rm(path.join(this.dir, 'tmp'), { recursive: true, force: true });
     return { removed, freedBytes: freed };
+  }
+}
+
+/**
+ * Cross-process mutual exclusion with an atomic mkdir (several CLI invocations may share one
+ * store); a lock older than 30 s is taken as abandoned by a crashed process.
+ */
+async function withDirLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(path.dirname(lockDir), { recursive: true });
+  for (let i = 0; ; i++) {
+    try {
+      await mkdir(lockDir);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await stat(lockDir).catch(() => undefined);
+      if (st !== undefined && Date.now() - st.mtimeMs > 30_000) {
+        await rm(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (i > 1000) throw imgError('IMG_STORE_CORRUPT', `Layer store lock ${lockDir} is held too long`);
+      await sleep(5 + Math.floor(Math.random() * 20));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockDir, { recursive: true, force: true });
   }
 }
