@@ -1,8 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadConfigFile } from '@kata-cc/hypervisor';
 import { repoRoot, requireTool, tempDir } from '@kata-cc/testing';
 import { kustomizeBuild, parseYamlDocs, type KObject } from './deploy-kustomize.js';
 import { schemaErrors } from './deploy-schema.js';
@@ -141,4 +142,26 @@ test('the schema check catches what kubectl --validate=strict would (wrong field
   assert.match((await schemaErrors({ apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'x' } })).join(), /handler/);
   assert.match((await schemaErrors({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { runtimeClass: 'kata-cc', containers: [{ name: 'c', image: 'i' }] } })).join(), /runtimeClass: unknown field/);
   assert.match((await schemaErrors({ apiVersion: 'v9', kind: 'Nope', metadata: { name: 'n' } })).join(), /not a Kubernetes API kind/);
+});
+
+test('the payload configurations (build-payload.mjs) load with the shim\'s own config parser, one per TEE', () => {
+  // A sample guest manifest (kata-cc-build-guest's shape) so the command line is substituted.
+  const guest = path.join(work.dir, 'guest');
+  mkdirSync(guest, { recursive: true });
+  for (const f of ['vmlinux', 'initrd.img', 'rootfs.img']) writeFileSync(path.join(guest, f), 'sample');
+  writeFileSync(path.join(guest, 'manifest.json'), JSON.stringify({ rootHash: 'ab'.repeat(32), cmdline: 'rootfstype=erofs kata-cc.verity=abab' }));
+  const out = path.join(work.dir, 'payload');
+  execFileSync(process.execPath, [path.join(deploy, 'images/build-payload.mjs'), '--out', out, '--link', '--guest', guest, '--prefix', '/opt/kata-cc'], { stdio: 'pipe' });
+  const profiles: Record<string, string> = { tdx: 'tdx', snp: 'snp', se: 'se', dev: 'none' };
+  for (const [file, profile] of Object.entries(profiles)) {
+    const cfg = loadConfigFile(path.join(out, `share/defaults/kata-cc/configuration-${file}.toml`));
+    assert.equal(cfg.hypervisor.type, 'qemu');
+    assert.equal(cfg.hypervisor.profile, profile);
+    assert.ok(cfg.hypervisor.enableAnnotations.includes('cc_init_data'), 'initdata annotations are accepted');
+    if (cfg.hypervisor.type === 'qemu') {
+      assert.equal(cfg.hypervisor.kernel, '/opt/kata-cc/share/kata-cc/vmlinux');
+      assert.deepEqual(cfg.hypervisor.kernelParams, ['rootfstype=erofs', 'kata-cc.verity=abab']);
+    }
+  }
+  assert.equal(readFileSync(path.join(out, 'share/kata-cc/manifest.json'), 'utf8').includes('kata-cc.verity'), true);
 });
