@@ -1,6 +1,8 @@
 import type { Attester, AttesterDeps, DetectPlatform } from './attester.js';
 import { attesterError } from './errors.js';
 import { SampleAttester } from './sample/sample.js';
+import { AzSnpVtpmAttester, detectAzSnpVtpm } from './az-snp-vtpm/az-snp-vtpm.js';
+import { AzTdxVtpmAttester, detectAzTdxVtpm } from './az-tdx-vtpm/az-tdx-vtpm.js';
 import { SnpAttester, detectSnp } from './snp/snp.js';
 import { TdxAttester, detectTdx } from './tdx/tdx.js';
 import { TpmAttester, detectTpm } from './tpm/tpm.js';
@@ -20,11 +22,11 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
       return new TdxAttester({}, deps);
     case 'snp':
       return new SnpAttester({}, deps);
-    case 'se':
     case 'az-snp-vtpm':
+      return new AzSnpVtpmAttester({}, deps);
     case 'az-tdx-vtpm':
-    case 'tpm':
-      return new TpmAttester({}, deps);
+      return new AzTdxVtpmAttester({}, deps);
+    case 'se':
     case 'sgx':
     case 'cca':
     case 'csv':
@@ -45,6 +47,8 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
  */
 const PROBES: ReadonlyArray<readonly [Tee, DetectPlatform]> = [
   ['tdx', detectTdx],
+  ['az-tdx-vtpm', detectAzTdxVtpm],
+  ['az-snp-vtpm', detectAzSnpVtpm],
   ['snp', detectSnp],
   ['tpm', detectTpm],
 ];

@@ -4,7 +4,7 @@
  * only; production attesters talk to /dev/tpmrm0.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,8 +50,16 @@ async function waitPort(port: number): Promise<void> {
   throw new Error(`swtpm did not listen on ${port}`);
 }
 
+export interface SwtpmOptions {
+  /** Persistent AK handle (default 0x81010002; Azure's HCL AK is 0x81000003). */
+  akHandle?: number;
+  /** NV indices to define and fill (e.g. the Azure HCL report at 0x01400001). */
+  nv?: { index: number; data: Uint8Array }[];
+}
+
 /** Starts swtpm and provisions the AK; `swtpm` and `tpm2_*` must be on PATH. */
-export async function startSwtpm(): Promise<Swtpm> {
+export async function startSwtpm(options: SwtpmOptions = {}): Promise<Swtpm> {
+  const akHandle = options.akHandle ?? 0x81010002;
   const dir = await mkdtemp(path.join(tmpdir(), 'kcc-swtpm-'));
   // tpm2-tss's swtpm TCTI expects the control channel on the data port + 1.
   let port = await freePort();
@@ -77,11 +85,18 @@ export async function startSwtpm(): Promise<Swtpm> {
     await t('tpm2_createak', '-C', 'ek.ctx', '-c', 'ak.ctx', '-G', 'rsa', '-g', 'sha256', '-s', 'rsassa', '-u', 'ak.pub', '-n', 'ak.name');
     await t('tpm2_flushcontext', '-t');
     await t('tpm2_flushcontext', '-s');
-    await t('tpm2_evictcontrol', '-c', 'ak.ctx', '0x81010002');
+    await t('tpm2_evictcontrol', '-c', 'ak.ctx', `0x${akHandle.toString(16)}`);
     await t('tpm2_flushcontext', '-t');
+    for (const [i, nv] of (options.nv ?? []).entries()) {
+      const file = path.join(dir, `nv${i}.bin`);
+      await writeFile(file, nv.data);
+      const idx = `0x${nv.index.toString(16)}`;
+      await t('tpm2_nvdefine', idx, '-C', 'o', '-s', String(nv.data.length), '-a', 'authread|authwrite|ownerread|ownerwrite');
+      await t('tpm2_nvwrite', idx, '-C', 'o', '-i', file);
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { spec: `tcp://127.0.0.1:${port}`, akHandle: 0x81010002, stop };
+  return { spec: `tcp://127.0.0.1:${port}`, akHandle, stop };
 }
