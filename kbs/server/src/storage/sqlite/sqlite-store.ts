@@ -22,6 +22,17 @@ interface SessionRow {
 export class SqliteStore implements KbsStore {
   readonly kind = 'sqlite' as const;
   readonly #db: Database.Database;
+  readonly #stmts = new Map<string, Database.Statement>();
+
+  /** Prepared once per SQL text: compiling a statement costs more than running it. */
+  #q(sql: string): Database.Statement {
+    let st = this.#stmts.get(sql);
+    if (st === undefined) {
+      st = this.#db.prepare(sql);
+      this.#stmts.set(sql, st);
+    }
+    return st;
+  }
 
   constructor(file: string) {
     try {
@@ -36,18 +47,18 @@ export class SqliteStore implements KbsStore {
   }
 
   async createSession(s: Session): Promise<void> {
-    this.#db.prepare('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt);
+    this.#q('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt);
   }
   async getSession(id: string): Promise<Session | undefined> {
-    const r = this.#db.prepare('SELECT * FROM kbs_sessions WHERE id = ?').get(id) as SessionRow | undefined;
+    const r = this.#q('SELECT * FROM kbs_sessions WHERE id = ?').get(id) as SessionRow | undefined;
     return r === undefined ? undefined : rowToSession(r);
   }
   async markAttested(id: string, token: string, now: number): Promise<boolean> {
-    const r = this.#db.prepare("UPDATE kbs_sessions SET state = 'attested', token = ? WHERE id = ? AND state = 'authed' AND expires_at > ?").run(token, id, now);
+    const r = this.#q("UPDATE kbs_sessions SET state = 'attested', token = ? WHERE id = ? AND state = 'authed' AND expires_at > ?").run(token, id, now);
     return r.changes === 1;
   }
   async deleteExpiredSessions(now: number): Promise<number> {
-    return this.#db.prepare('DELETE FROM kbs_sessions WHERE expires_at <= ?').run(now).changes;
+    return this.#q('DELETE FROM kbs_sessions WHERE expires_at <= ?').run(now).changes;
   }
   /** Runs an admin write with full fsync (better-sqlite3 is synchronous: no interleaving). */
   #durable(fn: () => void): void {
@@ -60,32 +71,32 @@ export class SqliteStore implements KbsStore {
   }
 
   async putResource(path: string, data: Uint8Array): Promise<void> {
-    this.#durable(() => this.#db.prepare('INSERT INTO kbs_resources (path, data) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET data = excluded.data').run(path, Buffer.from(data)));
+    this.#durable(() => this.#q('INSERT INTO kbs_resources (path, data) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET data = excluded.data').run(path, Buffer.from(data)));
   }
   async getResource(path: string): Promise<Uint8Array | undefined> {
-    const r = this.#db.prepare('SELECT data FROM kbs_resources WHERE path = ?').get(path) as { data: Buffer } | undefined;
+    const r = this.#q('SELECT data FROM kbs_resources WHERE path = ?').get(path) as { data: Buffer } | undefined;
     return r === undefined ? undefined : new Uint8Array(r.data);
   }
   async deleteResource(path: string): Promise<boolean> {
     let changed = false;
     this.#durable(() => {
-      changed = this.#db.prepare('DELETE FROM kbs_resources WHERE path = ?').run(path).changes === 1;
+      changed = this.#q('DELETE FROM kbs_resources WHERE path = ?').run(path).changes === 1;
     });
     return changed;
   }
   async putPolicy(kind: PolicyKind, id: string, body: string): Promise<void> {
-    this.#durable(() => this.#db.prepare('INSERT INTO kbs_policies (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body').run(kind, id, body));
+    this.#durable(() => this.#q('INSERT INTO kbs_policies (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body').run(kind, id, body));
   }
   async getPolicy(kind: PolicyKind, id: string): Promise<string | undefined> {
-    const r = this.#db.prepare('SELECT body FROM kbs_policies WHERE kind = ? AND id = ?').get(kind, id) as { body: string } | undefined;
+    const r = this.#q('SELECT body FROM kbs_policies WHERE kind = ? AND id = ?').get(kind, id) as { body: string } | undefined;
     return r?.body;
   }
   async listPolicies(kind: PolicyKind): Promise<Record<string, string>> {
-    const rows = this.#db.prepare('SELECT id, body FROM kbs_policies WHERE kind = ? ORDER BY id').all(kind) as Array<{ id: string; body: string }>;
+    const rows = this.#q('SELECT id, body FROM kbs_policies WHERE kind = ? ORDER BY id').all(kind) as Array<{ id: string; body: string }>;
     return Object.fromEntries(rows.map((r) => [r.id, r.body]));
   }
   async putReferenceValues(values: StoredReferenceValue[]): Promise<void> {
-    const stmt = this.#db.prepare('INSERT INTO kbs_reference_values (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at');
+    const stmt = this.#q('INSERT INTO kbs_reference_values (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at');
     this.#durable(() =>
       this.#db.transaction(() => {
         for (const v of values) stmt.run(v.name, JSON.stringify(v.values), v.expiresAt);
@@ -93,16 +104,16 @@ export class SqliteStore implements KbsStore {
     );
   }
   async getReferenceValue(name: string, now: number): Promise<StoredReferenceValue | undefined> {
-    const r = this.#db.prepare('SELECT name, value, expires_at FROM kbs_reference_values WHERE name = ? AND expires_at > ?').get(name, now) as { name: string; value: string; expires_at: number } | undefined;
+    const r = this.#q('SELECT name, value, expires_at FROM kbs_reference_values WHERE name = ? AND expires_at > ?').get(name, now) as { name: string; value: string; expires_at: number } | undefined;
     return r === undefined ? undefined : { name: r.name, values: JSON.parse(r.value) as unknown, expiresAt: Number(r.expires_at) };
   }
   async listReferenceValues(now: number): Promise<Record<string, unknown>> {
-    const rows = this.#db.prepare('SELECT name, value FROM kbs_reference_values WHERE expires_at > ?').all(now) as Array<{ name: string; value: string }>;
+    const rows = this.#q('SELECT name, value FROM kbs_reference_values WHERE expires_at > ?').all(now) as Array<{ name: string; value: string }>;
     return Object.fromEntries(rows.map((r) => [r.name, JSON.parse(r.value) as unknown]));
   }
   async getOrCreateSecret(name: string, create: () => string): Promise<string> {
-    this.#durable(() => this.#db.prepare('INSERT INTO kbs_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, create()));
-    return (this.#db.prepare('SELECT value FROM kbs_secrets WHERE name = ?').get(name) as { value: string }).value;
+    this.#durable(() => this.#q('INSERT INTO kbs_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, create()));
+    return (this.#q('SELECT value FROM kbs_secrets WHERE name = ?').get(name) as { value: string }).value;
   }
   async close(): Promise<void> {
     this.#db.close();
