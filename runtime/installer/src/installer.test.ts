@@ -130,3 +130,19 @@ test('install() refuses to replace a containerd-shim-kata-cc-v2 that is not its 
   await uninstall({ layout: makeLayout({ root }) });
   assert.equal(await readlink(path.join(root, 'usr/local/bin/containerd-shim-kata-cc-v2')), '/usr/bin/someone-elses-shim', 'never touches a link that is not ours');
 });
+
+test('install() edits the file a symlinked config.toml points at (absolute link = host path) and keeps the link', async () => {
+  const root = await freshRoot('r7', null);
+  await mkdir(path.join(root, 'var/lib/rancher/containerd'), { recursive: true });
+  const target = path.join(root, 'var/lib/rancher/containerd/config.toml');
+  await writeFile(target, await readFile(fixturePath(import.meta.url, 'testdata/configs/aks-v2.toml')));
+  const original = await readFile(target);
+  await symlink('/var/lib/rancher/containerd/config.toml', path.join(root, 'etc/containerd/config.toml'));
+  const layout = makeLayout({ root });
+  await install({ layout, artifacts: payload, tee: 'none' });
+  assert.equal(await readlink(path.join(root, 'etc/containerd/config.toml')), '/var/lib/rancher/containerd/config.toml', 'still a link');
+  assert.match(await readFile(target, 'utf8'), /runtimes\.kata-cc\]/);
+  await uninstall({ layout });
+  assert.deepEqual(await readFile(target), original);
+  assert.equal(await readlink(path.join(root, 'etc/containerd/config.toml')), '/var/lib/rancher/containerd/config.toml');
+});

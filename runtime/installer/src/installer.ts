@@ -7,7 +7,7 @@ import { installerError } from './errors.js';
 import { atomicWrite, copyTree, missingDirs, readOptional, sha256 } from './fsutil.js';
 import { HANDLER_NAMES, handlerSpecs, type HandlerName } from './handlers.js';
 import { LABEL_CC_READY, LABEL_RUNTIME, LABEL_TEE, noLabeler, type NodeLabeler } from './labeler/labeler.js';
-import { onRoot, prefixPaths, type Layout } from './layout.js';
+import { onRoot, prefixPaths, resolveOnRoot, type Layout } from './layout.js';
 import { linkShim } from './shim-link.js';
 import { loadState, saveState, statePaths, type InstallState } from './state.js';
 import { configFileForTee, detectNodeTee, type NodeTee } from './tee.js';
@@ -88,7 +88,7 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
 
   // 2. containerd configuration. The backup and the state are written before the config.
   const paths = statePaths(layout);
-  const configOnRoot = onRoot(layout, layout.containerdConfig);
+  const configOnRoot = await resolveOnRoot(layout, layout.containerdConfig);
   const currentBuf = await readOptional(configOnRoot);
   const current = currentBuf?.toString('utf8') ?? null;
   let base: string | null;

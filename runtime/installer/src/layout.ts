@@ -1,3 +1,4 @@
+import { lstat, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { installerError } from './errors.js';
 
@@ -59,4 +60,23 @@ export function prefixPaths(prefix: string): {
     dropInDir: `${prefix}/containerd/config.d`,
     stateDir: `${prefix}/state`,
   };
+}
+
+/**
+ * Like onRoot, but follows symlinks the way the host would (absolute targets are host paths,
+ * so they are re-rooted): editing a symlinked config.toml must change the file the link points
+ * at, not replace the link with a copy.
+ */
+export async function resolveOnRoot(layout: Layout, hostPath: string): Promise<string> {
+  let current = hostPath;
+  for (let i = 0; i < 16; i++) {
+    const onHost = onRoot(layout, current);
+    const st = await lstat(onHost).catch(() => null);
+    if (st === null || !st.isSymbolicLink()) return onHost;
+    const target = await readlink(onHost);
+    // SECURITY: a link is resolved inside the root; `..` cannot climb above it because the
+    // result is normalised as a host path before it is joined onto the root.
+    current = path.posix.resolve(path.posix.dirname(current), target);
+  }
+  throw installerError('INST_BAD_ARGUMENT', `Too many levels of symbolic links at ${hostPath}`);
 }

@@ -6,7 +6,7 @@ import { installerError } from './errors.js';
 import { atomicWrite, readOptional, sha256 } from './fsutil.js';
 import { restart, type InstallerDeps } from './installer.js';
 import { LABEL_CC_READY, LABEL_RUNTIME, LABEL_TEE, noLabeler } from './labeler/labeler.js';
-import { onRoot, prefixPaths, type Layout } from './layout.js';
+import { onRoot, prefixPaths, resolveOnRoot, type Layout } from './layout.js';
 import { removeCreatedDirs, unlinkShim } from './shim-link.js';
 import { loadState, statePaths } from './state.js';
 
@@ -36,7 +36,7 @@ export async function uninstall(opts: UninstallOptions, deps: InstallerDeps = {}
   const node = opts.nodeName ?? state?.node ?? null;
   if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: null, [LABEL_TEE]: null, [LABEL_CC_READY]: null });
 
-  const configOnRoot = onRoot(layout, state?.config.path ?? layout.containerdConfig);
+  const configOnRoot = await resolveOnRoot(layout, state?.config.path ?? layout.containerdConfig);
   const current = await readOptional(configOnRoot);
   let config: UninstallResult['config'] = 'untouched';
   if (state !== null && current !== null && sha256(current) === state.config.writtenSha256) {
