@@ -19,3 +19,5 @@ export { QemuHypervisor } from './qemu/qemu.js';
 export { FakeHypervisor } from './fake/fake.js';
 export { createHypervisor } from './registry.js';
 export { reapVmDir, tail } from './process.js';
+export { checkHost, qemuVersion, realHostProbe } from './host-check.js';
+export type { CheckOptions, CheckResult, HostProbe } from './host-check.js';
