@@ -129,3 +129,18 @@ test('CDH keyprovider UnWrapKey returns the layer key over ttRPC and over gRPC (
     grpcClient.close();
   }
 });
+
+test('kbs-cli seal-secret output is opened by CDH UnsealSecret (vault and envelope)', async () => {
+  const signingKey = path.join(dir, 'signing.pem');
+  await writeFile(signingKey, signer.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  await writeFile(path.join(dir, 'kek.bin'), kek);
+  const vault = await kbsCli(['seal-secret', '--signing-key', signingKey, '--kid', 'kbs:///default/sealing/pub', '--vault', 'kbs:///default/key/1']);
+  assert.equal(vault.code, 0, vault.stderr);
+  assert.match(vault.stdout.toString(), /^sealed\.[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  assert.deepEqual((await unseal(vault.stdout.toString().trim())).plaintext, secret);
+  const env = await kbsCli(['seal-secret', '--signing-key', signingKey, '--kid', 'kbs:///default/sealing/pub', '--envelope', '--file', '-', '--key-id', 'kbs:///default/kek/1', '--kek-file', path.join(dir, 'kek.bin')], {}, Buffer.from('db password'));
+  assert.equal(env.code, 0, env.stderr);
+  assert.equal((await unseal(env.stdout.toString().trim())).plaintext.toString(), 'db password');
+  const bad = await kbsCli(['seal-secret', '--signing-key', signingKey, '--kid', 'x', '--vault', 'kbs:///a/b/c', '--envelope']);
+  assert.equal(bad.code, 2);
+});

@@ -4,9 +4,11 @@ import { registerDeleteResource } from './commands/delete-resource.js';
 import { registerGetReferenceValue } from './commands/get-reference-value.js';
 import { registerGetResource } from './commands/get-resource.js';
 import { registerGetResourcePolicy } from './commands/get-resource-policy.js';
+import { registerPolicyEval } from './commands/policy-eval.js';
 import { registerSetAttestationPolicy } from './commands/set-attestation-policy.js';
 import { registerSetReferenceValue } from './commands/set-reference-value.js';
 import { registerSetResource } from './commands/set-resource.js';
+import { registerSealSecret } from './commands/seal-secret.js';
 import { registerSetResourcePolicy } from './commands/set-resource-policy.js';
 import { registerVerify } from './commands/verify.js';
 
@@ -44,6 +46,8 @@ Exit codes: 0 ok, 1 unexpected, 2 usage/bad input, 3 KBS unreachable,
   registerGetReferenceValue(program);
   registerGetResource(program);
   registerAttest(program);
+  registerSealSecret(program);
   registerVerify(program);
+  registerPolicyEval(program);
   return program;
 }
