@@ -181,11 +181,12 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     }
     const t3 = performance.now();
 
+    // Resolved before the rename: an unknown user fails the pull with nothing left behind.
+    const user = await resolveUser(tmpRoot, config.config?.User);
     if (options.overwrite === true) await rm(rootfs, { recursive: true, force: true });
     else await rmdir(rootfs).catch(() => undefined);
     await rename(tmpRoot, rootfs);
     tmpRoot = undefined;
-    const user = await resolveUser(rootfs, config.config?.User);
     const annotations: Record<string, string> = {
       'org.opencontainers.image.ref.name': formatReference(ref),
       'io.katacontainers.image.manifest-digest': resolved.digest,
