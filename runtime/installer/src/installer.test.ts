@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fixturePath, tempDir } from '@kata-cc/testing';
@@ -63,7 +64,11 @@ test('install() then uninstall() on a temporary root: files, handlers, labels, a
     { node: 'node-1', 'kata-cc.io/runtime': 'true', 'kata-cc.io/tee': 'snp', 'kata-cc.io/cc-ready': 'true' },
   ]);
 
+  await writeFile(path.join(root, 'opt/kata-cc/share/kata-cc/old-guest.img'), 'x'); // pretend an older payload shipped it
+  const st = await loadState(layout);
+  await writeFile(path.join(root, 'opt/kata-cc/state/install.json'), JSON.stringify({ ...st, installedFiles: [...(st?.installedFiles ?? []), 'share/kata-cc/old-guest.img'] }));
   const again = await install({ layout, artifacts: payload, nodeName: 'node-1' }, { labeler: rec.labeler, restartContainerd: rec.restart });
+  assert.equal(existsSync(path.join(root, 'opt/kata-cc/share/kata-cc/old-guest.img')), false, 'an upgrade drops files the new payload no longer has');
   assert.equal(again.configChanged, false, 'a second install is a no-op for containerd');
   assert.equal(rec.restarts, 1);
   assert.equal(await readFile(path.join(root, 'etc/containerd/config.toml'), 'utf8'), config);

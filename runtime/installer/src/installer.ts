@@ -84,6 +84,9 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
   const defaultConfig = await readFile(path.join(opts.artifacts, 'share/defaults/kata-cc', configFileForTee(tee)));
   await atomicWrite(path.join(onRoot(layout, configDir), 'configuration.toml'), defaultConfig);
   installed.push('share/defaults/kata-cc/configuration.toml');
+  // An upgrade: files the previous payload had and this one has not are removed.
+  const now = new Set(installed);
+  for (const rel of previous?.installedFiles ?? []) if (!now.has(rel)) await rm(path.join(prefixOnRoot, rel), { force: true });
   const shimLink = await linkShim(layout, previous?.shimLink ?? null);
 
   // 2. containerd configuration. The backup and the state are written before the config.
