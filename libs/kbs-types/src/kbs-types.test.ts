@@ -121,3 +121,17 @@ for (const [name, make, parse, code] of bad) {
     assert.throws(() => parse(make()), (e) => hasCode(e, code));
   });
 }
+
+test('canonical JSON round-trips any JSON value and is idempotent (property)', async () => {
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => {
+      const c = canonicalize(v);
+      const back = JSON.parse(c) as unknown;
+      assert.equal(canonicalize(back), c);
+      assert.deepEqual(back, JSON.parse(JSON.stringify(v)));
+      assert.doesNotMatch(c, /\n/);
+    }),
+    { numRuns: 500 },
+  );
+});
