@@ -128,12 +128,22 @@ export class Evaluator extends DataWalker {
 
   /** Calls cb(key, value) for each element of a collection; false for scalars. */
   members(c: Value, cb: (k: Value, v: Value) => boolean): boolean {
+    // Every iteration counts as a step, so loops cannot escape the step and time limits.
     if (Array.isArray(c)) {
-      for (let i = 0; i < c.length; i++) if (cb(i, c[i] as Value)) return true;
+      for (let i = 0; i < c.length; i++) {
+        this.tick();
+        if (cb(i, c[i] as Value)) return true;
+      }
     } else if (c instanceof RObject) {
-      for (const key of c.sortedKeys()) if (cb(key, c.get(key) as Value)) return true;
+      for (const key of c.sortedKeys()) {
+        this.tick();
+        if (cb(key, c.get(key) as Value)) return true;
+      }
     } else if (c instanceof RSet) {
-      for (const v of c.sorted()) if (cb(v, v)) return true;
+      for (const v of c.sorted()) {
+        this.tick();
+        if (cb(v, v)) return true;
+      }
     }
     return false;
   }
@@ -327,7 +337,6 @@ export class Evaluator extends DataWalker {
     if (p.t === 'var' && p.slot !== undefined && f[p.slot] === undefined) {
       const slot = p.slot;
       return this.members(v, (key, child) => {
-        this.tick();
         f[slot] = key;
         const r = this.walk(child, path, i + 1, f, cb);
         f[slot] = undefined;
