@@ -98,6 +98,8 @@ before(async () => {
     image, disks: [initdata], memMiB: 1024,
     forwards: [{ guestPort: 5000, hostPort: port }],
     append: 'kata_cc.insecure_registries=10.0.2.100:5000',
+    // KATA_CC_GUEST_CONSOLE=1 shows the guest's serial console (kernel, init, agent logs).
+    ...(process.env['KATA_CC_GUEST_CONSOLE'] ? { onLine: (l: string) => process.stderr.write(`[guest] ${l}\n`) } : {}),
   });
   await vm.waitForLine(/MARK agent-ready/, 240_000);
   const { AgentClient } = (await import(path.join(repo, 'guest-components/agent/dist/index.js'))) as { AgentClient: new (s: Duplex) => AgentClientLike };

@@ -22,6 +22,8 @@ export interface AgentDeps {
   readInitdata?: boolean;
   /** Start AA/CDH (default true). */
   launchComponents?: boolean;
+  /** Bundles directory (default /run/kata-containers; tests use a temp dir). */
+  containersDir?: string;
 }
 
 export interface RunningAgent {
@@ -52,7 +54,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const components = launched.children;
   const imagePuller = deps.imagePuller ?? await selectImagePuller(config, launched.cdh, log);
   // Hostname and DNS are the guest's to set; an agent on a Unix socket runs on a host (tests).
-  const sandbox = new Sandbox({ logger: log, version: AGENT_VERSION, configureGuest: !config.serverAddr.startsWith('unix://'), ...(imagePuller ? { imagePuller } : {}) });
+  const sandbox = new Sandbox({ logger: log, version: AGENT_VERSION, configureGuest: !config.serverAddr.startsWith('unix://'), ...(imagePuller ? { imagePuller } : {}), ...(deps.containersDir ? { containersDir: deps.containersDir } : {}) });
   const server = new TtrpcServer({ logger: log });
   registerAgentService(server, sandbox, policy, log, AGENT_VERSION);
   const channel = openChannel(config.serverAddr, log);

@@ -63,7 +63,7 @@ export class Sandbox {
     await handleStorages((req['storages'] as StorageMsg[] | undefined) ?? [], this.#dir, undefined, this.#log, new AbortController().signal);
     await mkdir(this.#dir, { recursive: true });
     this.#sandboxId = id;
-    this.#oomTimer = setInterval(() => void this.#pollOom(), 500);
+    this.#oomTimer = setInterval(() => void this.#pollOom(), 250);
     this.#oomTimer.unref();
     this.#log.info({ sandboxId: id }, 'sandbox created');
   }
@@ -208,7 +208,7 @@ export class Sandbox {
 
   async #pollOom(): Promise<void> {
     for (const c of this.containers.values()) {
-      const n = await oomKills(c.cgroupDir);
+      const n = await oomKills(c.cgroupParent);
       if (n > c.oomKills) {
         c.oomKills = n;
         this.#oomQueue.push(c.id);

@@ -31,8 +31,14 @@ export class Container {
     return this.#status;
   }
 
+  /** The container's own cgroup (runc's leaf; gone once the container exited). */
   get cgroupDir(): string {
-    return path.join('/sys/fs/cgroup', this.spec.linux?.cgroupsPath ?? `/kata_cc/${this.id}`);
+    return path.join('/sys/fs/cgroup', this.spec.linux?.cgroupsPath ?? `/kata_cc/${this.id}/ctr`);
+  }
+
+  /** The leaf's parent, which outlives it: OOM kills are counted here (memory.events is hierarchical). */
+  get cgroupParent(): string {
+    return path.dirname(this.cgroupDir);
   }
 
   process(execId: string): AgentProcess {
@@ -98,6 +104,8 @@ export class Container {
     }
     for (const e of this.execs.values()) if (!e.exited) e.signalRunc('SIGKILL');
     await this.#runc.exec(['delete', '--force', this.id]).catch(() => undefined);
+    const { rmdir } = await import('node:fs/promises');
+    await rmdir(this.cgroupParent).catch(() => undefined);
     this.#status = 'stopped';
   }
 }

@@ -98,7 +98,9 @@ export function guestSpec(spec: OciSpec, containerId: string, rootfs: string, ex
     .map((n) => ({ type: n.type }));
   if (!ns.some((n) => n.type === 'mount')) ns.push({ type: 'mount' });
   out.linux.namespaces = ns;
-  out.linux.cgroupsPath = `/kata_cc/${containerId}`;
+  // runc removes the leaf cgroup when the container exits; its parent stays, so the
+  // (hierarchical) memory.events there still shows an OOM kill after the process is gone.
+  out.linux.cgroupsPath = `/kata_cc/${containerId}/ctr`;
   // Seccomp profiles from the host reference the host's libseccomp features; runc in the guest
   // applies them when present. Hooks would run guest binaries named by the host: never.
   delete out['hooks'];
