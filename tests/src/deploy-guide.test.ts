@@ -149,8 +149,10 @@ test('guide §4a/§5: the dev overlay starts the real KBS; kbs-cli uploads the i
   await kbsCli(url, 'set-resource-policy', '--allow-all');
   const got = await kbsCli(url, 'get-resource', '--path', 'default/image-key/demo', '--base64');
   assert.equal(got.stdout.trim(), readFileSync(path.join(work.dir, 'image.key')).toString('base64'));
-  const metrics = await (await fetch(`${url}/metrics`)).text();
-  assert.match(metrics, /kbs_http_requests_total/);
+  // §7's check: the metrics show the attestation and the resource request.
+  const metrics = (await (await fetch(`${url}/metrics`)).text()).split('\n').filter((l) => /^kbs_attestations_total|endpoint="resource"/.test(l));
+  assert.ok(metrics.some((l) => l.startsWith('kbs_attestations_total')), metrics.join('\n'));
+  assert.ok(metrics.some((l) => l.includes('endpoint="resource",status="200"')), metrics.join('\n'));
 });
 
 test('guide §4b: the production overlay starts the real KBS on PostgreSQL with TLS; probes, scrape and kbs-cli --cacert work; no sample evidence', { timeout: 120_000 }, async () => {
