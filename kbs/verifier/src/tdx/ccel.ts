@@ -83,24 +83,111 @@ export function replayRtmrs(events: readonly CcEvent[]): Uint8Array[] {
   return rtmr;
 }
 
-/** trustee-shaped `uefi_event_logs` entries (index, type_name, digests, base64 event). */
+const HASH_NODE: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
+
+/** trustee-shaped `uefi_event_logs` entries (deps/eventlog): digests, base64 event, details. */
 export function eventClaims(events: readonly CcEvent[]): Record<string, unknown>[] {
-  return events.map((e) => ({
-    index: e.index,
-    type_name: e.typeName,
-    digests: e.digests,
-    event: Buffer.from(e.event).toString('base64'),
-    details: details(e),
-  }));
+  return events.map((e) => {
+    const d = e.digests[0];
+    const alg = d ? HASH_NODE[d.alg] : undefined;
+    const matches = d !== undefined && alg !== undefined && createHash(alg).update(e.event).digest('hex') === d.digest;
+    return {
+      index: e.index,
+      type_name: e.typeName,
+      digests: e.digests,
+      event: Buffer.from(e.event).toString('base64'),
+      digest_matches_event: matches,
+      details: details(e),
+    };
+  });
+}
+
+/** Event text as trustee prints it: UTF-8 (or UTF-16LE) up to the first NUL; '' if not text. */
+function text(b: Uint8Array): string {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (buf.length >= 4 && buf.length % 2 === 0 && buf[1] === 0 && buf[3] === 0 && buf[0] !== 0) {
+    const s = buf.toString('utf16le');
+    return s.slice(0, s.indexOf('\0') < 0 ? s.length : s.indexOf('\0')).replace(/^\./, '');
+  }
+  const end = buf.indexOf(0);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(end < 0 ? buf : buf.subarray(0, end)).replace(/[\x00-\x1f\x7f]/g, '');
+  } catch {
+    return '';
+  }
+}
+
+/** td-shim's TdShimPlatformConfigInfo: 16-byte descriptor, u32 length, data. */
+function tdShimConfig(b: Buffer): string | undefined {
+  if (b.length < 20) return undefined;
+  const len = b.readUInt32LE(16);
+  if (len === 0 || 20 + len > b.length) return undefined;
+  const desc = text(b.subarray(0, 16));
+  let data: string;
+  try {
+    data = new TextDecoder('utf-8', { fatal: true }).decode(b.subarray(20, 20 + len));
+  } catch {
+    return '';
+  }
+  return desc === '' ? undefined : `${desc} ${data.replace(/\0+$/, '')}`;
+}
+
+/** A GUID as trustee prints UEFI variable GUIDs: the raw bytes in 4-2-2-2-6 hex groups. */
+function rawGuid(b: Uint8Array): string {
+  const h = Buffer.from(b).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 function details(e: CcEvent): Record<string, unknown> {
-  // Firmware blobs/config flags carry a short ASCII description (td-shim, TDVF).
-  if (e.eventType === 0xa || e.eventType === 0x8000000a || e.eventType === 0xd || e.eventType === 0x80000007 || e.eventType === 0x5) {
-    const len = e.eventType === 0x8000000a ? e.event[0] ?? 0 : e.event.length;
-    const start = e.eventType === 0x8000000a ? 1 : 0;
-    const s = Buffer.from(e.event.subarray(start, start + len)).toString('utf8').replace(/\0+$/, '');
-    if (/^[\x20-\x7e\n\r\t]*$/.test(s)) return { string: s };
+  const b = Buffer.from(e.event.buffer, e.event.byteOffset, e.event.byteLength);
+  switch (e.typeName) {
+    case 'EV_EFI_PLATFORM_FIRMWARE_BLOB2':
+    case 'EV_EFI_HANDOFF_TABLES2':
+      return b.length > 0 ? { string: text(b.subarray(1, 1 + b[0]!)) } : {};
+    case 'EV_EFI_VARIABLE_DRIVER_CONFIG':
+    case 'EV_EFI_VARIABLE_BOOT':
+    case 'EV_EFI_VARIABLE_BOOT2':
+    case 'EV_EFI_VARIABLE_AUTHORITY': {
+      if (b.length < 32) return {};
+      const nameLen = Number(b.readBigUInt64LE(16));
+      const dataLen = Number(b.readBigUInt64LE(24));
+      if (32 + nameLen * 2 + dataLen > b.length) return {};
+      return {
+        unicode_name: b.subarray(32, 32 + nameLen * 2).toString('utf16le'),
+        unicode_name_length: nameLen,
+        variable_data: b.subarray(32 + nameLen * 2, 32 + nameLen * 2 + dataLen).toString('base64'),
+        variable_data_length: dataLen,
+        variable_name: rawGuid(b.subarray(0, 16)),
+      };
+    }
+    case 'EV_EVENT_TAG': {
+      if (b.length < 8) return {};
+      const size = b.readUInt32LE(4);
+      const str = text(b.subarray(8, 8 + size));
+      // The AA event log (AAEL) tags its entries "AAEL": "<domain> <operation> <content>".
+      if (b.readUInt32LE(0) === 0x4141454c) {
+        const [domain = '', operation = '', ...rest] = str.split(' ');
+        const raw = rest.join(' ');
+        let content: unknown = raw;
+        try {
+          content = JSON.parse(raw);
+        } catch {
+          // plain-text content
+        }
+        return { data: { content, domain, operation }, string: str, unicode_name: 'AAEL' };
+      }
+      return { string: str };
+    }
+    case 'EV_PLATFORM_CONFIG_FLAGS':
+      return { string: tdShimConfig(b) ?? text(b) };
+    case 'EV_NO_ACTION':
+    case 'EV_SEPARATOR':
+    case 'EV_EFI_GPT_EVENT':
+    case 'EV_EFI_BOOT_SERVICES_APPLICATION':
+    case 'EV_EFI_BOOT_SERVICES_DRIVER':
+    case 'EV_EFI_RUNTIME_SERVICES_DRIVER':
+      return {};
+    default:
+      return { string: text(b) };
   }
-  return {};
 }
