@@ -40,3 +40,15 @@ test('CCEL replay: a flipped digest changes the replayed RTMR', () => {
   assert.notDeepEqual(Buffer.from(after[1]!), Buffer.from(before[1]!));
   assert.deepEqual(Buffer.from(after[0]!), Buffer.from(before[0]!));
 });
+
+test('ccel claims: td-shim kernel digest and kernel parameters (trustee claims.rs example), TDVF kernel/cmdline/initrd', async () => {
+  const { ccelClaims } = await import('./ccel.js');
+  const shim = ccelClaims(parseCcel(new Uint8Array(readFileSync(T('CCEL_data')))));
+  assert.deepEqual(shim, {
+    kernel: '5b7aa6572f649714ff00b6a2b9170516a068fd1a0ba72aa8de27574131d454e6396d3bfa1727d9baf421618a942977fa',
+    kernel_parameters: { console: 'hvc0', root: '/dev/vda1', rw: null },
+  });
+  const tdvf = ccelClaims(parseCcel(new Uint8Array(readFileSync(T('CCEL_data_ovmf')))));
+  assert.deepEqual(Object.keys(tdvf).sort(), ['cmdline', 'initrd', 'kernel']);
+  assert.match(tdvf['kernel'] as string, /^[0-9a-f]{96}$/);
+});

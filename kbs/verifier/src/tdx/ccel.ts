@@ -191,3 +191,42 @@ function details(e: CcEvent): Record<string, unknown> {
       return { string: text(b) };
   }
 }
+
+/** Kernel command line `a=b c` as trustee's `kernel_parameters` map (flags map to null). */
+function kernelParameters(cmdline: string): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const item of cmdline.split(/[ \n\r\0]/)) {
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    if (eq < 0) out[item] = null;
+    else out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * trustee's `ccel` claims: the kernel, command line and initrd digests measured by TDVF
+ * (OVMF) or td-shim, and td-shim's kernel parameters, taken from the replayed event log.
+ */
+export function ccelClaims(events: readonly CcEvent[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const digest = (e: CcEvent): string | undefined => e.digests.find((d) => d.alg === 'SHA-384')?.digest ?? e.digests[0]?.digest;
+  const kernelUtf16 = Buffer.from('kernel', 'utf16le');
+  for (const e of events) {
+    const b = Buffer.from(e.event.buffer, e.event.byteOffset, e.event.byteLength);
+    const d = digest(e);
+    if (e.typeName === 'EV_EFI_PLATFORM_FIRMWARE_BLOB2' && b.length > 0 && b.subarray(1, 1 + b[0]!).toString('latin1').replace(/\0+$/, '') === 'td_payload') {
+      if (d) out['kernel'] = d; // td-shim kernel
+    } else if (e.typeName === 'EV_EFI_BOOT_SERVICES_APPLICATION' && b.includes(kernelUtf16)) {
+      if (d) out['kernel'] = d; // TDVF: the File(kernel) device path of the direct-boot kernel
+    } else if (e.typeName === 'EV_EVENT_TAG' && b.length >= 8) {
+      const tag = text(b.subarray(8, 8 + b.readUInt32LE(4)));
+      if (tag === 'LOADED_IMAGE::LoadOptions' && d) out['cmdline'] = d;
+      if (tag === 'Linux initrd' && d) out['initrd'] = d;
+    } else if (e.typeName === 'EV_PLATFORM_CONFIG_FLAGS' && b.length >= 20 && text(b.subarray(0, 16)) === 'td_payload_info') {
+      const len = b.readUInt32LE(16);
+      out['kernel_parameters'] = kernelParameters(b.subarray(20, 20 + len).toString('utf8'));
+    }
+  }
+  return out;
+}

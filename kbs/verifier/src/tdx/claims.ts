@@ -4,7 +4,7 @@
  */
 import { toHex } from '../common/bytes.js';
 import type { CcEvent } from './ccel.js';
-import { eventClaims } from './ccel.js';
+import { ccelClaims, eventClaims } from './ccel.js';
 import type { DcapResult } from './dcap.js';
 import type { TdxQuote } from './quote.js';
 
@@ -70,7 +70,7 @@ export function quoteClaims(q: TdxQuote): Record<string, unknown> {
 export function tdxClaims(q: TdxQuote, dcap: DcapResult, events: readonly CcEvent[] | undefined): Record<string, unknown> {
   const claims: Record<string, unknown> = {
     quote: quoteClaims(q),
-    ccel: {},
+    ccel: events ? ccelClaims(events) : {},
     td_attributes: tdAttributes(q.body.tdAttributes),
     report_data: toHex(q.body.reportData),
     init_data: toHex(q.body.mrConfigId),
