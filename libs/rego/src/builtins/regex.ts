@@ -68,9 +68,6 @@ export const REGEX: Table = {
     return str(a, 0).replace(compileRe(str(a, 1), true), repl);
   }),
   'regex.split': b(2, (a) => str(a, 1).split(compileRe(str(a, 0), true))),
-  'regex.template_match': b(4, () => {
-    throw new BuiltinError('regex.template_match is not supported', true);
-  }),
   'glob.match': b(3, (a) => {
     const d = a[1] as Value;
     let delims: string[];

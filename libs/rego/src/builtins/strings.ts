@@ -105,7 +105,4 @@ export const STRINGS: Table = {
     if (![2, 8, 10, 16].includes(base)) fail('expects base to be one of 2, 8, 10, 16');
     return Math.trunc(n).toString(base);
   }),
-  'strings.render_template': b(2, () => {
-    throw new BuiltinError('strings.render_template is not supported', true);
-  }),
 };
