@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SampleAttester } from '@kata-cc/attester';
+import { SampleAttester, SampleDeviceAttester } from '@kata-cc/attester';
 import { hasCode } from '@kata-cc/errors';
 import { KbsClient, TEE_KEY_ALGORITHMS, TeeKeyPair } from '@kata-cc/kbs-client';
 import { signAdminToken } from '@kata-cc/kbs-cli';
@@ -222,4 +222,20 @@ test('kbs-cli admin with an ES256 (P-256) key, a pre-made --admin-token-file, an
   await writeFile(path.join(dir, 'expired.jwt'), expired);
   const refused = await kbsCli(['--url', es.url, '--admin-token-file', path.join(dir, 'expired.jwt'), 'get-resource-policy']);
   assert.equal(refused.code, 4, refused.stderr);
+});
+
+test('composite evidence: the sample device is bound and appraised as a second submod (real KBS)', async () => {
+  const c = new KbsClient({ url: kbs.url }, { attester: new SampleAttester(), additionalAttesters: [new SampleDeviceAttester()] });
+  clients.push(c);
+  const claims = JSON.parse(Buffer.from((await c.attest()).split('.')[1] ?? '', 'base64url').toString()) as { submods: Record<string, Record<string, any>> };
+  const names = Object.keys(claims.submods).sort();
+  assert.equal(names.length, 2, names.join(','));
+  const device = Object.values(claims.submods).find((m) => m['ear.veraison.annotated-evidence']['sampledevice'] !== undefined);
+  assert.ok(device, 'a submod carries the sampledevice claims');
+  assert.deepEqual(Buffer.from(await c.getResource('kbs:///default/key/1')), secret);
+  // kbs-cli enables the device like guest-components: ENABLE_SAMPLE_DEVICE.
+  const r = await kbsCli(['--url', kbs.url, 'attest'], { ENABLE_SAMPLE_DEVICE: '1' });
+  assert.equal(r.code, 0, r.stderr);
+  const cli = JSON.parse(Buffer.from(r.stdout.toString().trim().split('.')[1] ?? '', 'base64url').toString()) as { submods: Record<string, unknown> };
+  assert.equal(Object.keys(cli.submods).length, 2);
 });

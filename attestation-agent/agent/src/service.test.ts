@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { SampleAttester } from '@kata-cc/attester';
+import { SampleAttester, SampleDeviceAttester } from '@kata-cc/attester';
 import { hasCode } from '@kata-cc/errors';
 import { tempDir } from '@kata-cc/testing';
 import { TtrpcClient, TtrpcServer } from '@kata-cc/ttrpc';
@@ -68,4 +68,12 @@ test('AA ExtendRuntimeMeasurement without an event log is a clear failure', asyn
   const aa = new AttestationAgent(DEFAULT_AA_CONFIG, undefined, { attester: new SampleAttester() });
   await assert.rejects(aa.extendRuntimeMeasurement({ domain: 'd', operation: 'o', content: 'c' }), (e) => hasCode(e, 'AA_EVENTLOG_DISABLED'));
   assert.equal(await aa.bindInitData(new Uint8Array(48)), 'unsupported');
+});
+
+test('AA GetAdditionalEvidence/GetAdditionalTees report the device attesters', async () => {
+  const aa = new AttestationAgent(DEFAULT_AA_CONFIG, undefined, { attester: new SampleAttester(), additionalAttesters: [new SampleDeviceAttester()] });
+  assert.deepEqual(aa.getAdditionalTees(), ['sampledevice']);
+  assert.deepEqual(JSON.parse(Buffer.from(await aa.getAdditionalEvidence(Buffer.from('rd'))).toString()), { sampledevice: { svn: '2', report_data: Buffer.from('rd').toString('base64') } });
+  const none = new AttestationAgent(DEFAULT_AA_CONFIG, undefined, { attester: new SampleAttester() });
+  assert.equal((await none.getAdditionalEvidence(Buffer.from('rd'))).length, 0);
 });

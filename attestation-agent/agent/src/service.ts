@@ -1,6 +1,6 @@
 import type { Attester, InitDataBinding } from '@kata-cc/attester';
 import { isKccError } from '@kata-cc/errors';
-import { KbsClient } from '@kata-cc/kbs-client';
+import { KbsClient, deviceEvidence } from '@kata-cc/kbs-client';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import type { AaConfig } from './config.js';
 import { aaError } from './errors.js';
@@ -16,6 +16,8 @@ export interface KbsTokenReply {
 
 export interface AttestationAgentDeps {
   attester: Attester;
+  /** Device attesters (GetAdditionalEvidence, and `additional_evidence` in KBS attestation). */
+  additionalAttesters?: readonly Attester[];
   /** Present when `[eventlog_config] enable_eventlog = true`. */
   eventlog?: EventLog;
   logger?: Logger;
@@ -53,14 +55,14 @@ export class AttestationAgent {
     return Buffer.from(JSON.stringify(evidence), 'utf8');
   }
 
-  /** GetAdditionalEvidence: no device attesters are built in, so the reply is empty. */
-  async getAdditionalEvidence(_runtimeData: Uint8Array): Promise<Uint8Array> {
-    return new Uint8Array(0);
+  /** GetAdditionalEvidence: JSON `{"<tee>": evidence}` of the device attesters, empty without any. */
+  async getAdditionalEvidence(runtimeData: Uint8Array): Promise<Uint8Array> {
+    return Buffer.from(await deviceEvidence(this.#deps.additionalAttesters ?? [], runtimeData), 'utf8');
   }
 
   /** GetAdditionalTees. */
   getAdditionalTees(): string[] {
-    return [];
+    return (this.#deps.additionalAttesters ?? []).map((a) => a.tee);
   }
 
   /**
@@ -120,7 +122,7 @@ export class AttestationAgent {
         ...(kbs.cert === undefined ? {} : { cert: kbs.cert }),
         ...(this.#initData === undefined ? {} : { initData: this.#initData.text }),
       },
-      { attester: this.#deps.attester, logger: this.#log },
+      { attester: this.#deps.attester, ...(this.#deps.additionalAttesters === undefined ? {} : { additionalAttesters: this.#deps.additionalAttesters }), logger: this.#log },
     );
     return this.#kbs;
   }

@@ -15,7 +15,7 @@ export type {
 export type { Tee } from './tee.js';
 export { ATTESTER_ERROR_CODES, attesterError, padReportData } from './errors.js';
 export type { AttesterErrorCode } from './errors.js';
-export { createAttester, detectTee, probedTees } from './registry.js';
+export { createAttester, detectAdditionalTees, detectTee, probedTees } from './registry.js';
 export type { DetectTeeOptions } from './registry.js';
 export { SAMPLE_REPORT_DATA_MAX, SampleAttester, detectSample } from './sample/sample.js';
 export type { SampleEvidence } from './sample/sample.js';
@@ -25,3 +25,5 @@ export { AAEL_PATH, CCEL_PATH, TdxAttester, detectTdx, quoteMrConfigId, rtmrForP
 export type { TdxAttesterConfig, TdxEvidence } from './tdx/tdx.js';
 export { SnpAttester, detectSnp } from './snp/snp.js';
 export type { SnpAttesterConfig, SnpEvidence } from './snp/snp.js';
+export { SampleDeviceAttester, detectSampleDevice } from './sample-device/sample-device.js';
+export type { SampleDeviceEvidence } from './sample-device/sample-device.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasCode } from '@kata-cc/errors';
-import { createAttester, detectTee } from './registry.js';
+import { createAttester, detectAdditionalTees, detectTee } from './registry.js';
 import { padReportData } from './errors.js';
 
 test('createAttester() creates the sample attester', () => {
@@ -29,4 +29,11 @@ test('padReportData() zero-pads and refuses to truncate', () => {
 test('detectTee() finds a TPM named by AA_TPM_DEVICE and createAttester() builds its attester', async () => {
   assert.equal(await detectTee({}, { root: '/nonexistent-kata-cc-root', env: { AA_TPM_DEVICE: 'tcp://127.0.0.1:1' } }), 'tpm');
   assert.equal(createAttester('tpm').tee, 'tpm');
+});
+
+test('detectAdditionalTees() finds the sample device only when ENABLE_SAMPLE_DEVICE is set', async () => {
+  assert.deepEqual(await detectAdditionalTees({ env: {} }), []);
+  assert.deepEqual(await detectAdditionalTees({ env: { ENABLE_SAMPLE_DEVICE: '1' } }), ['sampledevice']);
+  const ev = await createAttester('sampledevice').getEvidence(new Uint8Array([1, 2, 3]));
+  assert.deepEqual(ev, { svn: '2', report_data: 'AQID' });
 });

@@ -1,6 +1,7 @@
 import type { Attester, AttesterDeps, DetectPlatform } from './attester.js';
 import { attesterError } from './errors.js';
 import { SampleAttester } from './sample/sample.js';
+import { SampleDeviceAttester, detectSampleDevice } from './sample-device/sample-device.js';
 import { AzSnpVtpmAttester, detectAzSnpVtpm } from './az-snp-vtpm/az-snp-vtpm.js';
 import { AzTdxVtpmAttester, detectAzTdxVtpm } from './az-tdx-vtpm/az-tdx-vtpm.js';
 import { SnpAttester, detectSnp } from './snp/snp.js';
@@ -26,13 +27,14 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
       return new AzSnpVtpmAttester({}, deps);
     case 'az-tdx-vtpm':
       return new AzTdxVtpmAttester({}, deps);
+    case 'sampledevice':
+      return new SampleDeviceAttester({}, deps);
     case 'se':
     case 'sgx':
     case 'cca':
     case 'csv':
     case 'nvidia':
     case 'hygondcu':
-    case 'sampledevice':
     case 'nvidiadpu':
       throw attesterError('ATTESTER_UNSUPPORTED_TEE', `Cannot create an attester for TEE "${tee}": this build has no ${tee} attester`, {
         details: { tee },
@@ -82,4 +84,17 @@ export async function detectTee(options: DetectTeeOptions = {}, deps: AttesterDe
   throw attesterError('ATTESTER_NO_TEE_DETECTED', 'Cannot detect a TEE on this machine: no attester found its platform (allow the sample TEE, e.g. --allow-sample, for development only)', {
     details: { probed: probedTees() },
   });
+}
+
+/** Device TEE probes (guest-components' additional attesters), in the order evidence is listed. */
+const DEVICE_PROBES: ReadonlyArray<readonly [Tee, DetectPlatform]> = [['sampledevice', detectSampleDevice]];
+
+/**
+ * Detects the additional (device) TEEs whose evidence goes into `additional_evidence` next to
+ * the primary TEE's, e.g. `sampledevice` when ENABLE_SAMPLE_DEVICE is set.
+ */
+export async function detectAdditionalTees(deps: AttesterDeps = {}): Promise<Tee[]> {
+  const found: Tee[] = [];
+  for (const [tee, probe] of DEVICE_PROBES) if (await probe(deps)) found.push(tee);
+  return found;
 }

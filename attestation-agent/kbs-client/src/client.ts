@@ -48,6 +48,8 @@ export interface KbsClientDeps {
    * cookie). Exactly one of `attester` and `tokenSource` must be given.
    */
   attester?: Attester;
+  /** Device attesters (e.g. `sampledevice`) whose evidence is added as `additional_evidence`. */
+  additionalAttesters?: readonly Attester[];
   /**
    * Supplies a token and its TEE key (passport mode: the CDH gets them from the AA's GetToken
    * and sends `Authorization: Bearer`). Called again when the KBS answers 401.
@@ -165,6 +167,7 @@ export class KbsClient {
       try {
         const jwt = await rcarHandshake(this.#http, attester, this.#teeKey, {
           ...(this.#config.initData === undefined ? {} : { initData: this.#config.initData }),
+          ...(this.#deps.additionalAttesters === undefined ? {} : { additionalAttesters: this.#deps.additionalAttesters }),
           logger: this.#log,
         });
         this.#token = parseToken(jwt);

@@ -18,3 +18,4 @@ export type { ResourceUri } from './resource-uri.js';
 export { parseToken, tokenValid } from './token.js';
 export type { CachedToken } from './token.js';
 export { errorInformation, replyError } from './kbs-reply.js';
+export { deviceEvidence } from './rcar.js';

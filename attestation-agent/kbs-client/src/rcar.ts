@@ -19,6 +19,8 @@ import { replyError, replyJson } from './kbs-reply.js';
 import type { TeeKeyPair } from './tee-key.js';
 
 export interface RcarOptions {
+  /** Device attesters whose evidence goes into `additional_evidence` (composite evidence). */
+  additionalAttesters?: readonly Attester[];
   /** The initdata TOML document, sent verbatim as `init-data` (the KBS hashes these exact bytes). */
   initData?: string;
   logger: Logger;
@@ -37,6 +39,24 @@ function selectedHash(extraParams: unknown): HashAlgorithm {
     }
   }
   return DEFAULT_HASH_ALGORITHM;
+}
+
+/**
+ * The `additional_evidence` string: `""` without devices, else the JSON text of
+ * `{"<tee>": evidence}` where each device binds `H(JCS({nonce, tee-pubkey}))` (kbs_protocol
+ * `get_composite_evidence`).
+ */
+export async function deviceEvidence(attesters: readonly Attester[], deviceDigest: Uint8Array): Promise<string> {
+  if (attesters.length === 0) return '';
+  const map: Record<string, unknown> = {};
+  for (const a of attesters) {
+    try {
+      map[a.tee] = await a.getEvidence(deviceDigest);
+    } catch (cause) {
+      throw kbcError('KBC_EVIDENCE_FAILED', `Cannot get ${a.tee} device evidence for the KBS challenge`, { cause });
+    }
+  }
+  return JSON.stringify(map);
 }
 
 /**
@@ -62,9 +82,10 @@ export async function rcarHandshake(http: KbsHttp, attester: Attester, key: TeeK
   }
   const hash = selectedHash(challenge['extra-params']);
   const teePubKey = key.publicJwk();
+  const additionalEvidence = await deviceEvidence(options.additionalAttesters ?? [], runtimeDataDigest({ nonce: challenge.nonce, 'tee-pubkey': teePubKey }, hash));
   // SECURITY: the evidence binds H(JCS({tee-pubkey, nonce, additional-evidence})), so the KBS
-  // releases secrets only to the holder of this key, for this fresh challenge.
-  const reportData = runtimeDataDigest(primaryRuntimeData(challenge.nonce, teePubKey, ''), hash);
+  // releases secrets only to the holder of this key, for this fresh challenge, with these devices.
+  const reportData = runtimeDataDigest(primaryRuntimeData(challenge.nonce, teePubKey, additionalEvidence), hash);
   let evidence: unknown;
   try {
     evidence = await attester.getEvidence(reportData);
@@ -74,7 +95,7 @@ export async function rcarHandshake(http: KbsHttp, attester: Attester, key: TeeK
   const attestation: Attestation = {
     'init-data': options.initData === undefined ? null : { format: 'toml', body: options.initData },
     'runtime-data': { nonce: challenge.nonce, 'tee-pubkey': teePubKey },
-    'tee-evidence': { primary_evidence: evidence, additional_evidence: '' },
+    'tee-evidence': { primary_evidence: evidence, additional_evidence: additionalEvidence },
   };
   const attestReply = await http.send('POST', '/kbs/v0/attest', { json: attestation });
   if (attestReply.status !== 200) throw replyError('KBC_ATTEST_FAILED', `the ${attester.tee} evidence (/attest)`, attestReply);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { createAttester, detectTee } from '@kata-cc/attester';
+import { createAttester, detectAdditionalTees, detectTee } from '@kata-cc/attester';
 import { isKccError } from '@kata-cc/errors';
 import { isTee } from '@kata-cc/kbs-types';
 import { createLogger } from '@kata-cc/log';
@@ -57,13 +57,16 @@ async function main(): Promise<void> {
   const tee = opts.tee ?? (await detectTee({ allowSample: opts.allowSample === true }, { logger: log }));
   if (tee === 'sample') log.warn({}, 'USING THE SAMPLE TEE: evidence has no hardware root of trust (development only)');
   const attester = createAttester(tee, { logger: log });
+  const devices = await detectAdditionalTees({ logger: log });
+  if (devices.length > 0) log.info({ devices }, 'additional (device) attesters enabled');
+  const additionalAttesters = devices.map((d) => createAttester(d, { logger: log }));
 
   let eventlog: EventLog | undefined;
   if (config.eventlog.enable) {
     if (attester.runtimeMeasurement === undefined) log.warn({ tee }, 'event log enabled but the attester cannot extend registers: ExtendRuntimeMeasurement will fail');
     else eventlog = await EventLog.open(opts.eventlogDir, attester.runtimeMeasurement, config.eventlog.initPcr);
   }
-  const aa = new AttestationAgent(config, initData, { attester, ...(eventlog === undefined ? {} : { eventlog }), logger: log });
+  const aa = new AttestationAgent(config, initData, { attester, additionalAttesters, ...(eventlog === undefined ? {} : { eventlog }), logger: log });
 
   // SECURITY: refuse to serve when the initdata we were given is not the one the TEE was launched with.
   const digest = initData?.digest ?? (opts.initdataDigest === undefined ? undefined : Buffer.from(opts.initdataDigest, 'base64'));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createAttester } from '@kata-cc/attester';
+import { createAttester, detectAdditionalTees } from '@kata-cc/attester';
 import { KbsClient, TeeKeyPair } from '@kata-cc/kbs-client';
 import { cacert, chooseTee, globals, writeOut } from '../context.js';
 import { readInput } from '../files.js';
@@ -23,7 +23,7 @@ export function registerAttest(program: Command): void {
           ...(opts.teeKeyFile === undefined ? {} : { teeKey: TeeKeyPair.fromPem((await readInput(opts.teeKeyFile, '--tee-key-file')).toString('utf8')) }),
           ...(opts.initData === undefined ? {} : { initData: (await readInput(opts.initData, '--init-data')).toString('utf8') }),
         },
-        { attester: createAttester(tee) },
+        { attester: createAttester(tee), additionalAttesters: (await detectAdditionalTees()).map((d) => createAttester(d)) },
       );
       try {
         await writeOut(`${await client.attest()}\n`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createAttester } from '@kata-cc/attester';
+import { createAttester, detectAdditionalTees } from '@kata-cc/attester';
 import { KbsClient, TeeKeyPair, parseResourceUri, parseTeeKeyAlgorithm, type TokenAndKey } from '@kata-cc/kbs-client';
 import { cacert, chooseTee, globals, writeOut } from '../context.js';
 import { cliError } from '../errors.js';
@@ -49,7 +49,7 @@ export function registerGetResource(program: Command): void {
         client = new KbsClient(config, { tokenSource: async (): Promise<TokenAndKey> => ({ token, teeKey }) });
       } else {
         const tee = await chooseTee(opts.tee);
-        client = new KbsClient(config, { attester: createAttester(tee) });
+        client = new KbsClient(config, { attester: createAttester(tee), additionalAttesters: (await detectAdditionalTees()).map((d) => createAttester(d)) });
       }
       try {
         const secret = await client.getResource(`kbs:///${uri.segments.join('/')}`);
