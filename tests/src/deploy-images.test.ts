@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { repoRoot, requireTool, tempDir } from '@kata-cc/testing';
 import { privateContainerd, waitReady, type PrivateContainerd } from './deploy-containerd.js';
+import { kustomizeBuild } from './deploy-kustomize.js';
 
 // The container images as deploy/ uses them, built without Docker (deploy/images/build-image.mjs,
 // umoci) and run by a real containerd with runc: the KBS image serves /healthz and /metrics as
@@ -44,7 +45,7 @@ before(async () => {
   await waitReady(ctd);
 });
 after(async () => {
-  for (const id of ['kbs-image-test']) {
+  for (const id of ['kbs-image-test', 'installer-daemonset']) {
     try {
       ctd.ctr('task', 'kill', '-s', 'KILL', id);
       await sleep(300);
@@ -103,4 +104,34 @@ test('the installer image installs into a bind-mounted host root and uninstalls 
   await ctrRun('--rm', ...mount, image, 'installer-image-uninstall', ...installer, 'uninstall', ...flags);
   assert.equal(await readFile(path.join(host, 'etc/containerd/config.toml'), 'utf8'), original);
   assert.equal(existsSync(path.join(host, 'opt/kata-cc')), false);
+
+  // The DaemonSet's own arguments (rendered from deploy/runtime/base) in the image: it
+  // installs, turns Ready (the readiness probe's command), stays up, and exits 0 on SIGTERM.
+  // Only --restart-cmd is replaced: nsenter into PID 1 would restart this machine's containerd.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const ds = kustomizeBuild(path.join(repoRoot(), 'deploy/runtime/base')).find((o) => o.kind === 'DaemonSet') as any;
+  const container = ds.spec.template.spec.containers[0];
+  const args = (container.args as string[]).filter((a) => !a.startsWith('--containerd-socket=')).map((a) => (a.startsWith('--restart-cmd=') ? '--restart-cmd=true' : a));
+  await ctrRun('-d', ...mount, '--env', 'NODE_NAME=node-1', image, 'installer-daemonset', ...installer, ...args, '--tee=none');
+  let ready = '';
+  for (let i = 0; i < 150 && ready !== 'ok'; i++) {
+    try {
+      ready = ctd.ctr('task', 'exec', '--exec-id', `ready-${i}`, 'installer-daemonset', ...(container.readinessProbe.exec.command as string[])).trim();
+    } catch {
+      await sleep(200);
+    }
+  }
+  assert.equal(ready, 'ok', 'the readiness probe passes once installed');
+  assert.match(await readFile(path.join(host, 'etc/containerd/config.toml'), 'utf8'), /runtimes\.kata-cc\]/);
+  ctd.ctr('task', 'kill', '-s', 'SIGTERM', 'installer-daemonset');
+  let listing = '';
+  for (let i = 0; i < 100 && !/installer-daemonset\s+\d+\s+STOPPED/.test(listing); i++) {
+    listing = ctd.ctr('task', 'ls');
+    await sleep(100);
+  }
+  assert.match(listing, /installer-daemonset\s+\d+\s+STOPPED/);
+  const rm = await run(requireTool('ctr'), ['--address', ctd.socket, '--namespace', 'k8s.io', 'task', 'rm', 'installer-daemonset']);
+  assert.doesNotMatch(rm.stderr, /non-zero exit code/, 'SIGTERM ends the installer cleanly (the runtime stays installed)');
+  ctd.ctr('containers', 'rm', 'installer-daemonset');
+  assert.ok(existsSync(path.join(host, 'opt/kata-cc/bin/containerd-shim-kata-cc-v2')));
 });
