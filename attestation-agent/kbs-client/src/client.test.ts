@@ -32,7 +32,8 @@ function fakeKbs(script: { failAuth?: number; resource401?: number; tokenTtlS?: 
       if (state.auths <= (script.failAuth ?? 0)) return err(res, 503, 'HTTPFailed');
       state.nonce = randomBytes(32).toString('base64');
       res.writeHead(200, { 'set-cookie': `kbs-session-id=${sessionId}; Expires=${new Date(Date.now() + 300_000).toUTCString()}` });
-      return void res.end(JSON.stringify({ nonce: state.nonce, 'extra-params': '' }));
+      // A field a newer KBS might add must not break the client.
+      return void res.end(JSON.stringify({ nonce: state.nonce, 'extra-params': '', 'future-field': 1 }));
     }
     if (req.url === '/kbs/v0/attest') {
       state.attests++;

@@ -1,11 +1,9 @@
 import type { Attester } from '@kata-cc/attester';
-import { isKccError } from '@kata-cc/errors';
 import type { Logger } from '@kata-cc/log';
 import {
   DEFAULT_HASH_ALGORITHM,
   HASH_ALGORITHMS,
   KBS_PROTOCOL_VERSION,
-  parseChallenge,
   parseHashAlgorithm,
   primaryRuntimeData,
   runtimeDataDigest,
@@ -42,6 +40,18 @@ function selectedHash(extraParams: unknown): HashAlgorithm {
 }
 
 /**
+ * Reads the Challenge leniently, as serde does in the Rust client: `nonce` must be a string,
+ * `extra-params` may be anything, and fields a newer KBS adds are ignored (the strict
+ * `parseChallenge` of kbs-types is for the KBS side of the wire).
+ */
+function readChallenge(value: unknown): { nonce: string; 'extra-params': unknown } {
+  const v = (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as Record<string, unknown>;
+  const nonce = v['nonce'];
+  if (typeof nonce !== 'string' || nonce === '') throw kbcError('KBC_PROTOCOL_ERROR', 'Cannot parse the KBS challenge: no "nonce" string');
+  return { nonce, 'extra-params': v['extra-params'] };
+}
+
+/**
  * The `additional_evidence` string: `""` without devices, else the JSON text of
  * `{"<tee>": evidence}` where each device binds `H(JCS({nonce, tee-pubkey}))` (kbs_protocol
  * `get_composite_evidence`).
@@ -73,13 +83,7 @@ export async function rcarHandshake(http: KbsHttp, attester: Attester, key: TeeK
   };
   const authReply = await http.send('POST', '/kbs/v0/auth', { json: request });
   if (authReply.status !== 200) throw replyError('KBC_AUTH_FAILED', 'the authentication request (/auth)', authReply);
-  let challenge;
-  try {
-    challenge = parseChallenge(replyJson('/auth', authReply));
-  } catch (cause) {
-    if (isKccError(cause) && cause.code.startsWith('KBC_')) throw cause;
-    throw kbcError('KBC_PROTOCOL_ERROR', 'Cannot parse the KBS challenge', { cause });
-  }
+  const challenge = readChallenge(replyJson('/auth', authReply));
   const hash = selectedHash(challenge['extra-params']);
   const teePubKey = key.publicJwk();
   const additionalEvidence = await deviceEvidence(options.additionalAttesters ?? [], runtimeDataDigest({ nonce: challenge.nonce, 'tee-pubkey': teePubKey }, hash));

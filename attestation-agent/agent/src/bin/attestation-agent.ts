@@ -69,6 +69,9 @@ async function main(): Promise<void> {
   const aa = new AttestationAgent(config, initData, { attester, additionalAttesters, ...(eventlog === undefined ? {} : { eventlog }), logger: log });
 
   // SECURITY: refuse to serve when the initdata we were given is not the one the TEE was launched with.
+  if (opts.initdataDigest !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(opts.initdataDigest)) {
+    throw aaError('AA_INVALID_INITDATA', 'Invalid --initdata-digest: expected standard base64');
+  }
   const digest = initData?.digest ?? (opts.initdataDigest === undefined ? undefined : Buffer.from(opts.initdataDigest, 'base64'));
   if (digest !== undefined) {
     const binding = await aa.bindInitData(digest);
