@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hasCode } from '@kata-cc/errors';
-import { KubeApiLabeler } from './kube-api.js';
+import { KubeApiLabeler, inClusterOptions } from './kube-api.js';
 
 // A fake API server: kube-apiserver does not run on this machine. It records the PATCH the
 // labeler sends, which is what `kubectl label node` sends.
@@ -40,4 +40,9 @@ test('KubeApiLabeler sends a JSON merge patch of the labels to a fake API server
 test('KubeApiLabeler reports API errors with INST_LABEL_FAILED and never the token', async () => {
   await assert.rejects(new KubeApiLabeler({ server: base, token: 'sa-token' }).setLabels('missing', { a: 'b' }), (e) => hasCode(e, 'INST_LABEL_FAILED') && /404: nodes "missing" not found/.test(e.message) && !e.message.includes('sa-token'));
   await assert.rejects(new KubeApiLabeler({ server: 'http://127.0.0.1:1', token: 't' }).setLabels('n', { a: 'b' }), (e) => hasCode(e, 'INST_LABEL_FAILED'));
+});
+
+test('inClusterOptions() is null outside a cluster and explains a missing service account token', async () => {
+  assert.equal(await inClusterOptions({}), null);
+  await assert.rejects(inClusterOptions({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }, '/nonexistent-sa'), (e) => hasCode(e, 'INST_LABEL_FAILED') && /--no-label/.test(e.message));
 });

@@ -19,8 +19,14 @@ export async function inClusterOptions(env: NodeJS.ProcessEnv = process.env, saD
   const host = env['KUBERNETES_SERVICE_HOST'];
   const port = env['KUBERNETES_SERVICE_PORT'] ?? '443';
   if (host === undefined || host === '') return null;
-  const token = (await readFile(`${saDir}/token`, 'utf8')).trim();
-  const ca = await readFile(`${saDir}/ca.crt`, 'utf8');
+  let token: string;
+  let ca: string;
+  try {
+    token = (await readFile(`${saDir}/token`, 'utf8')).trim();
+    ca = await readFile(`${saDir}/ca.crt`, 'utf8');
+  } catch (cause) {
+    throw installerError('INST_LABEL_FAILED', `In a cluster but no service account token under ${saDir}: keep automountServiceAccountToken on, or pass --no-label`, { cause });
+  }
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return { server, token, ca };
 }
