@@ -97,7 +97,7 @@ before(async () => {
   vm = await startGuestVm({
     image, disks: [initdata], memMiB: 1024,
     forwards: [{ guestPort: 5000, hostPort: port }],
-    append: 'kata_cc.insecure_registries=10.0.2.100:5000',
+    append: 'kata_cc.insecure_registries=10.0.2.100:5000 kata_cc.extra_server_addr=vsock://-1:1024 kata_cc.vsock_selfcheck=1',
     // KATA_CC_GUEST_CONSOLE=1 shows the guest's serial console (kernel, init, agent logs).
     ...(process.env['KATA_CC_GUEST_CONSOLE'] ? { onLine: (l: string) => process.stderr.write(`[guest] ${l}\n`) } : {}),
   });
@@ -118,6 +118,11 @@ test('agent serves grpc.Health and GetGuestDetails over virtio-serial; initdata 
   const d = await agent.call<{ agent_details: { storage_handlers: string[]; version: string } }>('GetGuestDetails', { mem_block_size: true });
   assert.ok(d.agent_details.storage_handlers.includes('image_guest_pull'));
   assert.ok(vm?.lines.some((l) => /initdata loaded/.test(l) && /"digest":"[0-9a-f]{64}"/.test(l)), 'the agent logs the initdata digest');
+});
+
+test('vsock: the agent also listens on AF_VSOCK port 1024 (native addon); a Health/Check over the guest loopback transport succeeds', async () => {
+  const line = await vm?.waitForLine(/MARK vsock-check ok|vsock-check failed/, 120_000);
+  assert.match(line ?? '', /MARK vsock-check ok \d+ status=1/);
 });
 
 test('sandbox + pause container from the guest image; app container pulled in the guest; output read', async () => {

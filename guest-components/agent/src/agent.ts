@@ -12,6 +12,7 @@ import type { ImagePuller } from './storage/image-puller.js';
 import { selectImagePuller } from './storage/registry.js';
 import type { AgentChannel } from './transport/channel.js';
 import { openChannel } from './transport/registry.js';
+import { vsockSelfCheck } from './transport/vsock-check.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -59,11 +60,18 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   registerAgentService(server, sandbox, policy, log, AGENT_VERSION);
   const channel = openChannel(config.serverAddr, log);
   await channel.start((stream) => server.serve(stream));
-  log.info({ channel: channel.description }, 'kata-agent ready');
+  const channels = [channel];
+  if (config.extraServerAddr) {
+    const extra = openChannel(config.extraServerAddr, log);
+    await extra.start((stream) => server.serve(stream));
+    channels.push(extra);
+  }
+  log.info({ channels: channels.map((c) => c.description) }, 'kata-agent ready');
+  if (config.vsockSelfCheck) void vsockSelfCheck(config.extraServerAddr ?? config.serverAddr, log);
   return {
     channel, sandbox, policy, initdata,
     stop: async () => {
-      await channel.close();
+      for (const c of channels) await c.close();
       await server.close();
       await sandbox.destroySandbox().catch(() => undefined);
       for (const c of components) c.kill('SIGTERM');

@@ -13,6 +13,10 @@ export interface AgentConfig {
   insecureRegistries: string[];
   /** `kata_cc.aa_allow_sample=1`: the AA may use the sample TEE (no TEE hardware; development). */
   aaAllowSample: boolean;
+  /** `kata_cc.extra_server_addr`: a second listen address (e.g. vsock next to a virtio-serial port). */
+  extraServerAddr: string | undefined;
+  /** `kata_cc.vsock_selfcheck=1`: at start, dial the vsock listener through the loopback transport and call Health/Check. */
+  vsockSelfCheck: boolean;
 }
 
 export function parseCmdline(cmdline: string): AgentConfig {
@@ -30,5 +34,7 @@ export function parseCmdline(cmdline: string): AgentConfig {
     imagePuller: args.get('kata_cc.image_puller') ?? 'auto',
     insecureRegistries: (args.get('kata_cc.insecure_registries') ?? '').split(',').filter(Boolean),
     aaAllowSample: args.get('kata_cc.aa_allow_sample') === '1',
+    extraServerAddr: args.get('kata_cc.extra_server_addr'),
+    vsockSelfCheck: args.get('kata_cc.vsock_selfcheck') === '1',
   };
 }

@@ -13,6 +13,7 @@ import { extractKernel, resolveModules } from './kernel.js';
 import { DEFAULT_PINS, EROFS_UUID, GUEST_MODULES, VERITY_SALT, VERITY_UUID, type GuestPins } from './pins.js';
 import { cpio, mkdirs, put, putBinary, putBusybox, putText, zeroTimes } from './stage.js';
 import { formatVerity } from './verity.js';
+import { ensureVsockAddon } from './native.js';
 
 export interface BuildGuestOptions {
   /** Repository root (bundles are made from its compiled dist/ files). */
@@ -71,7 +72,7 @@ export async function buildGuest(options: BuildGuestOptions): Promise<GuestImage
     const bundles = path.join(work, 'bundles');
     await mkdir(bundles, { recursive: true });
     const components = await bundleComponents(options.repo, bundles, options.requireAgent === false ? [] : ['kata-agent.mjs']);
-    const vsockAddon = path.join(options.repo, 'guest-components/agent/native/build/Release/vsock.node');
+    const vsockAddon = (await ensureVsockAddon(options.repo, log)) ?? '';
 
     // The input hash names the cache entry: every byte that goes into the images is covered.
     const h = createHash('sha256').update(JSON.stringify({ BUILDER_VERSION, pins, GUEST_MODULES, VERITY_SALT, VERITY_UUID }));
@@ -99,7 +100,7 @@ export async function buildGuest(options: BuildGuestOptions): Promise<GuestImage
     await mkdir(path.join(root, 'opt/kata-cc'), { recursive: true });
     await cp(bundles, path.join(root, 'opt/kata-cc/bin'), { recursive: true });
     await cp(path.join(options.repo, 'libs/protocols/proto'), path.join(root, 'opt/kata-cc/proto'), { recursive: true });
-    if (existsSync(vsockAddon)) await put(root, vsockAddon, '/opt/kata-cc/native/vsock.node', 0o755);
+    if (vsockAddon && existsSync(vsockAddon)) await put(root, vsockAddon, '/opt/kata-cc/native/vsock.node', 0o755);
     for (const c of components) if (c.launcher) await putText(root, c.launcher, launcher(c.bundle), 0o755);
     await putText(root, '/etc/inittab', INITTAB);
     await putText(root, '/etc/kata-cc/rcS', RCS, 0o755);
