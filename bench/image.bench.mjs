@@ -29,13 +29,22 @@ const RUNS = Number(process.env.IMAGE_BENCH_RUNS ?? 3);
 const work = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'img-bench-'));
 const log = (m) => process.stderr.write(`image bench: ${m}\n`);
 
-/** Runs a command under GNU time: wall seconds and max RSS (MiB). */
+/**
+ * Runs a command under GNU time: wall seconds, CPU seconds (user + system: less sensitive to
+ * other load on a shared machine than wall time) and max RSS (MiB).
+ */
 function timed(cmd, args, env = process.env) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', cmd, ...args], { encoding: 'utf8', env, maxBuffer: 1 << 26 });
   const last = r.stderr.trim().split('\n').pop() ?? '';
-  const [secs, kb] = last.split(' ').map(Number);
+  const [secs, kb, user, sys] = last.split(' ').map(Number);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
-  return { seconds: secs, rssMiB: Math.round(kb / 1024), stdout: r.stdout };
+  return { seconds: secs, cpuSeconds: Math.round((user + sys) * 100) / 100, rssMiB: Math.round(kb / 1024), stdout: r.stdout };
+}
+
+/** utime + stime of a process in seconds (/proc/<pid>/stat fields 14 and 15, 100 Hz ticks). */
+function procCpu(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 function layerTar(i) {
@@ -73,8 +82,8 @@ try {
   let n = 0;
   const fresh = () => path.join(work, `out${n++}`);
   const record = (tool, variant, mode, m, extra = {}) => {
-    results.runs.push({ tool, variant, mode, seconds: m.seconds, peakRssMiB: m.rssMiB, ...extra });
-    log(`${tool} ${variant} ${mode}: ${m.seconds}s, ${m.rssMiB} MiB`);
+    results.runs.push({ tool, variant, mode, seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakRssMiB: m.rssMiB, ...extra });
+    log(`${tool} ${variant} ${mode}: ${m.seconds}s wall, ${m.cpuSeconds}s cpu, ${m.rssMiB} MiB`);
   };
   const cleanup = (...dirs) => dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
 
@@ -89,7 +98,7 @@ try {
       const mid = sorted[Math.floor(sorted.length / 2)];
       // pullSeconds: the pull inside the process (what the CDH pays; no Node startup).
       const pullSeconds = JSON.parse(mid.stdout).timings.totalMs / 1000;
-      record('image-rs', variant, mode, { seconds: mid.seconds, rssMiB: Math.max(...ms.map((m) => m.rssMiB)) }, { pullSeconds, samples: ms.map((m) => m.seconds), ...extra(mid) });
+      record('image-rs', variant, mode, { seconds: mid.seconds, cpuSeconds: mid.cpuSeconds, rssMiB: Math.max(...ms.map((m) => m.rssMiB)) }, { pullSeconds, samples: ms.map((m) => m.seconds), ...extra(mid) });
     };
     const transferred = (m) => ({ transferredMiB: Math.round(JSON.parse(m.stdout).layers.reduce((a, l) => a + l.transferred, 0) / 1048576) });
     const cold = [];
@@ -125,26 +134,33 @@ try {
       const bundle = fresh();
       const a = timed('skopeo', ['copy', '--quiet', '--src-tls-verify=false', ...keyArgs, `docker://${ref}`, `oci:${oci}:v1`]);
       const b = timed('umoci', ['unpack', '--image', `${oci}:v1`, bundle]);
-      record('skopeo+umoci', variant, 'copy + unpack', { seconds: Math.round((a.seconds + b.seconds) * 100) / 100, rssMiB: Math.max(a.rssMiB, b.rssMiB) }, { copySeconds: a.seconds, unpackSeconds: b.seconds });
+      record('skopeo+umoci', variant, 'copy + unpack', { seconds: Math.round((a.seconds + b.seconds) * 100) / 100, cpuSeconds: Math.round((a.cpuSeconds + b.cpuSeconds) * 100) / 100, rssMiB: Math.max(a.rssMiB, b.rssMiB) }, { copySeconds: a.seconds, unpackSeconds: b.seconds });
       cleanup(oci, bundle);
     }
     // containerd
     if (variant === 'plain') {
-      const c = fresh();
-      mkdirSync(c, { recursive: true });
-      const sock = path.join(c, 'containerd.sock');
-      writeFileSync(path.join(c, 'config.toml'), `version = 2\nroot = "${c}/root"\nstate = "${c}/state"\n[grpc]\n  address = "${sock}"\n[ttrpc]\n  address = "${sock}.ttrpc"\n[plugins."io.containerd.internal.v1.opt"]\n  path = "${c}/opt"\n`);
-      const ctd = spawn('containerd', ['--config', path.join(c, 'config.toml')], { stdio: 'ignore' });
-      ctdPid = ctd.pid;
-      for (let i = 0; i < 100 && spawnSync('ctr', ['--address', sock, 'version']).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
-      const m = timed('ctr', ['--address', sock, '--namespace', 'bench', 'image', 'pull', '--plain-http', ref]);
-      const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${ctd.pid}/status`, 'utf8'))?.[1] ?? 0);
-      record('containerd', variant, 'ctr image pull (unpack, overlayfs)', { seconds: m.seconds, rssMiB: Math.round(hwm / 1024) }, { ctrRssMiB: m.rssMiB });
-      ctd.kill('SIGTERM');
-      await new Promise((r) => ctd.once('exit', r));
-      ctdPid = undefined;
-      spawnSync('sh', ['-c', `grep " ${c}/" /proc/mounts | cut -d" " -f2 | xargs -r umount`]);
-      cleanup(c);
+      const samples = [];
+      for (let i = 0; i < RUNS; i++) {
+        const c = fresh();
+        mkdirSync(c, { recursive: true });
+        const sock = path.join(c, 'containerd.sock');
+        writeFileSync(path.join(c, 'config.toml'), `version = 2\nroot = "${c}/root"\nstate = "${c}/state"\n[grpc]\n  address = "${sock}"\n[ttrpc]\n  address = "${sock}.ttrpc"\n[plugins."io.containerd.internal.v1.opt"]\n  path = "${c}/opt"\n`);
+        const ctd = spawn('containerd', ['--config', path.join(c, 'config.toml')], { stdio: 'ignore' });
+        ctdPid = ctd.pid;
+        for (let k = 0; k < 100 && spawnSync('ctr', ['--address', sock, 'version']).status !== 0; k++) await new Promise((r) => setTimeout(r, 100));
+        const cpu0 = procCpu(ctd.pid);
+        const m = timed('ctr', ['--address', sock, '--namespace', 'bench', 'image', 'pull', '--plain-http', ref]);
+        const daemonCpu = procCpu(ctd.pid) - cpu0;
+        const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${ctd.pid}/status`, 'utf8'))?.[1] ?? 0);
+        samples.push({ seconds: m.seconds, cpuSeconds: Math.round((m.cpuSeconds + daemonCpu) * 100) / 100, rssMiB: Math.round(hwm / 1024), ctrRssMiB: m.rssMiB });
+        ctd.kill('SIGTERM');
+        await new Promise((r) => ctd.once('exit', r));
+        ctdPid = undefined;
+        spawnSync('sh', ['-c', `grep " ${c}/" /proc/mounts | cut -d" " -f2 | xargs -r umount`]);
+        cleanup(c);
+      }
+      const mid = [...samples].sort((x, y) => x.seconds - y.seconds)[Math.floor(samples.length / 2)];
+      record('containerd', variant, 'ctr image pull (unpack, overlayfs)', mid, { ctrRssMiB: mid.ctrRssMiB, samples: samples.map((x) => x.seconds) });
     } else {
       results.runs.push({ tool: 'containerd', variant, mode: 'ctr image pull', unsupported: 'containerd 1.6 needs the imgcrypt ctd-decoder stream processor (not packaged in Debian) to decrypt layers' });
     }
