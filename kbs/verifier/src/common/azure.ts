@@ -59,16 +59,17 @@ export function checkAzQuote(q: AzQuote, ak: KeyObject, expected: OptionalBindin
   const attest = parseTpmAttest(q.message);
   const sig = signatureOf(q.signature);
   verifyTpmSignature(q.message, sig, ak, `${prefix}_QUOTE_SIGNATURE`);
-  checkPcrDigest(attest, q.pcrs, sig.hash, `${prefix}_PCR_DIGEST_MISMATCH`);
+  const signed = checkPcrDigest(attest, q.pcrs, sig.hash, `${prefix}_PCR_DIGEST_MISMATCH`);
   // SECURITY: the quote's nonce carries this session's runtime-data digest.
   if (expected.reportData) checkBinding(attest.extraData, expected.reportData, `${prefix}_REPORT_DATA_MISMATCH`, 'vTPM quote nonce (report_data)');
   else skipped.push('report_data');
   if (expected.initDataHash) {
     const want = createHash('sha256').update(Buffer.alloc(32)).update(regularizeData(expected.initDataHash, 32)).digest();
-    if (!q.pcrs[8] || !want.equals(Buffer.from(q.pcrs[8]))) {
+    const pcr8 = signed.get(8);
+    if (!pcr8 || !want.equals(Buffer.from(pcr8))) {
       throw new KccError({ kind: 'PERMISSION_DENIED', code: `${prefix}_INIT_DATA_MISMATCH`, message: 'vTPM PCR8 does not match the expected init-data digest' });
     }
   }
-  const tpm = Object.fromEntries(q.pcrs.map((p, i) => [`pcr${String(i).padStart(2, '0')}`, toHex(p)]));
+  const tpm = Object.fromEntries([...signed].sort(([a], [b]) => a - b).map(([i, p]) => [`pcr${String(i).padStart(2, '0')}`, toHex(p)]));
   return { nonce: attest.extraData, tpm };
 }

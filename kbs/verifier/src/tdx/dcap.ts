@@ -92,6 +92,17 @@ export function verifyQuoteSignatures(quote: TdxQuote, at: Date, roots: readonly
   return path;
 }
 
+/** Collateral issuer chains: to the root, and the signer must be Intel's TCB Signing key. */
+function tcbSigningChain(pem: string, roots: readonly Certificate[], at: Date): Certificate {
+  const chain = chainFromPem(pem, 'VERIFIER_TDX_COLLATERAL_MALFORMED');
+  verifyChain(chain[0]!, chain.slice(1), roots, at, COLLATERAL_CODES);
+  // SECURITY: any certificate under the Intel root (a PCK leaf, say) chains; only TCB Signing may sign collateral.
+  if (!/^CN=Intel SGX TCB Signing$/m.test(chain[0]!.subject)) {
+    fail('VERIFIER_TDX_COLLATERAL_CHAIN_UNTRUSTED', `Collateral is signed by "${chain[0]!.subject.split('\n')[0]}", not Intel SGX TCB Signing`);
+  }
+  return chain[0]!;
+}
+
 function checkWindow(what: string, issue: Date, next: Date | undefined, at: Date): void {
   // SECURITY: collateral outside its issue/nextUpdate window is stale and must not be used.
   if (at < issue || (next !== undefined && at > next)) {
@@ -160,9 +171,8 @@ export function verifyDcap(quote: TdxQuote, options: DcapOptions): DcapResult {
 
   let qeMatched: Matched | undefined;
   if (c.qeIdentity && c.qeIdentitySignature && c.qeIdentityIssuerChain) {
-    const chain = chainFromPem(c.qeIdentityIssuerChain, 'VERIFIER_TDX_COLLATERAL_MALFORMED');
-    verifyChain(chain[0]!, chain.slice(1), roots, at, COLLATERAL_CODES);
-    if (!verifyP1363('sha256', Buffer.from(c.qeIdentity, 'utf8'), chain[0]!.publicKey, c.qeIdentitySignature)) {
+    const signer = tcbSigningChain(c.qeIdentityIssuerChain, roots, at);
+    if (!verifyP1363('sha256', Buffer.from(c.qeIdentity, 'utf8'), signer.publicKey, c.qeIdentitySignature)) {
       fail('VERIFIER_TDX_QE_IDENTITY_SIGNATURE', 'QE identity signature does not verify with the TCB signing certificate');
     }
     const qe = parseQeIdentity(c.qeIdentity);
@@ -183,10 +193,9 @@ export function verifyDcap(quote: TdxQuote, options: DcapOptions): DcapResult {
 
   let tcb: Matched | undefined;
   if (c.tcbInfo && c.tcbInfoSignature && c.tcbInfoIssuerChain) {
-    const chain = chainFromPem(c.tcbInfoIssuerChain, 'VERIFIER_TDX_COLLATERAL_MALFORMED');
-    verifyChain(chain[0]!, chain.slice(1), roots, at, COLLATERAL_CODES);
+    const signer = tcbSigningChain(c.tcbInfoIssuerChain, roots, at);
     // SECURITY: Intel signs the exact tcbInfo text; we check that text, then parse it.
-    if (!verifyP1363('sha256', Buffer.from(c.tcbInfo, 'utf8'), chain[0]!.publicKey, c.tcbInfoSignature)) {
+    if (!verifyP1363('sha256', Buffer.from(c.tcbInfo, 'utf8'), signer.publicKey, c.tcbInfoSignature)) {
       fail('VERIFIER_TDX_TCB_INFO_SIGNATURE', 'TCB info signature does not verify with the TCB signing certificate');
     }
     const tcbInfo = parseTcbInfo(c.tcbInfo);

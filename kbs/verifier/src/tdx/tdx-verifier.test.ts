@@ -210,3 +210,10 @@ test('verify() (KBS path) requires the binding and returns the TCB status', asyn
   const r = await v.verify(quote, { reportData: rd }, { now: new Date('2026-06-01') });
   assert.equal(r.teeClass, 'cpu');
 });
+
+test('collateral signed by a certificate under the Intel root that is not TCB Signing is refused', () => {
+  const q = parseTdxQuote(read(GO('tdx_prod_quote_SPR_E4.dat')));
+  const c = collateralV3();
+  // The PCK CA chain (valid, under the Intel root) presented as the TCB-info signer.
+  assert.throws(() => verifyTdxQuote(q, undefined, {}, { collateral: { ...c, tcbInfoIssuerChain: c.pckCrlIssuerChain! }, at: SPR_TIME }), { code: 'VERIFIER_TDX_COLLATERAL_CHAIN_UNTRUSTED' });
+});

@@ -123,17 +123,23 @@ export function verifyTpmSignature(attest: Uint8Array, sig: TpmSignature, ak: Ke
  * PCR values must hash to the signed pcrDigest: the digest (with the signature's hash) of the
  * selected PCRs, banks in selection order, PCRs in ascending index.
  */
-export function checkPcrDigest(attest: TpmAttest, pcrs: readonly Uint8Array[], hash: string, code: string): void {
+export function checkPcrDigest(attest: TpmAttest, pcrs: readonly Uint8Array[], hash: string, code: string): Map<number, Uint8Array> {
   const h = createHash(hash);
+  const signed = new Map<number, Uint8Array>();
   for (const sel of attest.selections) {
+    // The evidence carries one list of SHA-256 values (trustee's format): other banks cannot be checked.
+    if (sel.hash !== 'sha256') throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: `PCR bank ${sel.hash} is not supported (SHA-256 only)` });
     for (const i of sel.pcrs) {
       const v = pcrs[i];
       if (!v) throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: `PCR ${i} is selected by the quote but missing from the evidence` });
       h.update(v);
+      signed.set(i, v);
     }
   }
   // SECURITY: PCR values in the evidence are unsigned; only the signed digest binds them.
   if (!Buffer.from(h.digest()).equals(Buffer.from(attest.pcrDigest))) {
     throw new KccError({ kind: 'UNAUTHENTICATED', code, message: 'The PCR values do not match the PCR digest signed in the quote' });
   }
+  // SECURITY: only PCRs covered by the signed digest may become claims.
+  return signed;
 }

@@ -45,3 +45,9 @@ test('TPM: untrusted AK, tampered message, tampered PCR, wrong nonce each fail w
   await assert.rejects(v.inspect({ ak_public: ev.ak_public }, {}), { code: 'VERIFIER_TPM_EVIDENCE_MALFORMED' });
   await assert.rejects(v.inspect({ ak_public: '!!' }, {}), { code: 'VERIFIER_TPM_EVIDENCE_MALFORMED' });
 });
+
+test('TPM: only PCRs covered by the signed digest become claims', async () => {
+  const out = await new TpmVerifier({ trustedAks: [akPem] }).inspect(ev, {});
+  const selected = parseTpmAttest(Buffer.from(ev.tpm_quote.message, 'base64')).selections[0]!.pcrs;
+  assert.deepEqual(Object.keys(out.claims).filter((k) => /^pcr\d\d$/.test(k)).length, selected.length);
+});

@@ -74,7 +74,8 @@ export function decodeTpmQuote(q: unknown, code = MALFORMED): TpmQuoteEvidence {
 
 export interface CheckedQuote {
   readonly nonce: Uint8Array;
-  readonly pcrs: readonly Uint8Array[];
+  /** Only the PCRs the quote signed. */
+  readonly pcrs: ReadonlyMap<number, Uint8Array>;
 }
 
 /** Signature, PCR digest: the part shared with the Azure vTPM verifiers. */
@@ -82,12 +83,12 @@ export function checkQuote(q: TpmQuoteEvidence, ak: KeyObject, codePrefix: strin
   const attest = parseTpmAttest(q.message);
   const sig = parseTpmSignature(q.signature);
   verifyTpmSignature(q.message, sig, ak, `${codePrefix}_QUOTE_SIGNATURE`);
-  checkPcrDigest(attest, q.pcrs, sig.hash, `${codePrefix}_PCR_DIGEST_MISMATCH`);
-  return { nonce: attest.extraData, pcrs: q.pcrs };
+  const pcrs = checkPcrDigest(attest, q.pcrs, sig.hash, `${codePrefix}_PCR_DIGEST_MISMATCH`);
+  return { nonce: attest.extraData, pcrs };
 }
 
-export function pcrClaims(pcrs: readonly Uint8Array[]): Record<string, string> {
-  return Object.fromEntries(pcrs.map((p, i) => [`pcr${String(i).padStart(2, '0')}`, toHex(p)]));
+export function pcrClaims(pcrs: ReadonlyMap<number, Uint8Array>): Record<string, string> {
+  return Object.fromEntries([...pcrs].sort(([a], [b]) => a - b).map(([i, p]) => [`pcr${String(i).padStart(2, '0')}`, toHex(p)]));
 }
 
 export class TpmVerifier implements HardwareVerifier {
@@ -128,7 +129,7 @@ export class TpmVerifier implements HardwareVerifier {
     const skipped: string[] = [];
     if (expected.reportData) checkBinding(q.nonce, expected.reportData, 'VERIFIER_TPM_REPORT_DATA_MISMATCH', 'quote nonce (report_data)');
     else skipped.push('report_data');
-    const pcr8 = q.pcrs[INITDATA_PCR];
+    const pcr8 = q.pcrs.get(INITDATA_PCR);
     if (expected.initDataHash) {
       const want = createHash('sha256').update(Buffer.alloc(32)).update(regularizeData(expected.initDataHash, 32)).digest();
       // SECURITY: init-data is bound by one extension of PCR8 from zero.
