@@ -4,26 +4,22 @@
  * per-rule frame (array of slots) and are undone on the way back. A callback returning
  * true means "stop" (a solution was enough), and that propagates up.
  */
-import type { CallTerm, Expr, Literal, Rule, Term } from './ast.js';
-import { BuiltinError, BUILTINS } from './builtins/index.js';
+import type { Expr, Literal, Term } from './ast.js';
 import type { BuiltinCtx } from './builtins/index.js';
-import { setCurrent } from './builtins/check.js';
 import { rgoError } from './errors.js';
-import { isKccError } from '@kata-cc/errors';
+import { callRule, evalCall, zeroArgCall } from './eval-call.js';
+import { DataWalker } from './eval-data.js';
+import { IN_PROGRESS, ruleValue } from './eval-rules.js';
+import { withLiteral } from './eval-with.js';
 import { formatPrint } from './format.js';
 import type { PNode, RuleSet } from './tree.js';
-import { lookupNode } from './tree.js';
 import type { Value } from './value.js';
 import { equal, RObject, RSet } from './value.js';
-import { DataWalker } from './eval-data.js';
 
 export type Frame = Array<Value | undefined>;
 type Cb = (v: Value) => boolean;
 type K = () => boolean;
 
-const IN_PROGRESS = Symbol('in-progress');
-/** Names regorus uses for operators in error messages. */
-const DISPLAY: Record<string, string> = { plus: 'add', minus: 'sub', rem: 'mod' };
 
 export interface EvalOptions {
   maxSteps: number;
@@ -43,7 +39,7 @@ export class Evaluator extends DataWalker {
   private steps = 0;
   readonly bctx: BuiltinCtx;
 
-  private readonly opts: EvalOptions;
+  readonly opts: EvalOptions;
 
   constructor(root: PNode, data: Value, input: Value | undefined, opts: EvalOptions) {
     super(root, data);
@@ -76,7 +72,7 @@ export class Evaluator extends DataWalker {
       case 'every':
         return this.every(lit, f, k);
       case 'expr':
-        if (lit.withs.length > 0) return this.withLiteral(lit, f, k);
+        if (lit.withs.length > 0) return withLiteral(this, lit, f, k);
         if (lit.negated) return this.expr(lit.expr, f, () => true) ? false : k();
         return this.expr(lit.expr, f, k);
     }
@@ -166,7 +162,7 @@ export class Evaluator extends DataWalker {
 
   // ---- unification ------------------------------------------------------------------
 
-  private hasUnbound(t: Term, f: Frame): boolean {
+  hasUnbound(t: Term, f: Frame): boolean {
     switch (t.t) {
       case 'var':
         return t.slot !== undefined && f[t.slot] === undefined;
@@ -256,7 +252,7 @@ export class Evaluator extends DataWalker {
       case 'ref':
         return this.ref(t, f, cb);
       case 'call':
-        return this.call(t, f, cb);
+        return evalCall(this, t, f, cb);
       case 'array':
         return this.terms(t.items, 0, f, [], (vs) => cb(vs));
       case 'set':
@@ -356,299 +352,24 @@ export class Evaluator extends DataWalker {
     });
   }
 
-  // ---- calls ------------------------------------------------------------------------
 
-  private call(t: CallTerm, f: Frame, cb: Cb): boolean {
-    const target = t.target;
-    if (target === undefined) throw rgoError('RGO_COMPILE', `unresolved call ${t.name}`);
-    if (target.kind === 'builtin' && target.name === 'print') return this.print(t, f, cb);
-    if (target.kind === 'builtin' && target.name === 'walk') return this.walkBuiltin(t, f, cb);
-    let rs = target.kind === 'rule' ? target.rs : undefined;
-    let mocked: Value | undefined;
-    if (this.fnOverrides) {
-      const o = this.fnOverrides.get(rs ?? (target as { name: string }).name);
-      if (o !== undefined && isRuleSet(o)) rs = o;
-      else mocked = o;
-    }
-    let shape = t.shape;
-    if (shape === undefined || rs !== (target.kind === 'rule' ? target.rs : undefined)) {
-      const nparams = rs ? ((rs.rules[0] ?? rs.defaultRule)?.args?.length ?? 0) : target.kind === 'builtin' ? (BUILTINS.get(target.name)?.arity ?? -1) : -1;
-      const hasOut = nparams >= 0 && t.args.length === nparams + 1;
-      shape = { nparams, hasOut, inArgs: hasOut ? t.args.slice(0, nparams) : t.args };
-      if (!this.fnOverrides) t.shape = shape; // cached on the term: calls are resolved once
-    }
-    const { nparams, hasOut, inArgs } = shape;
-    return this.terms(inArgs, 0, f, [], (args) => {
-      const r = mocked !== undefined ? mocked : rs ? this.callRule(rs, args) : this.callBuiltin(t, target.kind === 'builtin' ? target.name : t.name, args);
-      if (r === undefined) return false;
-      if (hasOut) return this.unifyVal(t.args[nparams] as Term, r, f, () => cb(true));
-      return cb(r);
-    });
-  }
+  // ---- calls, rules and with live in eval-call.ts, eval-rules.ts and eval-with.ts ----
 
-  private callBuiltin(t: CallTerm, name: string, args: Value[]): Value | undefined {
-    const b = BUILTINS.get(name);
-    if (!b) throw rgoError('RGO_COMPILE', `unknown function: ${name}`);
-    try {
-      setCurrent(DISPLAY[name] ?? name);
-      return b.fn(args, this.bctx);
-    } catch (e) {
-      if (e instanceof BuiltinError) {
-        if (e.soft) return undefined;
-        if (this.opts.strict || e.always) throw rgoError('RGO_EVAL', `${t.loc.file}:${t.loc.line}:${t.loc.col}: error: ${e.message}`);
-        return undefined;
-      }
-      throw e;
-    }
-  }
-
-  /** `walk(x, [path, value])`: a relation over every node of x, pre-order, keys sorted. */
-  private walkBuiltin(t: CallTerm, f: Frame, cb: Cb): boolean {
-    const out = t.args[1];
-    if (!out) throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}: walk needs an output argument`);
-    const visit = (v: Value, path: Value[]): boolean => {
-      if (this.unifyVal(out, [path.slice(), v], f, () => cb(true))) return true;
-      return this.members(v, (k, child) => {
-        path.push(k);
-        const r = visit(child, path);
-        path.pop();
-        return r;
-      });
-    };
-    return this.term(t.args[0] as Term, f, (root) => visit(root, []));
-  }
-
-  private print(t: CallTerm, f: Frame, cb: Cb): boolean {
-    const parts = t.args.map((a) => {
-      let out: Value | undefined;
-      this.term(a, f, (v) => ((out = v), true));
-      return out === undefined ? '<undefined>' : formatPrint(out, true);
-    });
-    this.prints.push(`${t.loc.file}:${t.loc.line}: ${parts.join(' ')}`);
-    return cb(true);
-  }
-
-  /** `data.pkg.f` for `f() := v` is the function's value; functions with parameters have none. */
   zeroArgCall(rs: RuleSet): Value | undefined {
-    const first = rs.rules[0] ?? rs.defaultRule;
-    if (!first || (first.args?.length ?? 0) > 0) return undefined;
-    try {
-      return this.callRule(rs, []);
-    } catch (e) {
-      if (isKccError(e) && e.code === 'RGO_CONFLICT') throw rgoError('RGO_CONFLICT', `rules should not produce multiple outputs (data.${rs.path.join('.')})`);
-      throw e;
-    }
+    return zeroArgCall(this, rs);
   }
 
-  /** Evaluates a user function: every definition whose params match; all must agree. */
   callRule(rs: RuleSet, args: Value[]): Value | undefined {
-    let result: Value | undefined;
-    for (const rule of rs.rules) {
-      const r = this.evalFuncRule(rule, args, true);
-      if (r === undefined) continue;
-      if (result !== undefined && !equal(result, r)) {
-        throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: functions must not produce multiple outputs for same inputs`);
-      }
-      result = r;
-    }
-    if (result === undefined && rs.defaultRule) result = this.evalFuncRule(rs.defaultRule, args, true);
-    return result;
+    return callRule(this, rs, args);
   }
 
-  /**
-   * One definition of a function (or complete rule when `args` is empty). Functions
-   * enumerate every solution (a second, different output is a conflict); complete rules
-   * stop at the first solution, as regorus does (prints depend on it).
-   */
-  private evalFuncRule(rule: Rule, args: Value[], all: boolean): Value | undefined {
-    const f: Frame = new Array<Value | undefined>(rule.nslots);
-    const params = rule.args ?? [];
-    let out: Value | undefined;
-    const collect = (v: Value): boolean => {
-      if (out !== undefined && !equal(out, v)) {
-        throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: functions must not produce multiple outputs for same inputs`);
-      }
-      out = v;
-      return !all;
-    };
-    const bindParams = (i: number, k: K): boolean => (i === params.length ? k() : this.unifyVal(params[i] as Term, args[i] as Value, f, () => bindParams(i + 1, k)));
-    bindParams(0, () => {
-      this.body(rule.body, 0, f, () => this.term(rule.value, f, collect));
-      for (const e of rule.elses) {
-        if (out !== undefined) break;
-        this.body(e.body, 0, f, () => this.term(e.value, f, collect));
-      }
-      return !all && out !== undefined;
-    });
-    return out;
+  ruleValue(rs: RuleSet): Value | undefined {
+    return ruleValue(this, rs);
   }
-
-  // ---- rules ------------------------------------------------------------------------
 
   inProgress(rs: RuleSet): boolean {
     return this.cache.get(rs) === IN_PROGRESS;
   }
-
-  /** Value of a rule set (cached for this evaluation), or undefined. */
-  ruleValue(rs: RuleSet): Value | undefined {
-    const cached = this.cache.get(rs);
-    if (cached === IN_PROGRESS) throw rgoError('RGO_EVAL', `recursion detected: rule data.${rs.path.join('.')} depends on itself`);
-    if (cached !== undefined || this.cache.has(rs)) return cached as Value | undefined;
-    this.cache.set(rs, IN_PROGRESS);
-    try {
-      const v = this.computeRule(rs);
-      this.cache.set(rs, v);
-      return v;
-    } catch (e) {
-      this.cache.delete(rs);
-      throw e;
-    }
-  }
-
-  private computeRule(rs: RuleSet): Value | undefined {
-    if (rs.kind === 'func') return undefined;
-    if (rs.kind === 'set') {
-      const out = new RSet();
-      for (const rule of rs.rules) {
-        const f: Frame = new Array<Value | undefined>(rule.nslots);
-        const once = isConstTerm(rule.key);
-        this.body(rule.body, 0, f, () => this.term(rule.key as Term, f, (v) => (out.add(v), once)));
-      }
-      return out;
-    }
-    if (rs.kind === 'object') {
-      const out = new RObject();
-      for (const rule of rs.rules) {
-        const f: Frame = new Array<Value | undefined>(rule.nslots);
-        const leaf = rule.leafSet ? (rule.key as Term) : rule.value;
-        // Constant heads need one solution only (regorus returns early; prints depend on it).
-        const once = isConstTerm(leaf) && rule.objKeys.every(isConstTerm);
-        this.body(rule.body, 0, f, () =>
-          this.terms(rule.objKeys, 0, f, [], (keys) => this.term(leaf, f, (val) => (insertPath(out, keys, val, rule, rs), once))),
-        );
-      }
-      return out;
-    }
-    let result: Value | undefined;
-    for (const rule of rs.rules) {
-      const r = this.evalFuncRule(rule, [], false);
-      if (r === undefined) continue;
-      if (result !== undefined && !equal(result, r)) {
-        throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules should not produce multiple outputs; rule conflicts with the following rule (data.${rs.path.join('.')})`);
-      }
-      result = r;
-    }
-    if (result === undefined && rs.defaultRule) result = this.evalFuncRule(rs.defaultRule, [], false);
-    return result;
-  }
-
-  // ---- with -------------------------------------------------------------------------
-
-  private withLiteral(lit: Extract<Literal, { k: 'expr' }>, f: Frame, k: K): boolean {
-    const values: Array<Value | RuleSet> = [];
-    for (const w of lit.withs) {
-      const fn = w.value.t === 'ref' && w.value.data && w.value.data.rest.length === 0 ? lookupNode(this.root, ['data', ...w.value.data.prefix])?.rules : undefined;
-      if (fn?.kind === 'func') {
-        values.push(fn);
-        continue;
-      }
-      let v: Value | undefined;
-      this.term(w.value, f, (x) => ((v = x), true));
-      if (v === undefined) return false;
-      values.push(v);
-    }
-    const saved = { input: this.input, overrides: this.overrides, fn: this.fnOverrides, cache: this.cache, data: this.data };
-    const apply = (): void => {
-      lit.withs.forEach((w, i) => {
-        const path = (w.target as Extract<Term, { t: 'scalar' }>).v as string[];
-        const v = values[i] as Value | RuleSet;
-        const target = path[0] === 'data' ? lookupNode(this.root, path)?.rules : undefined;
-        if (isRuleSet(v) || target?.kind === 'func' || path[0] === 'builtin') {
-          (this.fnOverrides = new Map(this.fnOverrides)).set(path[0] === 'builtin' ? (path[1] as string) : (target as RuleSet), v);
-        } else if (path[0] === 'input') this.input = setPath(this.input, path.slice(1), v);
-        else if (touchesRules(this.root, path)) (this.overrides = new Map(this.overrides)).set(path.slice(1).join('\u0000'), v);
-        else this.data = setPath(this.data, path.slice(1), v);
-      });
-      this.cache = new Map();
-    };
-    const restore = (): typeof saved => {
-      const cur = { input: this.input, overrides: this.overrides, fn: this.fnOverrides, cache: this.cache, data: this.data };
-      this.data = saved.data;
-      this.input = saved.input;
-      this.overrides = saved.overrides;
-      this.fnOverrides = saved.fn;
-      this.cache = saved.cache;
-      return cur;
-    };
-    apply();
-    try {
-      const inner: K = () => {
-        const cur = restore();
-        try {
-          return k();
-        } finally {
-          this.input = cur.input;
-          this.data = cur.data;
-          this.overrides = cur.overrides;
-          this.fnOverrides = cur.fn;
-          this.cache = cur.cache;
-        }
-      };
-      if (lit.negated) {
-        const found = this.expr(lit.expr, f, () => true);
-        restore();
-        return found ? false : k();
-      }
-      return this.expr(lit.expr, f, inner);
-    } finally {
-      restore();
-    }
-  }
-}
-
-/** out[k1]...[kn] = val for object rules (sets at the leaves for `contains`); conflicts are errors. */
-function insertPath(out: RObject, keys: Value[], val: Value, rule: Rule, rs: RuleSet): void {
-  let node = out;
-  for (let i = 0; i < keys.length - 1; i++) {
-    const k = keys[i] as Value;
-    let next = node.get(k);
-    if (next === undefined) {
-      next = new RObject();
-      node.set(k, next);
-    }
-    if (!(next instanceof RObject)) throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules must not produce multiple outputs (data.${rs.path.join('.')})`);
-    node = next;
-  }
-  const last = keys[keys.length - 1] as Value;
-  const prev = node.get(last);
-  if (rule.leafSet) {
-    const s = prev instanceof RSet ? prev : new RSet();
-    s.add(val);
-    node.set(last, s);
-    return;
-  }
-  if (prev !== undefined && !equal(prev, val)) {
-    throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules must not produce multiple outputs: value for key \`${formatPrint(last, false)}\` generated multiple times: \`${formatPrint(prev, false)}\` and \`${formatPrint(val, false)}\` (data.${rs.path.join('.')})`);
-  }
-  node.set(last, val);
-}
-
-function isConstTerm(t: Term | undefined): boolean {
-  return t !== undefined && t.t === 'scalar';
-}
-
-function isRuleSet(v: unknown): v is RuleSet {
-  return typeof v === 'object' && v !== null && 'rules' in v && 'kind' in v && 'path' in v;
-}
-
-/** True when a `with data...` target is (or is inside, or contains) a rule. */
-function touchesRules(root: PNode, path: string[]): boolean {
-  let n: PNode | undefined = root;
-  for (let i = 1; i < path.length && n; i++) {
-    if (n.rules) return true;
-    n = n.children.get(path[i] as string);
-  }
-  return n !== undefined && n !== root;
 }
 
 export function index(v: Value, key: Value): Value | undefined {
@@ -656,13 +377,4 @@ export function index(v: Value, key: Value): Value | undefined {
   if (v instanceof RObject) return typeof key === 'string' ? v.getStr(key) : v.get(key);
   if (v instanceof RSet) return v.has(key) ? key : undefined;
   return undefined;
-}
-
-/** Copy of `base` with `path` set to `v` (only the nodes along the path are copied). */
-export function setPath(base: Value | undefined, path: string[], v: Value): Value {
-  if (path.length === 0) return v;
-  const o = base instanceof RObject ? base.clone() : new RObject();
-  const [head, ...rest] = path as [string, ...string[]];
-  o.set(head, setPath(o.getStr(head), rest, v));
-  return o;
 }
