@@ -86,7 +86,7 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const INITDATA = `version = "0.1.0"
+const initdata = (registry: string): string => `version = "0.1.0"
 algorithm = "sha384"
 [data]
 "aa.toml" = '''
@@ -97,6 +97,9 @@ url = "http://10.0.2.2:8080"
 [kbc]
 name = "cc_kbc"
 url = "http://10.0.2.2:8080"
+[[image.registry_config.registry]]
+location = "${registry}"
+insecure = true
 '''
 `;
 
@@ -104,7 +107,7 @@ test('real guest: RunPodSandbox boots the VM (initdata disk, pause bundle), a co
   const cfg = {
     metadata: { name: 'guest-pod', uid: `uid-guest-${Date.now()}`, namespace: 'default', attempt: 0 },
     log_directory: path.join(tmp, 'logs'),
-    annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': gzipSync(Buffer.from(INITDATA)).toString('base64') },
+    annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': gzipSync(Buffer.from(initdata(guestRef.split('/')[0] as string))).toString('base64') },
     linux: { security_context: { namespace_options: { network: 2, pid: 0, ipc: 0 } } },
   };
   const { pod_sandbox_id: pod } = (await cri.call('RunPodSandbox', { config: cfg, runtime_handler: 'kata-cc' }, 300_000)) as { pod_sandbox_id: string };
@@ -117,7 +120,7 @@ test('real guest: RunPodSandbox boots the VM (initdata disk, pause bundle), a co
   const st = (await cri.call('PodSandboxStatus', { pod_sandbox_id: pod })) as { status: { state: number } };
   assert.equal(st.status.state, 0, 'SANDBOX_READY');
 
-  await t.test('container from a guest-pulled image: output, exit code, ExecSync', { todo: 'needs the kata-agent image puller (guest-components/agent ImageRsPuller) and CDH insecure-registry support' }, async () => {
+  await t.test('container from a guest-pulled image: output, exit code, ExecSync', async () => {
     await cri.call('PullImage', { image: { image: guestRef } });
     const c = (await cri.call('CreateContainer', { pod_sandbox_id: pod, sandbox_config: cfg, config: { metadata: { name: 'hello', attempt: 0 }, image: { image: guestRef }, command: ['/bin/sh', '-c', 'cat /hello.txt; sleep 600'], log_path: 'hello.log' } }, 300_000)) as { container_id: string };
     await cri.call('StartContainer', { container_id: c.container_id });
