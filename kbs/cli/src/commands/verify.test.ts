@@ -183,3 +183,12 @@ async function startKbsProcess(extra: string[]): Promise<{ url: string; stop: ()
   });
   return { url, stop: async () => { if (proc.exitCode === null) proc.kill('SIGTERM'); await exited; } };
 }
+
+test('kbs-cli verify --tee az-snp-vtpm: trustee\'s Azure evidence, report_data "challenge", hex claims', () => {
+  const r = cli('--tee', 'az-snp-vtpm', '--evidence', V('trustee/deps/verifier/test_data/az-snp-vtpm/evidence-v1.json'), '--report-data', Buffer.from('challenge').toString('hex'));
+  assert.equal(r.status, 0, JSON.stringify(r.json));
+  const claims = r.json['claims'] as Record<string, unknown>;
+  assert.equal(claims['report_data'], '6368616c6c656e6765');
+  assert.match(claims['measurement'] as string, /^[0-9a-f]{96}$/);
+  assert.equal((claims['tpm'] as Record<string, string>)['pcr00'], 'e15c44796beabf46abcec7c57e590942041e47497e4ec27571c8b7664f48dced');
+});

@@ -11,7 +11,7 @@ const TEES = ['tdx', 'snp', 'se', 'az-snp-vtpm', 'az-tdx-vtpm', 'tpm', 'sample']
 /** Claims that trustee encodes as base64 for these TEEs; printed as lowercase hex here. */
 const BASE64_CLAIMS: Partial<Record<Tee, readonly string[]>> = {
   snp: ['measurement', 'report_data', 'init_data'],
-  'az-snp-vtpm': ['measurement', 'report_data', 'init_data'],
+  'az-snp-vtpm': ['measurement'],
 };
 
 interface VerifyOpts {
