@@ -165,3 +165,19 @@ test('the payload configurations (build-payload.mjs) load with the shim\'s own c
   }
   assert.equal(readFileSync(path.join(out, 'share/kata-cc/manifest.json'), 'utf8').includes('kata-cc.verity'), true);
 });
+
+test('deploy/kbs/postgres: a schema-valid StatefulSet fed by the production overlay\'s kbs-postgres Secret, reachable only from the KBS', async () => {
+  const objs = kustomizeBuild(path.join(deploy, 'kbs/postgres'));
+  await assertValid(objs);
+  const sts = find(objs, 'StatefulSet', 'kbs-postgres');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const env = podSpec(sts).containers[0].env as any[];
+  const ref = env.find((e) => e.name === 'POSTGRES_PASSWORD').valueFrom.secretKeyRef;
+  const secret = find(kustomizeBuild(path.join(kbsDir, 'overlays/production')), 'Secret', ref.name);
+  assert.ok((secret['data'] as Record<string, string>)[ref.key], 'the production overlay provides that Secret key');
+  assert.equal(podSpec(sts).securityContext.runAsNonRoot, true, 'runs under the namespace\'s restricted Pod Security profile');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const np = find(objs, 'NetworkPolicy', 'kbs-postgres') as any;
+  assert.deepEqual(np.spec.ingress[0].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'kbs' } } }]);
+  assert.equal(find(objs, 'Service', 'kbs-postgres').metadata.namespace, 'kata-cc-kbs');
+});
