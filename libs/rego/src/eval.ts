@@ -305,6 +305,12 @@ export class Evaluator extends DataWalker {
         acc[i] = t.v;
         continue;
       }
+      if (t.t === 'var' && t.slot !== undefined) {
+        const bound = f[t.slot];
+        if (bound === undefined) return false;
+        acc[i] = bound;
+        continue;
+      }
       this.term(t, f, (v) => {
         if (first === undefined) first = v;
         else more = true;
@@ -328,6 +334,17 @@ export class Evaluator extends DataWalker {
 
   /** Follows `path[i:]` from a value; unbound variables iterate over keys. */
   walk(v: Value, path: Term[], i: number, f: Frame, cb: Cb): boolean {
+    // Constant keys and bound variables (most refs) are followed in a loop: no callbacks.
+    for (; i < path.length; i++) {
+      const q = path[i] as Term;
+      let key: Value | undefined;
+      if (q.t === 'scalar') key = q.v;
+      else if (q.t === 'var' && q.slot !== undefined) key = f[q.slot];
+      if (key === undefined) break;
+      const child = index(v, key);
+      if (child === undefined) return false;
+      v = child;
+    }
     if (i === path.length) return cb(v);
     const p = path[i] as Term;
     if (p.t === 'var' && p.slot !== undefined && f[p.slot] === undefined) {

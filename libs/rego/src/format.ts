@@ -7,8 +7,26 @@ export function formatNumber(n: number): string {
   return String(n);
 }
 
+/**
+ * Text of composite values, memoized by identity: values are immutable once built and
+ * policies print the same large objects (OCI specs, policy data) over and over.
+ */
+const memo = new WeakMap<object, string>();
+
 /** `top`: a top-level string prints raw; inside collections strings are JSON-quoted. */
 export function formatPrint(v: Value, top: boolean): string {
+  if (v !== null && typeof v === 'object') {
+    let s = memo.get(v);
+    if (s === undefined) {
+      s = formatComposite(v);
+      memo.set(v, s);
+    }
+    return s;
+  }
+  return formatScalar(v, top);
+}
+
+function formatScalar(v: null | boolean | number | string, top: boolean): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'string':
@@ -17,9 +35,10 @@ export function formatPrint(v: Value, top: boolean): string {
       return formatNumber(v);
     case 'boolean':
       return String(v);
-    default:
-      break;
   }
+}
+
+function formatComposite(v: Value[] | RObject | RSet): string {
   if (Array.isArray(v)) return '[' + v.map((x) => formatPrint(x, false)).join(', ') + ']';
   if (v instanceof RSet) return '{' + v.sorted().map((x) => formatPrint(x, false)).join(', ') + '}';
   const o = v as RObject;
