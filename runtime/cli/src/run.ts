@@ -81,13 +81,13 @@ export async function runImage(o: RunOptions): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     if (o.decryptionKey && !existsSync(o.decryptionKey)) throw new KccError({ kind: 'NOT_FOUND', code: 'KCC_KEY_NOT_FOUND', message: `Decryption key file "${o.decryptionKey}" does not exist` });
-    const g = await guestImage(o, progress);
     let accel: 'kvm' | 'tcg' = o.accel === 'auto' ? 'tcg' : o.accel;
     if (o.accel === 'auto') {
       progress.step('probing KVM');
       accel = (await realHostProbe.kvmWorks('qemu-system-x86_64')).ok ? 'kvm' : 'tcg';
     }
     if (accel === 'tcg' && o.tee !== 'none') throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'KCC_TEE_UNAVAILABLE', message: `--tee ${o.tee} needs KVM with ${o.tee.toUpperCase()} support; run \`kata-cc check --tee ${o.tee}\` for what is missing` });
+    const g = await guestImage(o, progress);
     let kbsUrl = o.kbs;
     if (kbsUrl === undefined) {
       progress.step('starting the embedded KBS (dev mode: sample TEE accepted)');
