@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { hasCode } from '@kata-cc/errors';
+import { silentLogger } from '@kata-cc/log';
+import { parseFlags, socketAddress } from './flags.js';
+import { configPathFromStdin } from './start.js';
+import { deleteShim } from './delete.js';
+import { codec, taskMethodCodecs, TASK_METHODS } from './protos.js';
+
+test('flags: containerd start/delete argv (Go flag syntax)', () => {
+  const f = parseFlags(['-namespace', 'k8s.io', '-address', '/run/containerd/containerd.sock', '-publish-binary', '/usr/bin/containerd', '-id', 'abc', '-debug', 'start']);
+  assert.deepEqual({ ns: f.namespace, addr: f.address, id: f.id, debug: f.debug, action: f.action }, { ns: 'k8s.io', addr: '/run/containerd/containerd.sock', id: 'abc', debug: true, action: 'start' });
+  const d = parseFlags(['--namespace=peers', '-address', 'a', '-id', 'k7', '-bundle', '/b', 'delete']);
+  assert.equal(d.bundle, '/b');
+  assert.equal(d.action, 'delete');
+  assert.equal(parseFlags(['-namespace', 'n', '-id', 'x', '-address', 'a']).action, 'serve');
+  assert.throws(() => parseFlags(['-bogus', 'x']), (e: unknown) => hasCode(e, 'SHIM_USAGE'));
+  assert.throws(() => parseFlags(['frobnicate']), (e: unknown) => hasCode(e, 'SHIM_USAGE'));
+});
+
+test('socket address follows containerd pkg/shim SocketAddress', () => {
+  const want = createHash('sha256').update('/run/containerd/containerd.sock/k8s.io/abc').digest('hex');
+  assert.equal(socketAddress('/run/containerd/containerd.sock', 'k8s.io', 'abc', '/run/containerd/s'), `unix:///run/containerd/s/${want}`);
+});
+
+test('runtime options on stdin: the exact bytes containerd 1.6 writes (Any{runtimeoptions.v1.Options{config_path}})', () => {
+  const p = Buffer.from('/tmp/pw/kata-cc-config.toml');
+  const inner = Buffer.concat([Buffer.from([0x12, p.length]), p]);
+  const typeUrl = Buffer.from('runtimeoptions.v1.Options');
+  const any = Buffer.concat([Buffer.from([0x0a, typeUrl.length]), typeUrl, Buffer.from([0x12, inner.length]), inner]);
+  assert.equal(any.subarray(0, 2).toString('hex'), '0a19');
+  assert.equal(configPathFromStdin(any), '/tmp/pw/kata-cc-config.toml');
+  assert.equal(configPathFromStdin(Buffer.alloc(0)), undefined);
+  assert.equal(configPathFromStdin(Buffer.from([0xff, 0xff, 0xff])), undefined);
+});
+
+test('shim delete answers a DeleteResponse with exit status 137 even without state', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'shim-del-'));
+  try {
+    writeFileSync(path.join(dir, 'kata-cc-state.json'), JSON.stringify({ vmDir: path.join(dir, 'vm') }));
+    const out = await deleteShim(dir, silentLogger);
+    const res = codec('containerd.task.v2.DeleteResponse').decode(out);
+    assert.equal(res['exit_status'], 137);
+    assert.ok(Number((res['exited_at'] as { seconds: number }).seconds) > 1_700_000_000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every containerd.task.v2.Task method of shim.proto has codecs (Checkpoint answers UNIMPLEMENTED)', () => {
+  for (const m of TASK_METHODS) assert.ok(taskMethodCodecs(m).req, m);
+  assert.equal(TASK_METHODS.length, 17);
+});
