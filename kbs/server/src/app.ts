@@ -66,7 +66,16 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
     metrics.duration.observe({ endpoint }, reply.elapsedTime / 1000);
   });
 
-  app.get('/healthz', async (_req, reply) => reply.code(200).send('ok'));
+  // 503 when the storage is unreachable, so a Service stops routing to this replica.
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await core.store.ping();
+      return await reply.code(200).send('ok');
+    } catch (e) {
+      log.warn({ err: String(e) }, 'health check: storage unreachable');
+      return reply.code(503).send('storage unreachable');
+    }
+  });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
 
   const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {

@@ -220,3 +220,18 @@ test('an expired session is refused at /attest', async () => {
     await short.close();
   }
 });
+
+test('healthz is 503 when the storage does not answer', async () => {
+  class DownStore extends MemoryStore {
+    override async ping(): Promise<void> {
+      throw new Error('connection refused');
+    }
+  }
+  const s = await createKbsServer({ store: new DownStore(), adminKeys: [] });
+  try {
+    const b = await listen(s);
+    assert.equal((await call(`${b}/healthz`, 'GET')).status, 503);
+  } finally {
+    await s.close();
+  }
+});

@@ -52,5 +52,8 @@ export interface KbsStore {
   /** Returns the stored secret `name`, storing `create()` first if absent (first writer wins). */
   getOrCreateSecret(name: string, create: () => string): Promise<string>;
 
+  /** Cheap liveness probe of the backend (used by `/healthz`); throws when unreachable. */
+  ping(): Promise<void>;
+
   close(): Promise<void>;
 }

@@ -73,5 +73,6 @@ export class MemoryStore implements KbsStore {
     }
     return v;
   }
+  async ping(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -128,6 +128,9 @@ export class PostgresStore implements KbsStore {
     const r = await this.#pool.query(PostgresStore.#named('SELECT value FROM kbs_secrets WHERE name = $1', [name]));
     return (r.rows[0] as { value: string }).value;
   }
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
   async close(): Promise<void> {
     await Promise.all([this.#pool.end(), this.#sessions.end()]);
   }

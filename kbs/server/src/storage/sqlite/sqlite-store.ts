@@ -115,6 +115,9 @@ export class SqliteStore implements KbsStore {
     this.#durable(() => this.#q('INSERT INTO kbs_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, create()));
     return (this.#q('SELECT value FROM kbs_secrets WHERE name = ?').get(name) as { value: string }).value;
   }
+  async ping(): Promise<void> {
+    this.#q('SELECT 1').get();
+  }
   async close(): Promise<void> {
     this.#db.close();
   }
