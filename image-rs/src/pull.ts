@@ -2,7 +2,7 @@ import { randomBytes, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { runtimeSpec } from './bundle/spec.js';
 import { resolveUser } from './bundle/user.js';
@@ -149,29 +149,43 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     const warnings: string[] = [];
     const progress = (index: number, digest: string, size: number) => (bytes: number): void =>
       options.onProgress?.({ type: 'layer-bytes', index, digest, bytes, size });
-    // With a store, downloads run ahead (bounded) while layers apply in order from verified files.
-    const downloads = store === undefined ? undefined : manifest.layers.map((l, i) =>
-      sem.run(() => store.ensure(l.digest, l.size, () => client.blobChunks(ref, l), progress(i, l.digest, l.size))));
-    downloads?.forEach((p) => p.catch(() => undefined));
+    // With a store: the layer being applied streams from the socket and is cached on the way
+    // (tee); up to concurrency-1 later layers are prefetched into the store meanwhile.
+    const prefetched: (Promise<{ path: string; transferred: number }> | undefined)[] = [];
+    const prefetch = (j: number): void => {
+      const l = manifest.layers[j];
+      if (store === undefined || l === undefined || prefetched[j] !== undefined) return;
+      const p = sem.run(() => store.ensure(l.digest, l.size, () => client.blobChunks(ref, l), progress(j, l.digest, l.size)));
+      p.catch(() => undefined);
+      prefetched[j] = p;
+    };
+    const lookahead = Math.max(0, (options.concurrency ?? 3) - 1);
     for (const [i, l] of manifest.layers.entries()) {
       const ts = performance.now();
       const diffId = config.rootfs.diff_ids[i] as string;
       const key = keys[i];
+      for (let j = i + 1; j <= i + lookahead; j++) prefetch(j);
       let transferred = l.size;
       let source: NodeJS.ReadableStream;
-      if (downloads !== undefined) {
-        const got = await (downloads[i] as Promise<{ path: string; transferred: number }>);
+      let tee: Transform | undefined;
+      let verifyDigest = true;
+      if (store !== undefined && prefetched[i] === undefined) tee = await store.teeStage(l.digest, l.size);
+      if (store !== undefined && tee === undefined) {
+        const got = await (prefetched[i] ?? store.ensure(l.digest, l.size, () => client.blobChunks(ref, l), progress(i, l.digest, l.size)));
         transferred = got.transferred;
         source = createReadStream(got.path, { highWaterMark: 256 * 1024 });
+        verifyDigest = false; // verified when it entered the store
       } else {
         source = Readable.from(client.blobChunks(ref, l));
+        if (tee !== undefined) verifyDigest = false; // the tee verifies
       }
       const r = await applyLayer(source, tmpRoot, { mediaType: l.mediaType, digest: l.digest, size: l.size, diffId }, {
         ...(key ? { key } : {}),
         ...(options.devices ? { devices: options.devices } : {}),
         ...(options.limits ? { limits: options.limits } : {}),
-        verifyDigest: downloads === undefined,
-        ...(downloads === undefined ? { onProgress: progress(i, l.digest, l.size) } : {}),
+        verifyDigest,
+        ...(tee ? { tee } : {}),
+        ...(verifyDigest || tee !== undefined ? { onProgress: progress(i, l.digest, l.size) } : {}),
       });
       warnings.push(...r.warnings);
       const ms = performance.now() - ts;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -63,7 +63,8 @@ export class LayerStore {
   /** The blob's path, downloading it through `fetch` (digest-verified while streaming) if absent. */
   ensure(digest: string, size: number, fetch: () => AsyncIterable<Buffer>, onBytes?: (n: number) => void): Promise<EnsureResult> {
     const running = this.#inflight.get(digest);
-    if (running !== undefined) return running.then((r) => ({ path: r.path, transferred: 0 }));
+    // Someone else is fetching it: wait; if they fail (e.g. their pull aborted), fetch it ourselves.
+    if (running !== undefined) return running.then((r) => ({ path: r.path, transferred: 0 }), () => this.ensure(digest, size, fetch, onBytes));
     const p = this.#download(digest, size, fetch, onBytes).finally(() => this.#inflight.delete(digest));
     this.#inflight.set(digest, p);
     return p;
@@ -98,6 +99,69 @@ export class LayerStore {
       throw err;
     }
     return { path: final, transferred: n };
+  }
+
+  /**
+   * A pass-through stream stage that stores the bytes flowing through it as blob `digest`, so
+   * a layer can be unpacked straight from the socket and cached at once. The digest and size
+   * are verified at the end (an error there fails the pipeline) before the blob is published.
+   * Undefined when the blob is already stored or being fetched (then use `ensure`).
+   */
+  async teeStage(digest: string, size: number, onBytes?: (n: number) => void): Promise<Transform | undefined> {
+    const final = this.blobPath(digest);
+    if (this.#inflight.has(digest) || (await this.has(digest, size)) || this.#inflight.has(digest)) return undefined;
+    const tmpDir = path.join(this.dir, 'tmp');
+    mkdirSync(tmpDir, { recursive: true });
+    mkdirSync(path.dirname(final), { recursive: true });
+    const tmp = path.join(tmpDir, `${randomBytes(8).toString('hex')}.partial`);
+    const fd = openSync(tmp, 'wx', 0o600);
+    const hash = createHash(digest.startsWith('sha512:') ? 'sha512' : 'sha256');
+    let n = 0;
+    let settle: { ok: (r: EnsureResult) => void; fail: (e: unknown) => void } | undefined;
+    const done = new Promise<EnsureResult>((ok, fail) => (settle = { ok, fail }));
+    done.catch(() => undefined);
+    this.#inflight.set(digest, done);
+    let finished = false;
+    const finish = (err: unknown): void => {
+      if (finished) return;
+      finished = true;
+      this.#inflight.delete(digest);
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      if (err === undefined) {
+        renameSync(tmp, final);
+        settle?.ok({ path: final, transferred: n });
+      } else {
+        rmSync(tmp, { force: true });
+        settle?.fail(err);
+      }
+    };
+    return new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        n += chunk.length;
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off);
+        onBytes?.(n);
+        cb(null, chunk);
+      },
+      flush(cb) {
+        const got = `${digest.split(':')[0]}:${hash.digest('hex')}`;
+        // SECURITY: only verified content enters the store under its digest.
+        const err = got !== digest
+          ? imgError('IMG_DIGEST_MISMATCH', `Layer ${digest} does not match its digest`, { expected: digest, actual: got })
+          : n !== size ? imgError('IMG_SIZE_MISMATCH', `Blob ${digest} has ${n} bytes, descriptor says ${size}`) : undefined;
+        finish(err);
+        cb(err ?? null);
+      },
+      destroy(err, cb) {
+        finish(err ?? new Error('stream aborted'));
+        cb(err);
+      },
+    });
   }
 
   async #readMeta(): Promise<Meta> {

@@ -20,6 +20,8 @@ export interface ApplyLayerOptions extends ExtractOptions {
   key?: LayerKey;
   /** Verify the stream against the descriptor digest (skip when the store already did). */
   verifyDigest?: boolean;
+  /** A first stage the compressed bytes pass through (the layer store's tee, which verifies). */
+  tee?: Transform;
   onProgress?: (compressedBytes: number) => void;
 }
 
@@ -100,6 +102,7 @@ export async function applyLayer(source: AsyncIterable<Buffer> | NodeJS.Readable
     },
   });
   const stages: (NodeJS.ReadWriteStream | Transform)[] = [];
+  if (opts.tee !== undefined) stages.push(opts.tee);
   stages.push(compressedCounter);
   if (encrypted && opts.key !== undefined) stages.push(new DecryptTransform(opts.key, layer.digest));
   const d = decompressor(comp);
