@@ -146,7 +146,7 @@ export class KbsCore {
     if (bytes === undefined) throw kbsError('KBS_RESOURCE_NOT_FOUND', `Resource ${path.join('/')} not found`, 'PluginInternalError', 'NOT_FOUND');
     const jwe = encryptToTeeKey(teeKey, bytes);
     this.#metrics?.resources.inc();
-    this.#log.info({ resource: undefined, path: path.join('/') }, 'resource released');
+    this.#log.info({ path: path.join('/') }, 'resource released');
     return jwe;
   }
 
