@@ -3,6 +3,7 @@ import type { Expr, Literal, Loc, Term, VarTerm, WithMod } from './ast.js';
 import type { Token } from './lexer.js';
 import { tokenize } from './lexer.js';
 import { rgoError } from './errors.js';
+import { isKccError } from '@kata-cc/errors';
 
 const RELATIONS: Record<string, string> = { '==': 'equal', '!=': 'neq', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte' };
 const KEYWORDS = new Set(['not', 'some', 'every', 'with', 'as', 'default', 'else', 'package', 'import', 'if', 'in']);
@@ -12,7 +13,9 @@ export class TermParser {
   protected pos = 0;
   /** > 0 inside (), [] and {} of terms, where newlines do not end a literal. */
   protected nest = 0;
-  private stopAtBar = false;
+  protected stopAtBar = false;
+  /** Terms written in parentheses: `(x - y) | ...` may start a comprehension, `x - y | ...` not. */
+  private readonly parens = new WeakSet<Term>();
   private wildcard = 0;
 
   readonly file: string;
@@ -341,6 +344,7 @@ export class TermParser {
           this.stopAtBar = saveBar;
           this.nest--;
           this.expect(')', '`)`');
+          this.parens.add(inner);
           return inner;
         }
         if (t.text === '[') return this.parseArray();
@@ -352,8 +356,30 @@ export class TermParser {
     return this.fail('a term');
   }
 
+  /**
+   * After `[head |` or `{head |`: the comprehension body, or undefined when what follows is
+   * not one (`[x | y, 5]` is an array holding the union `x | y`, as regorus reads it).
+   */
+  private tryComprBody(head: Term, close: string): Literal[] | undefined {
+    if (head.t === 'call' && head.op && !this.parens.has(head)) return undefined;
+    const save = { pos: this.pos, nest: this.nest, bar: this.stopAtBar };
+    try {
+      this.pos++;
+      const body = this.parseBody(close);
+      this.expect(close);
+      return body;
+    } catch (e) {
+      if (!isKccError(e) || e.code !== 'RGO_PARSE') throw e;
+      this.pos = save.pos;
+      this.nest = save.nest;
+      this.stopAtBar = save.bar;
+      return undefined;
+    }
+  }
+
   private parseArray(): Term {
     const loc = this.loc();
+    const start = this.pos;
     this.pos++;
     if (this.eat(']')) return { t: 'array', items: [], loc };
     this.nest++;
@@ -361,11 +387,12 @@ export class TermParser {
     this.stopAtBar = true;
     const head = this.parseIn();
     this.stopAtBar = saveBar;
-    if (this.eat('|')) {
-      const body = this.parseBody(']');
+    if (this.is('|')) {
+      const body = this.tryComprBody(head, ']');
       this.nest--;
-      this.expect(']');
-      return { t: 'arraycompr', head, body, loc };
+      if (body) return { t: 'arraycompr', head, body, loc };
+      this.pos = start + 1;
+      return { t: 'array', items: this.parseList(']'), loc };
     }
     this.nest--;
     if (this.eat(']')) return { t: 'array', items: [head], loc };
@@ -373,8 +400,9 @@ export class TermParser {
     return { t: 'array', items: [head, ...this.parseList(']')], loc };
   }
 
-  private parseBrace(): Term {
+  protected parseBrace(): Term {
     const loc = this.loc();
+    const start = this.pos;
     this.pos++;
     if (this.eat('}')) return { t: 'object', entries: [], loc };
     this.nest++;
@@ -404,11 +432,12 @@ export class TermParser {
       return { t: 'object', entries, loc };
     }
     this.stopAtBar = saveBar;
-    if (this.eat('|')) {
-      const body = this.parseBody('}');
+    if (this.is('|')) {
+      const body = this.tryComprBody(first, '}');
       this.nest--;
-      this.expect('}');
-      return { t: 'setcompr', head: first, body, loc };
+      if (body) return { t: 'setcompr', head: first, body, loc };
+      this.pos = start + 1;
+      return { t: 'set', items: this.parseList('}'), loc };
     }
     this.nest--;
     if (this.eat('}')) return { t: 'set', items: [first], loc };

@@ -1,6 +1,8 @@
 /** Module-level Rego parser: package, imports and rules (v0 and v1 syntax). */
 import type { Import, Literal, Loc, Module, Rule, RuleKind, Term } from './ast.js';
 import { rgoError } from './errors.js';
+import { isKccError } from '@kata-cc/errors';
+import type { Token } from './lexer.js';
 import { TermParser } from './parse-term.js';
 
 const TRUE = (loc: Loc): Term => ({ t: 'scalar', v: true, loc });
@@ -157,6 +159,38 @@ class ModuleParser extends TermParser {
     return [rule];
   }
 
+  /**
+   * regorus reads `p if { x | body }` and `p if { k: v | body }` as a body made of one
+   * comprehension term. Only tried when a top-level `|` sits inside the braces.
+   */
+  private comprehensionBody(): Literal[] | undefined {
+    let depth = 0;
+    let bar = false;
+    for (let i = this.pos; i < this.toks.length; i++) {
+      const t = this.toks[i] as Token;
+      if (t.kind !== 'punct') continue;
+      if (t.text === '{' || t.text === '[' || t.text === '(') depth++;
+      else if (t.text === '}' || t.text === ']' || t.text === ')') {
+        if (--depth === 0) break;
+      } else if (t.text === '|' && depth === 1) bar = true;
+    }
+    if (!bar) return undefined;
+    const save = { pos: this.pos, nest: this.nest, bar: this.stopAtBar };
+    const loc = this.loc();
+    try {
+      const term = this.parseBrace();
+      if ((term.t === 'setcompr' || term.t === 'objcompr') && (this.tok.nl || this.tok.kind === 'eof')) {
+        return [{ k: 'expr', expr: { e: 'term', term }, negated: false, withs: [], loc }];
+      }
+    } catch (e) {
+      if (!isKccError(e) || e.code !== 'RGO_PARSE') throw e;
+    }
+    this.pos = save.pos;
+    this.nest = save.nest;
+    this.stopAtBar = save.bar;
+    return undefined;
+  }
+
   /** Defaults are constants: regorus' wording names the offending kind of term. */
   private checkDefaultValue(t: Term): void {
     const bad = (kind: string): never => this.failAt(t.loc, `invalid \`${kind}\` in default value`);
@@ -195,6 +229,8 @@ class ModuleParser extends TermParser {
   private parseRuleBody(loc: Loc, _bare: boolean): Literal[] | undefined {
     if (this.is('if') && this.tok.kind === 'ident') {
       this.pos++;
+      const compr = this.is('{') ? this.comprehensionBody() : undefined;
+      if (compr) return compr;
       if (this.is('{')) {
         this.pos++;
         const body = this.parseBody('}');
