@@ -2,18 +2,24 @@
  * The guest, booted for real: QEMU (TCG, q35, PVH vmlinux) boots the image builder's kernel,
  * initramfs and dm-verity rootfs; the kata-agent answers over virtio-serial; initdata (with an
  * agent policy) arrives as a block device; the container image is pulled INSIDE the guest from a
- * real registry on the host's loopback (guestfwd). One boot for the whole file.
+ * real registry on the host's loopback (guestfwd). initdata also configures the attestation
+ * agent and the CDH (sample TEE) for the real KBS, run as a process on the host: an image whose
+ * layers are encrypted (skopeo) is pulled by the CDH, which unwraps the layer keys with a KEK
+ * the KBS releases after attestation. One boot for the whole file.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { decryptJwe, loadPrivateKey } from '@kata-cc/image-rs';
 import {
-  busyboxImage, initdataDisk, pushImage, repoRoot, requireTool, startGuestVm, startRegistry, tempDir,
+  buildTar, busyboxImage, httpRaw, initdataDisk, pushImage, pushManifest, repoRoot, requireTool, startGuestVm, startRegistry, tempDir, writeOciLayout,
   type GuestVm, type TestRegistry,
 } from '@kata-cc/testing';
+import { kbsCli, startKbs, type RunningKbs } from './kbs-harness.js';
 
 type Msg = Record<string, unknown>;
 interface AgentClientLike {
@@ -50,12 +56,50 @@ ExecProcessRequest {
   input.process.Args[0] == "/bin/sh"
 }
 `;
+/** KBS and registry as the guest reaches them (guestfwd to the host's loopback). */
+const GUEST_KBS = 'http://10.0.2.100:8080';
+const GUEST_REG = '10.0.2.100:5000';
 const INITDATA = `version = "0.1.0"
 algorithm = "sha256"
 [data]
+"aa.toml" = '''
+[token_configs.kbs]
+url = "${GUEST_KBS}"
+'''
+"cdh.toml" = '''
+[kbc]
+name = "cc_kbc"
+url = "${GUEST_KBS}"
+[[image.registry_config.registry]]
+location = "${GUEST_REG}"
+insecure = true
+'''
 "policy.rego" = '''
 ${POLICY}'''
 `;
+const ENC_KEYS_JWE = 'org.opencontainers.image.enc.keys.jwe';
+const ENC_KEYS_PROVIDER = 'org.opencontainers.image.enc.keys.provider.';
+const kek = randomBytes(32);
+let kbs: RunningKbs;
+
+/**
+ * Re-wraps the layer keys skopeo wrapped for an RSA key as coco-keyprovider does: the
+ * `attestation-agent` key provider annotation, AES-256-GCM under a KEK stored in the KBS.
+ */
+async function rewrapForKeyProvider(repo: string, tag: string, kid: string, rsaKey: string): Promise<void> {
+  const mres = await httpRaw('GET', `${reg.url}/v2/${repo}/manifests/v1`, { accept: 'application/vnd.oci.image.manifest.v1+json' });
+  const manifest = JSON.parse(mres.body.toString()) as { layers: { annotations: Record<string, string> }[] };
+  for (const l of manifest.layers) {
+    const jwe = JSON.parse(Buffer.from(l.annotations[ENC_KEYS_JWE] ?? '', 'base64').toString()) as Parameters<typeof decryptJwe>[0];
+    const opts = decryptJwe(jwe, [loadPrivateKey(await readFile(rsaKey))]).plaintext as Buffer;
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', kek, iv);
+    const wrapped = Buffer.concat([c.update(opts), c.final(), c.getAuthTag()]);
+    delete l.annotations[ENC_KEYS_JWE];
+    l.annotations[`${ENC_KEYS_PROVIDER}attestation-agent`] = Buffer.from(JSON.stringify({ kid, wrapped_data: wrapped.toString('base64'), iv: iv.toString('base64'), wrap_type: 'A256GCM' })).toString('base64');
+  }
+  await pushManifest(reg, repo, tag, Buffer.from(JSON.stringify(manifest)), 'application/vnd.oci.image.manifest.v1+json');
+}
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let reg: TestRegistry;
@@ -88,7 +132,21 @@ before(async () => {
   tmp = await tempDir('kcc-guest-vm-');
   reg = await startRegistry();
   await pushImage(reg, 'kcc/bb', '1', await busyboxImage(['sh', '-c', 'echo hello-from-guest-pull; cat /hello.txt; exec sleep 600']));
-  imageRef = '10.0.2.100:5000/kcc/bb:1';
+  imageRef = `${GUEST_REG}/kcc/bb:1`;
+  // The encrypted image: busybox plus a secret layer, encrypted by skopeo, keys re-wrapped for the KBS KEK.
+  const skopeo = requireTool('skopeo');
+  const rsa = path.join(tmp.dir, 'rsa.pem');
+  execFileSync('openssl', ['genrsa', '-out', rsa, '2048'], { stdio: 'ignore' });
+  execFileSync('openssl', ['rsa', '-in', rsa, '-pubout', '-out', `${rsa}.pub`], { stdio: 'ignore' });
+  const bb = await busyboxImage(['cat', '/secret.txt']);
+  writeOciLayout(path.join(tmp.dir, 'layout'), 'v1', { ...bb, layers: [...bb.layers, { tar: buildTar([{ path: 'secret.txt', data: 'decrypted in the guest\n' }]) }] });
+  execFileSync(skopeo, ['copy', '--quiet', '--dest-tls-verify=false', '--encryption-key', `jwe:${rsa}.pub`, `oci:${path.join(tmp.dir, 'layout')}:v1`, `docker://${reg.host}/enc/bb:v1`]);
+  await rewrapForKeyProvider('enc/bb', 'kp', 'kbs:///default/image-kek/1', rsa);
+  await rewrapForKeyProvider('enc/bb', 'kp-missing', 'kbs:///default/image-kek/missing', rsa);
+  kbs = await startKbs(tmp.dir);
+  await writeFile(path.join(tmp.dir, 'kek.bin'), kek);
+  const set = await kbsCli(['--url', kbs.url, '--admin-key', kbs.adminKey, 'set-resource', '--path', 'default/image-kek/1', '--file', path.join(tmp.dir, 'kek.bin')]);
+  assert.equal(set.code, 0, set.stderr);
   const out = execFileSync(process.execPath, [path.join(repo, 'guest-components/image-builder/bin/kata-cc-build-guest.js'), '--json'], { encoding: 'utf8', timeout: 900_000 });
   const image = JSON.parse(out) as { kernel: string; initrd: string; rootfs: string; cmdline: string };
   const initdata = path.join(tmp.dir, 'initdata.img');
@@ -96,8 +154,8 @@ before(async () => {
   const port = Number(new URL(reg.url).port);
   vm = await startGuestVm({
     image, disks: [initdata], memMiB: 1024,
-    forwards: [{ guestPort: 5000, hostPort: port }],
-    append: 'kata_cc.insecure_registries=10.0.2.100:5000 kata_cc.extra_server_addr=vsock://-1:1024 kata_cc.vsock_selfcheck=1',
+    forwards: [{ guestPort: 5000, hostPort: port }, { guestPort: 8080, hostPort: Number(new URL(kbs.url).port) }],
+    append: 'kata_cc.aa_allow_sample=1 kata_cc.insecure_registries=10.0.2.100:5000 kata_cc.extra_server_addr=vsock://-1:1024 kata_cc.vsock_selfcheck=1',
     // KATA_CC_GUEST_CONSOLE=1 shows the guest's serial console (kernel, init, agent logs).
     ...(process.env['KATA_CC_GUEST_CONSOLE'] ? { onLine: (l: string) => process.stderr.write(`[guest] ${l}\n`) } : {}),
   });
@@ -109,6 +167,7 @@ before(async () => {
 after(async () => {
   agent?.close();
   await vm?.stop();
+  await kbs?.stop();
   await reg?.stop();
   await tmp?.cleanup();
 });
@@ -144,6 +203,28 @@ test('sandbox + pause container from the guest image; app container pulled in th
   const out = await readUntil('app', 'app', /hello from kata-cc test image/);
   assert.match(out, /hello-from-guest-pull\nhello from kata-cc test image\n/);
   assert.ok(vm?.lines.some((l) => /image pulled in the guest/.test(l) && l.includes('kcc/bb')), 'the agent pulled the image');
+  assert.ok(vm?.lines.some((l) => /"imagePuller":"cdh"/.test(l)), 'guest pull goes through the CDH (initdata has cdh.toml)');
+});
+
+test('encrypted image: the CDH in the guest unwraps the layer keys with the KEK the KBS releases after sample attestation', async () => {
+  await agent.call('CreateContainer', {
+    container_id: 'enc', exec_id: 'enc',
+    storages: [{ driver: 'image_guest_pull', source: `${GUEST_REG}/enc/bb:kp`, fstype: 'overlay', mount_point: '/run/kata-containers/enc/rootfs' }],
+    OCI: { Version: '1.0.2', Root: { Path: 'rootfs' } },
+  }, { timeoutMs: 600_000 });
+  await agent.call('StartContainer', { container_id: 'enc' }, { timeoutMs: 120_000 });
+  assert.equal((await agent.readAll('enc', 'enc')).toString(), 'decrypted in the guest\n');
+  assert.equal((await agent.call<{ status: number }>('WaitProcess', { container_id: 'enc', exec_id: 'enc' })).status, 0);
+  await agent.call('RemoveContainer', { container_id: 'enc' });
+  // Without the key in the KBS nothing is unpacked and CreateContainer fails with a clear code.
+  const missing = await rejection(agent.call('CreateContainer', {
+    container_id: 'enc2', exec_id: 'enc2',
+    storages: [{ driver: 'image_guest_pull', source: `${GUEST_REG}/enc/bb:kp-missing`, fstype: 'overlay', mount_point: '/run/kata-containers/enc2/rootfs' }],
+    OCI: { Version: '1.0.2', Root: { Path: 'rootfs' } },
+  }, { timeoutMs: 600_000 }));
+  assert.equal(missing.code, 'AGENT_IMAGE_PULL_FAILED');
+  assert.match(missing.message, /image-kek\/missing/);
+  await assert.rejects(agent.call('StatsContainer', { container_id: 'enc2' }), { code: 'AGENT_CONTAINER_NOT_FOUND' });
 });
 
 test('exec into the running container: stdout, stderr, stdin and the exit code', async () => {

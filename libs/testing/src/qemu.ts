@@ -20,7 +20,11 @@ export interface GuestVmOptions {
   memMiB?: number;
   /** Extra read-only raw disks (e.g. the initdata image), attached after the rootfs. */
   disks?: string[];
-  /** Guest 10.0.2.100:<guestPort> reaches host 127.0.0.1:<hostPort>; nothing else leaves the VM (restrict=on). */
+  /**
+   * Guest 10.0.2.100:<guestPort> reaches host 127.0.0.1:<hostPort>; nothing else leaves the VM
+   * (restrict=on). Each guest connection spawns `busybox nc` (guestfwd `cmd:`): a guestfwd to a
+   * tcp chardev is ONE connection opened when QEMU starts, shared by every guest connection.
+   */
   forwards?: { guestPort: number; hostPort: number }[];
   /** Appended to the kernel command line. */
   append?: string;
@@ -53,7 +57,7 @@ const FAST_BOOT = 'console=ttyS0 panic=-1 quiet lpj=9780000 tsc=reliable no_time
 export async function startGuestVm(options: GuestVmOptions): Promise<GuestVm> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kcc-vm-'));
   const agentSocket = path.join(dir, 'agent.sock');
-  const fwd = (options.forwards ?? []).map((f) => `,guestfwd=tcp:10.0.2.100:${f.guestPort}-tcp:127.0.0.1:${f.hostPort}`).join('');
+  const fwd = (options.forwards ?? []).map((f) => `,guestfwd=tcp:10.0.2.100:${f.guestPort}-cmd:busybox nc 127.0.0.1 ${f.hostPort}`).join('');
   const disks = [options.image.rootfs, ...(options.disks ?? [])];
   const args = [
     '-M', 'q35', '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(options.memMiB ?? 1024),
@@ -89,6 +93,9 @@ export async function startGuestVm(options: GuestVmOptions): Promise<GuestVm> {
   child.stdout?.on('data', onData);
   child.stderr?.on('data', (d: Buffer) => onData(Buffer.from(`[qemu] ${d.toString()}`)));
   const exitPromise = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
+  // Never leave a VM behind when the test process exits without its after() hooks.
+  const killOnExit = (): void => { if (!exited) child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
 
   const waitForLine = (re: RegExp, timeoutMs: number): Promise<string> => {
     const seen = lines.find((l) => re.test(l));
@@ -129,6 +136,7 @@ export async function startGuestVm(options: GuestVmOptions): Promise<GuestVm> {
       await exitPromise;
       clearTimeout(t);
     }
+    process.removeListener('exit', killOnExit);
     await rm(dir, { recursive: true, force: true });
   };
   return { process: child, agentSocket, lines, marks, startedAt, waitForLine, connectAgent, stop };
