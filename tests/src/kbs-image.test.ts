@@ -60,7 +60,14 @@ before(async () => {
   await rewrapForKeyProvider('enc/app', 'kp', 'kbs:///default/image-kek/1', path.join(dir, 'rsa.pem'));
   await rewrapForKeyProvider('enc/app', 'kp-missing', 'kbs:///default/image-kek/missing', path.join(dir, 'rsa.pem'));
 
+  // The same encrypted image under a repository the image security policy rejects.
+  execFileSync(skopeo, ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${reg.host}/enc/app:kp`, `docker://${reg.host}/enc/rejected:kp`]);
+
   kbs = await startKbs(dir);
+  const policy = { default: [{ type: 'insecureAcceptAnything' }], transports: { docker: { [`${reg.host}/enc/rejected`]: [{ type: 'reject' }] } } };
+  await writeFile(path.join(dir, 'policy.json'), JSON.stringify(policy));
+  const setPolicy = await kbsCli(['--url', kbs.url, '--admin-key', kbs.adminKey, 'set-resource', '--path', 'default/security-policy/test', '--file', path.join(dir, 'policy.json')]);
+  assert.equal(setPolicy.code, 0, setPolicy.stderr);
   await writeFile(path.join(dir, 'kek.bin'), kek);
   const set = await kbsCli(['--url', kbs.url, '--admin-key', kbs.adminKey, 'set-resource', '--path', 'default/image-kek/1', '--file', path.join(dir, 'kek.bin')]);
   assert.equal(set.code, 0, set.stderr);
@@ -70,7 +77,7 @@ before(async () => {
   await procs.start(AA_BIN, ['-c', path.join(dir, 'aa.toml'), '--attestation-sock', aaSock, '--allow-sample'], /attestation agent ready/);
   await writeFile(
     path.join(dir, 'cdh.toml'),
-    `socket = "unix://${path.join(dir, 'cdh.sock')}"\n[aa]\naa_socket = "${aaSock}"\n[kbc]\nname = "cc_kbc"\nurl = "${kbs.url}"\n[image]\nwork_dir = "${path.join(dir, 'image-rs')}"\n[[image.registry_config.registry]]\nlocation = "${reg.host}"\ninsecure = true\n`,
+    `socket = "unix://${path.join(dir, 'cdh.sock')}"\n[aa]\naa_socket = "${aaSock}"\n[kbc]\nname = "cc_kbc"\nurl = "${kbs.url}"\n[image]\nwork_dir = "${path.join(dir, 'image-rs')}"\nimage_security_policy_uri = "kbs:///default/security-policy/test"\n[[image.registry_config.registry]]\nlocation = "${reg.host}"\ninsecure = true\n`,
   );
   await procs.start(CDH_BIN, ['-c', path.join(dir, 'cdh.toml')], /confidential data hub ready/);
   cdh = await TtrpcClient.connect(`unix://${path.join(dir, 'cdh.sock')}`);
@@ -104,6 +111,16 @@ test('CDH PullImage fails cleanly when the KBS has no key for the layer (nothing
   await assert.rejects(pull(`${reg.host}/enc/app:kp-missing`, bundle), (e) => {
     assert.equal((e as { code?: string }).code, 'IMG_DECRYPT_FAILED');
     assert.match((e as Error).message, /provider:attestation-agent \(Resource kbs:\/\/\/default\/image-kek\/missing not found in the KBS\)/);
+    return true;
+  });
+  await assert.rejects(readFile(path.join(bundle, 'rootfs', 'secret.txt')), { code: 'ENOENT' });
+});
+
+test('CDH PullImage enforces the image security policy it fetched from the KBS (reject scope)', async () => {
+  const bundle = path.join(dir, 'bundle-rejected');
+  await assert.rejects(pull(`${reg.host}/enc/rejected:kp`, bundle), (e) => {
+    assert.match((e as { code?: string }).code ?? '', /^IMG_/);
+    assert.match((e as Error).message, /reject/i);
     return true;
   });
   await assert.rejects(readFile(path.join(bundle, 'rootfs', 'secret.txt')), { code: 'ENOENT' });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isKccError } from '@kata-cc/errors';
-import { parseAuthFile, parsePolicy, pullImage, readUri, type KeyUnwrapper, type PullOptions, type UnwrapRequest } from '@kata-cc/image-rs';
+import { mergeRegistriesD, parseAuthFile, parsePolicy, pullImage, readUri, type KeyUnwrapper, type PullOptions, type UnwrapRequest } from '@kata-cc/image-rs';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import type { CdhConfig } from './config.js';
 import { cdhError } from './errors.js';
@@ -84,6 +84,11 @@ export class ConfidentialDataHub implements KeyUnwrapper {
     try {
       if (img.imageSecurityPolicy !== undefined) options.policy = parsePolicy(img.imageSecurityPolicy);
       else if (img.imageSecurityPolicyUri !== undefined) options.policy = parsePolicy(await readUri(img.imageSecurityPolicyUri, resources, 'image security policy'));
+      if (img.sigstoreConfigUri !== undefined) {
+        // registries.d YAML: where simple-signing signatures of each scope are looked up.
+        const yaml = (await readUri(img.sigstoreConfigUri, resources, 'sigstore config')).toString('utf8');
+        options.lookaside = await mergeRegistriesD({ scopes: {} }, yaml);
+      }
       const authUri = process.env['CDH_DEFAULT_IMAGE_AUTHENTICATED_REGISTRY_CREDENTIALS'] ?? img.authenticatedRegistryCredentialsUri;
       if (authUri !== undefined) options.auth = parseAuthFile(await readUri(authUri, resources, 'registry credentials'));
       const result = await pullImage(imageUrl, options);
