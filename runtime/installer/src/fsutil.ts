@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, symlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { installerError } from './errors.js';
 
@@ -83,9 +83,17 @@ export async function copyTree(src: string, dst: string, onFile: (rel: string) =
       await symlink(await readlink(from), to);
       copied.push(rel);
     } else if (st.isFile()) {
+      // Re-installs skip files already there from the same payload (size, mode and the
+      // payload's mtime, which each copy carries over).
+      const have = await lstat(to).catch(() => null);
+      if (have?.isFile() && have.size === st.size && have.mtimeMs === st.mtimeMs && (have.mode & 0o7777) === (st.mode & 0o7777)) {
+        copied.push(rel);
+        return;
+      }
       const tmp = path.join(path.dirname(to), `.${path.basename(to)}.kata-cc-${randomBytes(4).toString('hex')}`);
       await copyFile(from, tmp);
       await chmod(tmp, st.mode & 0o7777);
+      await utimes(tmp, st.atime, st.mtime);
       await rename(tmp, to);
       copied.push(rel);
       onFile(rel);
