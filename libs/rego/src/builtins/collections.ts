@@ -1,6 +1,6 @@
 /** Arrays, objects and sets: array.*, object.*, json.filter/remove, union, intersection. */
 import type { Value } from '../value.js';
-import { equal, RObject, RSet } from '../value.js';
+import { equal, mapKey, RObject, RSet } from '../value.js';
 import { arr, obj, set, softInt } from './check.js';
 import { jsonPatch } from './json-patch.js';
 import { b, BuiltinError } from './types-api.js';
@@ -39,16 +39,18 @@ function paths(v: Value): Value[][] {
   });
 }
 
+/** Path segments keyed like map keys: "1" (string) and 1 (number) differ, sets by content. */
+type SegKey = ReturnType<typeof mapKey>;
 interface Trie {
   end: boolean;
-  kids: Map<string, Trie>;
+  kids: Map<SegKey, Trie>;
 }
 function trieOf(ps: Value[][]): Trie {
   const root: Trie = { end: false, kids: new Map() };
   for (const p of ps) {
     let n = root;
     for (const seg of p) {
-      const key = typeof seg === 'string' ? seg : JSON.stringify(seg);
+      const key = mapKey(seg);
       let c = n.kids.get(key);
       if (!c) n.kids.set(key, (c = { end: false, kids: new Map() }));
       n = c;
@@ -57,7 +59,7 @@ function trieOf(ps: Value[][]): Trie {
   }
   return root;
 }
-const segKey = (k: Value): string => (typeof k === 'string' ? k : JSON.stringify(k));
+const segKey = (k: Value): SegKey => mapKey(k);
 
 function filter(v: Value, t: Trie): Value | undefined {
   if (t.end) return v;
@@ -80,7 +82,15 @@ function filter(v: Value, t: Trie): Value | undefined {
     });
     return out;
   }
-  if (v instanceof RSet) return RSet.of(v.sorted().filter((x) => t.kids.has(segKey(x))));
+  if (v instanceof RSet) {
+    const out = new RSet();
+    for (const x of v.sorted()) {
+      const c = t.kids.get(segKey(x));
+      const f = c ? filter(x, c) : undefined;
+      if (f !== undefined) out.add(f);
+    }
+    return out;
+  }
   return undefined;
 }
 
@@ -98,7 +108,7 @@ function remove(v: Value, t: Trie): Value | undefined {
   if (Array.isArray(v)) {
     const out: Value[] = [];
     v.forEach((x, i) => {
-      const c = t.kids.get(String(i));
+      const c = t.kids.get(String(i)) ?? t.kids.get(i);
       const r = c ? remove(x, c) : x;
       if (r !== undefined) out.push(r);
     });
