@@ -96,9 +96,18 @@ export class KbsCore {
       const attestation = parseAttestation(parseJson(body));
       // SECURITY: the evidence must answer THIS session's challenge (stored server-side).
       if (attestation['runtime-data'].nonce !== session.nonce) {
+        await this.store.deleteSession(session.id);
         throw kbsError('KBS_NONCE_MISMATCH', 'The nonce in the runtime data differs from the one in the handshake session', 'AttestationError');
       }
-      const { token } = await this.as.attest({ tee: session.tee, nonce: session.nonce, attestation });
+      let token: string;
+      try {
+        ({ token } = await this.as.attest({ tee: session.tee, nonce: session.nonce, attestation }));
+      } catch (e) {
+        // SECURITY: one try per challenge: a failed attestation ends the session, so evidence
+        // cannot be retried against the same nonce and the row does not linger.
+        await this.store.deleteSession(session.id);
+        throw e;
+      }
       if (!(await this.store.markAttested(session.id, token, Date.now()))) {
         throw kbsError('KBS_SESSION_ALREADY_ATTESTED', 'This session was attested concurrently or expired; start a new one with /auth', 'AttestationError');
       }

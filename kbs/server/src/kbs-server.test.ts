@@ -235,3 +235,10 @@ test('healthz is 503 when the storage does not answer', async () => {
     await s.close();
   }
 });
+
+test('a failed attestation ends the session: no second try against the same challenge', async () => {
+  const s = await authed();
+  const k = teeKey();
+  assertError(await attestBody(s.cookie, s.nonce, k, 'other'), 401, 'AttestationError', /report_data/);
+  assertError(await attestBody(s.cookie, s.nonce, k), 401, 'AttestationError', /Unknown session/);
+});

@@ -36,6 +36,7 @@ export interface KbsStore {
    */
   markAttested(id: string, token: string, now: number): Promise<boolean>;
   deleteExpiredSessions(now: number): Promise<number>;
+  deleteSession(id: string): Promise<void>;
 
   putResource(path: string, data: Uint8Array): Promise<void>;
   getResource(path: string): Promise<Uint8Array | undefined>;

@@ -33,6 +33,9 @@ export class MemoryStore implements KbsStore {
     }
     return n;
   }
+  async deleteSession(id: string): Promise<void> {
+    this.#sessions.delete(id);
+  }
   async putResource(path: string, data: Uint8Array): Promise<void> {
     this.#resources.set(path, new Uint8Array(data));
   }

@@ -76,6 +76,9 @@ export class PostgresStore implements KbsStore {
     const r = await this.#sessions.query(PostgresStore.#named('DELETE FROM kbs_sessions WHERE expires_at <= $1', [now]));
     return r.rowCount ?? 0;
   }
+  async deleteSession(id: string): Promise<void> {
+    await this.#sessions.query(PostgresStore.#named('DELETE FROM kbs_sessions WHERE id = $1', [id]));
+  }
   async putResource(path: string, data: Uint8Array): Promise<void> {
     await this.#pool.query(PostgresStore.#named('INSERT INTO kbs_resources (path, data) VALUES ($1, $2) ON CONFLICT (path) DO UPDATE SET data = EXCLUDED.data', [path, Buffer.from(data)]));
   }

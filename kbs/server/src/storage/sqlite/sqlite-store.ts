@@ -60,6 +60,10 @@ export class SqliteStore implements KbsStore {
   async deleteExpiredSessions(now: number): Promise<number> {
     return this.#q('DELETE FROM kbs_sessions WHERE expires_at <= ?').run(now).changes;
   }
+  async deleteSession(id: string): Promise<void> {
+    this.#q('DELETE FROM kbs_sessions WHERE id = ?').run(id);
+  }
+
   /** Runs an admin write with full fsync (better-sqlite3 is synchronous: no interleaving). */
   #durable(fn: () => void): void {
     this.#db.pragma('synchronous = FULL');
