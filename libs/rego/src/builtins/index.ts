@@ -12,12 +12,13 @@ import { STRINGS } from './strings.js';
 import { TIME } from './time.js';
 import { TYPES } from './types.js';
 import { MISC } from './misc.js';
+import { NET } from './net.js';
 import type { Builtin } from './types-api.js';
 
 export { BuiltinError } from './types-api.js';
 export type { Builtin, BuiltinCtx } from './types-api.js';
 
 export const BUILTINS = new Map<string, Builtin>();
-for (const table of [OPS, NUMBERS, AGGREGATES, COLLECTIONS, STRINGS, REGEX, ENCODING, TYPES, TIME, MISC]) {
+for (const table of [OPS, NUMBERS, AGGREGATES, COLLECTIONS, STRINGS, REGEX, ENCODING, TYPES, TIME, MISC, NET]) {
   for (const [name, b] of Object.entries(table)) BUILTINS.set(name, b);
 }
