@@ -1,5 +1,5 @@
 import { parse as parseToml } from 'smol-toml';
-import { parseTeeKeyAlgorithm, type TeeKeyAlgorithm } from '@kata-cc/kbs-client';
+import type { TeeKeyAlgorithm } from '@kata-cc/kbs-client';
 import { aaError } from './errors.js';
 
 /** aa.toml as guest-components parses it (`attestation-agent/src/config/mod.rs`). */
@@ -26,6 +26,15 @@ export const DEFAULT_AA_CONFIG: AaConfig = {
 };
 
 type Table = Record<string, unknown>;
+
+// Checked here rather than with kbs-client's parser so that the KBS client (HTTP, JOSE) is only
+// loaded on the first GetToken; `satisfies` keeps the list in step with kbs-client's type.
+const TEE_KEY_ALGORITHMS = ['ECDH-ES+A256KW-P256', 'ECDH-ES+A256KW-P521', 'RSA-OAEP-256'] as const satisfies readonly TeeKeyAlgorithm[];
+
+function parseTeeKeyAlgorithm(value: string): TeeKeyAlgorithm {
+  if ((TEE_KEY_ALGORITHMS as readonly string[]).includes(value)) return value as TeeKeyAlgorithm;
+  throw new Error(`unknown algorithm ${value}`);
+}
 
 function table(v: unknown, where: string): Table {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw aaError('AA_INVALID_CONFIG', `Invalid aa.toml: "${where}" must be a table`);

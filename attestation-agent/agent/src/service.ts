@@ -1,6 +1,6 @@
 import type { Attester, InitDataBinding } from '@kata-cc/attester';
 import { isKccError } from '@kata-cc/errors';
-import { KbsClient, deviceEvidence } from '@kata-cc/kbs-client';
+import type { KbsClient } from '@kata-cc/kbs-client';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import type { AaConfig } from './config.js';
 import { aaError } from './errors.js';
@@ -57,6 +57,7 @@ export class AttestationAgent {
 
   /** GetAdditionalEvidence: JSON `{"<tee>": evidence}` of the device attesters, empty without any. */
   async getAdditionalEvidence(runtimeData: Uint8Array): Promise<Uint8Array> {
+    const { deviceEvidence } = await import('@kata-cc/kbs-client');
     return Buffer.from(await deviceEvidence(this.#deps.additionalAttesters ?? [], runtimeData), 'utf8');
   }
 
@@ -73,7 +74,7 @@ export class AttestationAgent {
     if (tokenType !== 'kbs') {
       throw aaError('AA_UNSUPPORTED_TOKEN_TYPE', `Unsupported token type "${tokenType}": this attestation agent issues "kbs" tokens only`);
     }
-    const client = this.#kbsClient();
+    const client = await this.#kbsClient();
     const { token, teeKey } = await client.getToken();
     const reply: KbsTokenReply = { token, tee_keypair: teeKey.privateKeyPem() };
     return Buffer.from(JSON.stringify(reply), 'utf8');
@@ -111,7 +112,10 @@ export class AttestationAgent {
     await this.#deps.eventlog?.close();
   }
 
-  #kbsClient(): KbsClient {
+  async #kbsClient(): Promise<KbsClient> {
+    if (this.#kbs !== undefined) return this.#kbs;
+    // The KBS client (HTTP, JOSE) loads on the first GetToken: not every guest talks to a KBS.
+    const { KbsClient } = await import('@kata-cc/kbs-client');
     if (this.#kbs !== undefined) return this.#kbs;
     const kbs = this.#config.kbs;
     if (kbs === undefined) throw aaError('AA_NO_KBS_CONFIGURED', 'Cannot get a KBS token: no [token_configs.kbs] url is configured (aa.toml or AA_KBC_PARAMS)');

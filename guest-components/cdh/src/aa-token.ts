@@ -1,4 +1,4 @@
-import { TeeKeyPair, type TokenAndKey } from '@kata-cc/kbs-client';
+import type { TokenAndKey } from '@kata-cc/kbs-client';
 import { loadProtos } from '@kata-cc/protocols';
 import { TtrpcClient, protobufCodec, type ProtobufType } from '@kata-cc/ttrpc';
 import { cdhError } from './errors.js';
@@ -43,6 +43,7 @@ export class AaTokenSource {
     if (typeof parsed.token !== 'string' || typeof parsed.tee_keypair !== 'string') {
       throw cdhError('CDH_AA_UNAVAILABLE', 'Cannot use the attestation agent GetToken reply: "token" or "tee_keypair" missing');
     }
+    const { TeeKeyPair } = await import('@kata-cc/kbs-client');
     return { token: parsed.token, teeKey: TeeKeyPair.fromPem(parsed.tee_keypair) };
   }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isKccError } from '@kata-cc/errors';
-import { mergeRegistriesD, parseAuthFile, parsePolicy, pullImage, readUri, type KeyUnwrapper, type PullOptions, type UnwrapRequest } from '@kata-cc/image-rs';
+import type { KeyUnwrapper, PullOptions, UnwrapRequest } from '@kata-cc/image-rs';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import type { CdhConfig } from './config.js';
 import { cdhError } from './errors.js';
@@ -69,6 +69,9 @@ export class ConfidentialDataHub implements KeyUnwrapper {
    * through this CDH) and unpacks `imageUrl` into the bundle; returns the manifest digest.
    */
   async pullImage(imageUrl: string, bundlePath: string): Promise<string> {
+    // image-rs (tar, decompressors, OpenPGP) loads on the first pull, not at CDH start: guest
+    // boot time and memory matter, and many pods never pull through the CDH.
+    const { mergeRegistriesD, parseAuthFile, parsePolicy, pullImage, readUri } = await import('@kata-cc/image-rs');
     const img = this.#config.image;
     const resources = { getResource: (uri: string) => this.#deps.resources.getResource(uri) };
     const options: PullOptions = {

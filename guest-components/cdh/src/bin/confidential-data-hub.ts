@@ -7,7 +7,6 @@ import { TtrpcServer } from '@kata-cc/ttrpc';
 import { CREDENTIALS_DIR, parseCdhConfig, type CdhConfig } from '../config.js';
 import { provisionCredentials } from '../credentials.js';
 import { cdhError } from '../errors.js';
-import { serveKeyProviderGrpc } from '../grpc.js';
 import { ConfidentialDataHub } from '../hub.js';
 import { createResourceGetter } from '../kbc/registry.js';
 import { registerCdhServices } from '../ttrpc.js';
@@ -68,6 +67,7 @@ async function main(): Promise<void> {
   await server.listen({ path: socketPath });
   let grpcServer: { tryShutdown(cb: () => void): void } | undefined;
   if (opts.keyproviderGrpc !== undefined) {
+    const { serveKeyProviderGrpc } = await import('../grpc.js'); // grpc-js only when asked for
     const g = await serveKeyProviderGrpc(hub, opts.keyproviderGrpc, log);
     grpcServer = g.server;
     log.info({ address: g.address }, 'keyprovider gRPC service ready');

@@ -1,5 +1,5 @@
 import { isKccError } from '@kata-cc/errors';
-import { KbsClient } from '@kata-cc/kbs-client';
+import type { KbsClient } from '@kata-cc/kbs-client';
 import type { Logger } from '@kata-cc/log';
 import type { AaTokenSource } from '../aa-token.js';
 import { cdhError } from '../errors.js';
@@ -10,20 +10,27 @@ import type { ResourceGetter } from './resource-getter.js';
  * and TEE key coming from the attestation agent (guest-components' CDH passport mode).
  */
 export class CcKbc implements ResourceGetter {
-  readonly #client: KbsClient;
-  readonly #aa: AaTokenSource;
+  readonly #config: { url: string; cert?: string };
+  readonly #deps: { aa: AaTokenSource; logger: Logger };
+  #client: Promise<KbsClient> | undefined;
 
   constructor(config: { url: string; cert?: string }, deps: { aa: AaTokenSource; logger: Logger }) {
-    this.#aa = deps.aa;
-    this.#client = new KbsClient(
-      { url: config.url, ...(config.cert === undefined ? {} : { cert: config.cert }) },
-      { tokenSource: () => deps.aa.getToken(), logger: deps.logger },
-    );
+    this.#config = config;
+    this.#deps = deps;
+  }
+
+  /** The KBS client (HTTP, JOSE) is loaded on the first request, keeping the CDH's start light. */
+  #kbs(): Promise<KbsClient> {
+    this.#client ??= import('@kata-cc/kbs-client').then(({ KbsClient }) => new KbsClient(
+      { url: this.#config.url, ...(this.#config.cert === undefined ? {} : { cert: this.#config.cert }) },
+      { tokenSource: () => this.#deps.aa.getToken(), logger: this.#deps.logger },
+    ));
+    return this.#client;
   }
 
   async getResource(uri: string): Promise<Uint8Array> {
     try {
-      return await this.#client.getResource(uri);
+      return await (await this.#kbs()).getResource(uri);
     } catch (err) {
       if (isKccError(err) && err.code === 'KBC_RESOURCE_NOT_FOUND') throw cdhError('CDH_RESOURCE_NOT_FOUND', `Resource ${uri} not found in the KBS`, { cause: err });
       if (isKccError(err) && (err.code === 'KBC_INVALID_RESOURCE_URI' || err.code.startsWith('CDH_'))) throw err;
@@ -32,7 +39,7 @@ export class CcKbc implements ResourceGetter {
   }
 
   async close(): Promise<void> {
-    this.#aa.close();
-    await this.#client.close();
+    this.#deps.aa.close();
+    if (this.#client !== undefined) await (await this.#client).close();
   }
 }

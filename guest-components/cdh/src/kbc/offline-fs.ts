@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parseResourceUri } from '@kata-cc/kbs-client';
 import { cdhError } from '../errors.js';
 import type { ResourceGetter } from './resource-getter.js';
 
@@ -18,6 +17,7 @@ export class OfflineFsKbc implements ResourceGetter {
   }
 
   async getResource(uri: string): Promise<Uint8Array> {
+    const { parseResourceUri } = await import('@kata-cc/kbs-client');
     const key = parseResourceUri(uri).segments.join('/');
     let map: Record<string, unknown>;
     try {
