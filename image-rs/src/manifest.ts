@@ -61,7 +61,11 @@ export function checkManifest(obj: Record<string, unknown>, what: string): Image
   if (!Array.isArray(layers)) throw imgError('IMG_MANIFEST_INVALID', `${what}: "layers" is missing`);
   // SECURITY: bounds the work a hostile manifest can ask for (Docker caps images at 127 layers).
   if (layers.length > MAX_LAYERS) throw imgError('IMG_MANIFEST_INVALID', `${what} has ${layers.length} layers; at most ${MAX_LAYERS} are accepted`);
-  checkDescriptor(obj['config'], `${what} config`);
+  const cfg = checkDescriptor(obj['config'], `${what} config`);
+  // Artifacts (helm charts, signatures, SBOMs) share the manifest format but are not images.
+  if (cfg.mediaType !== MEDIA.ociConfig && cfg.mediaType !== MEDIA.dockerConfig) {
+    throw imgError('IMG_MEDIA_TYPE_UNSUPPORTED', `${what} is not a container image (config media type "${cfg.mediaType.slice(0, 100)}")`);
+  }
   layers.forEach((l, i) => checkDescriptor(l, `${what} layer ${i}`));
   return obj as unknown as ImageManifest;
 }
