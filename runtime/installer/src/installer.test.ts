@@ -124,6 +124,11 @@ test('install() fails with stable codes on a missing payload, a bad root and a p
   assert.throws(() => makeLayout({ root, prefix: '/opt/../etc' }), (e) => hasCode(e, 'INST_BAD_ARGUMENT'));
   assert.throws(() => makeLayout({ root, containerdConfig: 'etc/containerd/config.toml' }), (e) => hasCode(e, 'INST_BAD_ARGUMENT'));
   await assert.rejects(install({ layout: makeLayout({ root }), artifacts: payload, tee: 'none' }, { restartContainerd: async () => Promise.reject(new Error('unit failed')) }), (e) => hasCode(e, 'INST_RESTART_FAILED'));
+  // The config is written but containerd never restarted: the next run still restarts it.
+  let restarts = 0;
+  const again = await install({ layout: makeLayout({ root }), artifacts: payload, tee: 'none' }, { restartContainerd: async () => void restarts++ });
+  assert.deepEqual({ changed: again.configChanged, restarted: again.restarted, restarts }, { changed: false, restarted: true, restarts: 1 });
+  assert.equal((await install({ layout: makeLayout({ root }), artifacts: payload, tee: 'none' }, { restartContainerd: async () => void restarts++ })).restarted, false, 'and only once');
 });
 
 test('install() refuses to replace a containerd-shim-kata-cc-v2 that is not its own, and uninstall leaves it alone', async () => {

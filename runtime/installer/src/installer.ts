@@ -128,21 +128,23 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
     labels: node === null ? [] : [LABEL_RUNTIME, LABEL_TEE, LABEL_CC_READY],
   };
   if (previous?.dropIn && previous.dropIn.path !== dropIn?.path) await rm(onRoot(layout, previous.dropIn.path), { force: true });
-  await saveState(layout, state);
-  let dropInChanged = false;
-  if (plan.dropIn !== null) {
-    const target = onRoot(layout, plan.dropIn.path);
-    dropInChanged = (await readOptional(target))?.toString('utf8') !== plan.dropIn.text;
-    await mkdir(path.dirname(target), { recursive: true });
-    if (dropInChanged) await atomicWrite(target, plan.dropIn.text);
-  }
+  const dropInTarget = plan.dropIn === null ? null : onRoot(layout, plan.dropIn.path);
+  const dropInChanged = plan.dropIn !== null && dropInTarget !== null && (await readOptional(dropInTarget))?.toString('utf8') !== plan.dropIn.text;
   const mainChanged = current !== plan.mainConfig;
-  if (mainChanged) await atomicWrite(configOnRoot, plan.mainConfig, currentBuf === null ? 0o644 : ((await stat(configOnRoot)).mode & 0o7777));
   const configChanged = mainChanged || dropInChanged;
+  // A restart still owed by an interrupted earlier run is owed now too.
+  const restartPending = configChanged || previous?.restartPending === true;
+  await saveState(layout, { ...state, restartPending });
+  if (plan.dropIn !== null && dropInTarget !== null && dropInChanged) {
+    await mkdir(path.dirname(dropInTarget), { recursive: true });
+    await atomicWrite(dropInTarget, plan.dropIn.text);
+  }
+  if (mainChanged) await atomicWrite(configOnRoot, plan.mainConfig, currentBuf === null ? 0o644 : ((await stat(configOnRoot)).mode & 0o7777));
   log.info({ config: layout.containerdConfig, mode: plan.mode, schema: plan.schema, changed: configChanged, dropIn: plan.dropIn?.path }, 'containerd runtime handlers configured');
 
   // 3. Restart containerd so CRI loads the handlers, then mark the node ready.
-  const restarted = configChanged && (await restart(deps, opts.containerdSocket ?? null, layout, log));
+  const restarted = restartPending && (await restart(deps, opts.containerdSocket ?? null, layout, log));
+  if (restarted) await saveState(layout, { ...state, restartPending: false });
   if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: 'true', [LABEL_TEE]: tee, [LABEL_CC_READY]: tee === 'none' ? null : 'true' });
   return { tee, mode: plan.mode, schema: plan.schema, configChanged, restarted, files: installed.length };
 }

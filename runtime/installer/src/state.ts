@@ -29,6 +29,8 @@ export interface InstallState {
   readonly shimLink: ShimLink | null;
   readonly node: string | null;
   readonly labels: readonly string[];
+  /** The configuration changed and containerd has not been restarted since (survives a crash). */
+  readonly restartPending?: boolean;
 }
 
 export function statePaths(layout: Layout): { state: string; backup: string } {
