@@ -33,7 +33,9 @@ export class CcKbc implements ResourceGetter {
       return await (await this.#kbs()).getResource(uri);
     } catch (err) {
       if (isKccError(err) && err.code === 'KBC_RESOURCE_NOT_FOUND') throw cdhError('CDH_RESOURCE_NOT_FOUND', `Resource ${uri} not found in the KBS`, { cause: err });
-      if (isKccError(err) && (err.code === 'KBC_INVALID_RESOURCE_URI' || err.code.startsWith('CDH_'))) throw err;
+      // Other KBS client errors keep their code and kind (policy denial is PERMISSION_DENIED,
+      // an unreachable KBS UNAVAILABLE, ...), so callers can tell them apart.
+      if (isKccError(err) && (err.code.startsWith('KBC_') || err.code.startsWith('CDH_'))) throw err;
       throw cdhError('CDH_RESOURCE_FAILED', `Cannot get resource ${uri} from the KBS: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
