@@ -178,6 +178,22 @@ test('pullImage() unwraps layer keys through the keyprovider gRPC protocol (samp
     assert.equal(seen[0], 'keyunwrap');
     assert.deepEqual(seen[1], { Parameters: { 'attestation-agent': [] } });
     await assert.rejects(pullImage(`${reg.host}/enc/rsa:kp`, { dest: k('kp2'), insecureRegistries: [reg.host] }), (e) => hasCode(e, 'IMG_DECRYPT_NO_KEY') && /provider:attestation-agent/.test((e as Error).message));
+    // Same service on a unix socket, as the CDH listens.
+    await new Promise<number>((res, rej) => server?.bindAsync(`unix://${k('kp.sock')}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+    const unixKp = new GrpcKeyProvider(`unix://${k('kp.sock')}`);
+    try {
+      await pullImage(`${reg.host}/enc/rsa:kp`, { dest: k('kp3'), insecureRegistries: [reg.host], keyProvider: unixKp });
+      assert.equal(readFileSync(k('kp3/rootfs/secret.txt'), 'utf8'), 'top secret');
+    } finally {
+      unixKp.close();
+    }
+    // A provider that is down: the error names the provider and the address.
+    const down = new GrpcKeyProvider(`unix://${k('nobody.sock')}`, 2000);
+    try {
+      await assert.rejects(pullImage(`${reg.host}/enc/rsa:kp`, { dest: k('kp4'), insecureRegistries: [reg.host], keyProvider: down }), (e) => hasCode(e, 'IMG_DECRYPT_FAILED') && /provider:attestation-agent \(Key provider unix:/.test((e as Error).message));
+    } finally {
+      down.close();
+    }
   } finally {
     kp.close();
   }
