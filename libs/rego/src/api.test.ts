@@ -92,6 +92,8 @@ triple(x) := 3 * x`),
 test('prints carry path:line, and undefined arguments print <undefined>', () => {
   const p = compile(m('package p\nimport rego.v1\nx if {\n  print("user", input.user, {"a": [1, "s"]}, input.nope)\n}\n', 'a/b.rego'));
   assert.deepEqual(p.evaluate('data.p.x', { user: 'u' }).prints, ['a/b.rego:4: user u {"a": [1, "s"]} <undefined>']);
+  const quiet = compile(m('package p\nimport rego.v1\nx if {\n  print("hi")\n}\n'), { prints: false });
+  assert.deepEqual(quiet.evaluate('data.p.x'), { defined: true, value: true, results: [true], prints: [] });
 });
 
 test('a runaway policy ends with RGO_LIMIT (steps and time), never hangs', () => {

@@ -37,6 +37,7 @@ export function compile(modules: ModuleSource[], options: CompileOptions = {}): 
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     clock: options.clock ?? Date.now,
     checkEvery: Math.max(1, options.timeCheckInterval ?? 1024),
+    prints: options.prints ?? true,
     strict: options.strictBuiltinErrors ?? false,
   });
 }

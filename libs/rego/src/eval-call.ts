@@ -77,6 +77,7 @@ export function walkBuiltin(ev: Evaluator, t: CallTerm, f: Frame, cb: Cb): boole
 }
 
 export function evalPrint(ev: Evaluator, t: CallTerm, f: Frame, cb: Cb): boolean {
+  if (!ev.opts.prints) return cb(true);
   const parts = t.args.map((a) => {
     let out: Value | undefined;
     ev.term(a, f, (v) => ((out = v), true));

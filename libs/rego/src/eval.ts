@@ -27,6 +27,7 @@ export interface EvalOptions {
   clock: () => number;
   /** Check the clock every this many steps. */
   checkEvery: number;
+  prints: boolean;
   strict: boolean;
 }
 

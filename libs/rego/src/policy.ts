@@ -16,6 +16,7 @@ export interface PolicyLimits {
   clock: () => number;
   checkEvery: number;
   strict: boolean;
+  prints: boolean;
 }
 
 interface CompiledQuery {
@@ -66,6 +67,7 @@ export class PolicyImpl implements Policy {
       deadline: this.limits.clock() + this.limits.timeoutMs,
       clock: this.limits.clock,
       checkEvery: this.limits.checkEvery,
+      prints: this.limits.prints,
       strict: this.limits.strict,
     });
     const f: Frame = new Array<Value | undefined>(cq.nslots);

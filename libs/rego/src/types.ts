@@ -16,6 +16,11 @@ export interface CompileOptions {
   maxSteps?: number;
   /** Wall-clock budget per `evaluate` call in milliseconds (RGO_LIMIT when exceeded). */
   timeoutMs?: number;
+  /**
+   * Collect `print()` output in EvalResult.prints (default true). False skips formatting
+   * entirely (print() still succeeds), which saves time on policies that print a lot.
+   */
+  prints?: boolean;
   /** Milliseconds clock for the time budget (default Date.now; tests inject a fake one). */
   clock?: () => number;
   /** Evaluation steps between two clock checks (default 1024). */
