@@ -57,8 +57,23 @@ export interface SwtpmOptions {
   nv?: { index: number; data: Uint8Array }[];
 }
 
-/** Starts swtpm and provisions the AK; `swtpm` and `tpm2_*` must be on PATH. */
+/**
+ * Starts swtpm and provisions the AK; `swtpm` and `tpm2_*` must be on PATH. Retried on a fresh
+ * port when startup fails (a port taken between the probe and swtpm's bind, parallel test files).
+ */
 export async function startSwtpm(options: SwtpmOptions = {}): Promise<Swtpm> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+async function startOnce(options: SwtpmOptions): Promise<Swtpm> {
   const akHandle = options.akHandle ?? 0x81010002;
   const dir = await mkdtemp(path.join(tmpdir(), 'kcc-swtpm-'));
   // tpm2-tss's swtpm TCTI expects the control channel on the data port + 1.
@@ -78,6 +93,9 @@ export async function startSwtpm(options: SwtpmOptions = {}): Promise<Swtpm> {
   };
   try {
     await waitPort(port);
+    await waitPort(ctrl);
+    // SECURITY (test hygiene): make sure the listener is ours, not another test's swtpm.
+    if (child.exitCode !== null) throw new Error('swtpm exited during startup (port in use?)');
     const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:host=127.0.0.1,port=${port}` };
     const t = async (...args: string[]): Promise<void> => { await run(args[0]!, args.slice(1), { env, cwd: dir }); };
     await t('tpm2_createek', '-c', 'ek.ctx', '-G', 'rsa', '-u', 'ek.pub');

@@ -94,9 +94,20 @@ test('kbs-cli verify --tee tpm: a quote from the TPM attester on a real swtpm ve
   }
 });
 
-/** A real software TPM (swtpm) on local TCP ports, with an RSA AK persisted at 0x81010002. */
+/** A real software TPM (swtpm) on local TCP ports, with an RSA AK persisted at 0x81010002 (retried on a fresh port). */
 async function startSwtpm(parent: string): Promise<{ spec: string; stop: () => Promise<void> }> {
-  const dir = path.join(parent, 'swtpm');
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startSwtpmOnce(path.join(parent, `swtpm-${attempt}`));
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+async function startSwtpmOnce(dir: string): Promise<{ spec: string; stop: () => Promise<void> }> {
   mkdirSync(dir, { recursive: true });
   const free = (port: number): Promise<boolean> => new Promise((res) => {
     const s = net.createServer();
@@ -115,7 +126,8 @@ async function startSwtpm(parent: string): Promise<{ spec: string; stop: () => P
     }
   };
   try {
-    for (let i = 0; i < 100 && (await free(port)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && ((await free(port)) || (await free(port + 1))); i++) await new Promise((r) => setTimeout(r, 50));
+    if (child.exitCode !== null) throw new Error('swtpm exited during startup (port in use?)');
     const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:host=127.0.0.1,port=${port}` };
     const t = (...a: string[]): void => { execFileSync(a[0]!, a.slice(1), { env, cwd: dir, stdio: 'ignore' }); };
     t('tpm2_createek', '-c', 'ek.ctx', '-G', 'rsa', '-u', 'ek.pub');
