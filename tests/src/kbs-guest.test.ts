@@ -11,6 +11,7 @@ import { createCipheriv, createHash, generateKeyPairSync, randomBytes } from 'no
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { aaType, AA_SERVICE, decodeAaelLog } from '@kata-cc/attestation-agent';
+import { hasCode } from '@kata-cc/errors';
 import { cdhType, kbsEnvelope, sealSecret } from '@kata-cc/cdh';
 import { GrpcKeyProvider } from '@kata-cc/image-rs';
 import { tempDir } from '@kata-cc/testing';
@@ -143,4 +144,18 @@ test('kbs-cli seal-secret output is opened by CDH UnsealSecret (vault and envelo
   assert.equal((await unseal(env.stdout.toString().trim())).plaintext.toString(), 'db password');
   const bad = await kbsCli(['seal-secret', '--signing-key', signingKey, '--kid', 'x', '--vault', 'kbs:///a/b/c', '--envelope']);
   assert.equal(bad.code, 2);
+});
+
+test('CDH GetResource reports a resource-policy denial as KBC_POLICY_DENIED through ttRPC (real KBS)', async () => {
+  const rego = path.join(dir, 'deny-denied.rego');
+  await writeFile(rego, 'package policy\ndefault allow = false\nallow if {\n\tdata.plugin == "resource"\n\tdata["resource-path"][1] != "denied"\n}\n');
+  const set = await kbsCli(['--url', kbs.url, '--admin-key', kbs.adminKey, 'set-resource-policy', '--file', rego]);
+  assert.equal(set.code, 0, set.stderr);
+  await setResource('default/denied/1', 'never released');
+  try {
+    await assert.rejects(getResource('kbs:///default/denied/1'), (e) => hasCode(e, 'KBC_POLICY_DENIED') && (e as { kind?: string }).kind === 'PERMISSION_DENIED');
+    assert.deepEqual((await getResource('kbs:///default/key/1')).Resource, secret);
+  } finally {
+    assert.equal((await kbsCli(['--url', kbs.url, '--admin-key', kbs.adminKey, 'set-resource-policy', '--allow-all'])).code, 0);
+  }
 });
