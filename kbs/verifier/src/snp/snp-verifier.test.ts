@@ -123,6 +123,9 @@ test('tampering, wrong VCEK, TCB, chip ID and policy each fail with their own co
   assert.throws(() => checkSnpPolicy({ ...r, policy: r.policy | (1n << 19n) }, {}), { code: 'VERIFIER_SNP_DEBUG_NOT_ALLOWED' });
   assert.doesNotThrow(() => checkSnpPolicy({ ...r, policy: r.policy | (1n << 19n) }, { allowDebug: true }));
   assert.throws(() => checkSnpPolicy({ ...r, policy: r.policy | (1n << 18n) }, {}), { code: 'VERIFIER_SNP_MIGRATION_AGENT_NOT_ALLOWED' });
+  assert.equal(r.platInfo & 1n, 1n); // the e2e platform runs with SMT
+  assert.throws(() => checkSnpPolicy(r, { refuseSmt: true }), { code: 'VERIFIER_SNP_SMT_NOT_ALLOWED' });
+  assert.doesNotThrow(() => checkSnpPolicy(r, {}));
   await assert.rejects(new SnpVerifier().inspect({ attestation_report: { version: 3 } }, {}), { code: 'VERIFIER_SNP_EVIDENCE_MALFORMED' });
   await assert.rejects(new SnpVerifier().inspect(new Uint8Array(100), {}), { code: 'VERIFIER_SNP_REPORT_MALFORMED' });
 });

@@ -35,6 +35,8 @@ export interface SnpVerifierConfig {
   allowMigrationAgent?: boolean;
   /** Highest VMPL accepted (trustee accepts 0 only). Default 0. */
   maxVmpl?: number;
+  /** Refuse platforms running with SMT enabled (PLATFORM_INFO.SMT_EN). Default false. */
+  refuseSmt?: boolean;
   /** KDS-compatible URL (https://kdsintf.amd.com) to fetch VCEKs from when none is at hand; cached in `vcekStoreDir`. */
   kdsUrl?: string;
 }
@@ -143,6 +145,10 @@ export function checkSnpPolicy(report: SnpReport, config: SnpVerifierConfig): vo
   }
   if ((policy >> 18n) & 1n && config.allowMigrationAgent !== true) {
     fail('PERMISSION_DENIED', 'VERIFIER_SNP_MIGRATION_AGENT_NOT_ALLOWED', 'The guest policy allows a migration agent, which is not allowed');
+  }
+  // SECURITY: SMT siblings share core state with the host's threads; some operators refuse it.
+  if (config.refuseSmt === true && (report.platInfo & 1n) === 1n) {
+    fail('PERMISSION_DENIED', 'VERIFIER_SNP_SMT_NOT_ALLOWED', 'The platform runs with SMT enabled, which is not allowed');
   }
   if (report.vmpl > (config.maxVmpl ?? 0)) {
     fail('PERMISSION_DENIED', 'VERIFIER_SNP_VMPL_NOT_ALLOWED', `The report was requested at VMPL ${report.vmpl}; at most ${config.maxVmpl ?? 0} is allowed`);
