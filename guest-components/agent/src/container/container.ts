@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { agentError } from '../errors.js';
@@ -48,23 +49,27 @@ export class Container {
     return p;
   }
 
-  /** `runc run` in the foreground; returns once runc reports the container running (or it died). */
+  /**
+   * `runc run` in the foreground; returns once runc wrote the pid file (the container process
+   * exists), even if it already exited; a runc that exits without one failed to start it.
+   */
   async start(): Promise<void> {
     if (this.#status !== 'created') throw agentError('AGENT_INVALID_STATE', `Container ${this.id} is ${this.#status}, not created`);
-    this.init.start(this.#runc.binary, this.#runc.args('run', '--bundle', this.bundle, this.id), process.env);
+    const pidFile = path.join(this.bundle, 'init.pid');
+    this.init.start(this.#runc.binary, this.#runc.args('run', '--pid-file', pidFile, '--bundle', this.bundle, this.id), process.env);
     this.#status = 'running';
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const st = await this.#runc.state(this.id);
-      if (st && st.status !== 'creating' && st.status !== 'created') return;
+      if (existsSync(pidFile)) return;
       if (this.init.exited) {
-        if (st) return; // ran and finished already
+        if (existsSync(pidFile)) return;
         const err = (await this.init.stderr.read(4096).catch(() => Buffer.alloc(0))).toString().trim();
-        throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} failed to start: ${err.slice(0, 400)}`);
+        this.#status = 'stopped';
+        throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} failed to start: ${err.slice(0, 400) || `runc exited with ${await this.init.wait()}`}`);
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} did not start within 30 s`);
+    throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} did not start within 60 s`);
   }
 
   /** `runc exec` of an OCI process in the running container. */
