@@ -3,19 +3,18 @@ import type { Expr, Literal, Loc, Term, VarTerm, WithMod } from './ast.js';
 import type { Token } from './lexer.js';
 import { tokenize } from './lexer.js';
 import { rgoError } from './errors.js';
-import { isKccError } from '@kata-cc/errors';
 
 const RELATIONS: Record<string, string> = { '==': 'equal', '!=': 'neq', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte' };
 const KEYWORDS = new Set(['not', 'some', 'every', 'with', 'as', 'default', 'else', 'package', 'import', 'if', 'in']);
 
-export class TermParser {
+export abstract class TermParser {
   protected toks: Token[];
   protected pos = 0;
   /** > 0 inside (), [] and {} of terms, where newlines do not end a literal. */
   protected nest = 0;
   protected stopAtBar = false;
   /** Terms written in parentheses: `(x - y) | ...` may start a comprehension, `x - y | ...` not. */
-  private readonly parens = new WeakSet<Term>();
+  protected readonly parens = new WeakSet<Term>();
   private wildcard = 0;
 
   readonly file: string;
@@ -294,7 +293,7 @@ export class TermParser {
   }
 
   /** Comma separated terms until `close` (consumed); trailing comma allowed. */
-  private parseList(close: string): Term[] {
+  protected parseList(close: string): Term[] {
     this.nest++;
     const saveBar = this.stopAtBar;
     this.stopAtBar = false;
@@ -356,106 +355,6 @@ export class TermParser {
     return this.fail('a term');
   }
 
-  /**
-   * After `[head |` or `{head |`: the comprehension body, or undefined when what follows is
-   * not one (`[x | y, 5]` is an array holding the union `x | y`, as regorus reads it).
-   */
-  private tryComprBody(head: Term, close: string): Literal[] | undefined {
-    if (head.t === 'call' && head.op && !this.parens.has(head)) return undefined;
-    const save = { pos: this.pos, nest: this.nest, bar: this.stopAtBar };
-    try {
-      this.pos++;
-      const body = this.parseBody(close);
-      this.expect(close);
-      return body;
-    } catch (e) {
-      if (!isKccError(e) || e.code !== 'RGO_PARSE') throw e;
-      this.pos = save.pos;
-      this.nest = save.nest;
-      this.stopAtBar = save.bar;
-      return undefined;
-    }
-  }
-
-  private parseArray(): Term {
-    const loc = this.loc();
-    const start = this.pos;
-    this.pos++;
-    if (this.eat(']')) return { t: 'array', items: [], loc };
-    this.nest++;
-    const saveBar = this.stopAtBar;
-    this.stopAtBar = true;
-    const head = this.parseIn();
-    this.stopAtBar = saveBar;
-    if (this.is('|')) {
-      const body = this.tryComprBody(head, ']');
-      this.nest--;
-      if (body) return { t: 'arraycompr', head, body, loc };
-      this.pos = start + 1;
-      return { t: 'array', items: this.parseList(']'), loc };
-    }
-    this.nest--;
-    if (this.eat(']')) return { t: 'array', items: [head], loc };
-    this.expect(',', '`,` or `]`');
-    return { t: 'array', items: [head, ...this.parseList(']')], loc };
-  }
-
-  protected parseBrace(): Term {
-    const loc = this.loc();
-    const start = this.pos;
-    this.pos++;
-    if (this.eat('}')) return { t: 'object', entries: [], loc };
-    this.nest++;
-    const saveBar = this.stopAtBar;
-    this.stopAtBar = true;
-    const first = this.parseIn();
-    if (this.eat(':')) {
-      const value = this.parseIn();
-      this.stopAtBar = saveBar;
-      if (this.eat('|')) {
-        const body = this.parseBody('}');
-        this.nest--;
-        this.expect('}');
-        return { t: 'objcompr', key: first, value, body, loc };
-      }
-      this.stopAtBar = false;
-      const entries: Array<[Term, Term]> = [[first, value]];
-      while (this.eat(',')) {
-        if (this.is('}')) break;
-        const k = this.parseIn();
-        this.expect(':', '`:` in object');
-        entries.push([k, this.parseIn()]);
-      }
-      this.stopAtBar = saveBar;
-      this.nest--;
-      this.expect('}', '`,` or `}`');
-      return { t: 'object', entries, loc };
-    }
-    this.stopAtBar = saveBar;
-    if (this.is('|')) {
-      const body = this.tryComprBody(first, '}');
-      this.nest--;
-      if (body) return { t: 'setcompr', head: first, body, loc };
-      this.pos = start + 1;
-      return { t: 'set', items: this.parseList('}'), loc };
-    }
-    this.nest--;
-    if (this.eat('}')) return { t: 'set', items: [first], loc };
-    this.expect(',', '`,` or `}`');
-    return { t: 'set', items: [first, ...this.parseList('}')], loc };
-  }
-}
-
-/** Parses a query such as `data.policy.allow` or `x := 1; y = x + 1`. */
-export function parseQuery(query: string): Literal[] {
-  const p = new QueryParser(query, '<query>');
-  return p.parseAll();
-}
-
-class QueryParser extends TermParser {
-  parseAll(): Literal[] {
-    this.toks.splice(this.toks.length - 1, 0, { ...this.toks[this.toks.length - 1]!, kind: 'punct', text: '\u0000end' });
-    const lits = this.parseBody('\u0000end');
-    return lits;
-  }
+  protected abstract parseArray(): Term;
+  protected abstract parseBrace(): Term;
 }

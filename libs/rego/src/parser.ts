@@ -3,7 +3,7 @@ import type { Import, Literal, Loc, Module, Rule, RuleKind, Term } from './ast.j
 import { rgoError } from './errors.js';
 import { isKccError } from '@kata-cc/errors';
 import type { Token } from './lexer.js';
-import { TermParser } from './parse-term.js';
+import { ExprParser } from './parse-collections.js';
 
 const TRUE = (loc: Loc): Term => ({ t: 'scalar', v: true, loc });
 
@@ -11,7 +11,7 @@ export function parseModule(src: string, file: string, defaultV1: boolean): Modu
   return new ModuleParser(src, file).parseModule(defaultV1);
 }
 
-class ModuleParser extends TermParser {
+class ModuleParser extends ExprParser {
   private v1 = true;
 
   parseModule(defaultV1: boolean): Module {

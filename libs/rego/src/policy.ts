@@ -3,7 +3,7 @@ import type { Literal, Term } from './ast.js';
 import { rgoError } from './errors.js';
 import type { Frame } from './eval.js';
 import { Evaluator } from './eval.js';
-import { parseQuery } from './parse-term.js';
+import { parseQuery } from './parse-query.js';
 import { Resolver } from './resolve.js';
 import type { PNode } from './tree.js';
 import type { EvalResult, Policy } from './types.js';
