@@ -58,6 +58,9 @@ test('over ttRPC: health, guest details, sandbox state errors with stable codes'
   await assert.rejects(client.call('WaitProcess', { container_id: 'nope' }), { code: 'AGENT_CONTAINER_NOT_FOUND' });
   await assert.rejects(client.call('ListRoutes', {}), { code: 'AGENT_NOT_IMPLEMENTED' });
   await client.call('DestroySandbox', {});
+  const { metrics } = await client.call<{ metrics: string }>('GetMetrics', {});
+  assert.match(metrics, /kata_agent_requests_total\{method="CreateSandbox",code="AGENT_SANDBOX_EXISTS"\} 1/);
+  assert.match(metrics, /kata_agent_containers 0/);
 });
 
 test('SetPolicy replaces the policy; denials name the request; a broken policy is refused and the old one stays', async () => {

@@ -3,6 +3,7 @@ import { silentLogger, type Logger } from '@kata-cc/log';
 import { unaryMethod, type AnyMethodDefinition, type CallContext, type TtrpcServer } from '@kata-cc/ttrpc';
 import { agentError } from './errors.js';
 import { copyFile, reseedRandom } from './guest-ops.js';
+import { AgentMetrics } from './metrics.js';
 import type { AgentPolicy } from './policy/policy.js';
 import { AGENT_SERVICE, HEALTH_SERVICE, agentMethods, codec } from './proto.js';
 import type { Sandbox } from './sandbox.js';
@@ -23,7 +24,8 @@ function policyInput(req: Msg): unknown {
  * the agent policy under its protobuf message name, then served; methods this agent does not
  * provide answer UNIMPLEMENTED (AGENT_NOT_IMPLEMENTED) after the policy check, as kata's do.
  */
-export function registerAgentService(server: TtrpcServer, sandbox: Sandbox, policy: AgentPolicy, logger: Logger = silentLogger, version = '0.1.0'): void {
+export function registerAgentService(server: TtrpcServer, sandbox: Sandbox, policy: AgentPolicy, logger: Logger = silentLogger, version = '0.1.0'): AgentMetrics {
+  const metrics = new AgentMetrics(() => sandbox.containers.size);
   const handlers: Record<string, Handler> = {
     CreateSandbox: (r) => sandbox.createSandbox(r),
     DestroySandbox: () => sandbox.destroySandbox(),
@@ -49,6 +51,7 @@ export function registerAgentService(server: TtrpcServer, sandbox: Sandbox, poli
     ReseedRandomDev: (r) => reseedRandom(r),
     // All vCPUs and memory are online from boot (TEE configs use static resources).
     OnlineCPUMem: () => undefined,
+    GetMetrics: () => metrics.text(),
   };
   const methods: Record<string, AnyMethodDefinition> = {};
   for (const [name, types] of agentMethods()) {
@@ -58,16 +61,21 @@ export function registerAgentService(server: TtrpcServer, sandbox: Sandbox, poli
       requestType: codec(types.request),
       responseType: codec(types.response),
       handler: async (req, ctx) => {
-        policy.check(messageName, name, policyInput(req));
-        if (!handler) throw agentError('AGENT_NOT_IMPLEMENTED', `${name} is not implemented by this agent`);
         const t = Date.now();
+        const end = metrics.duration.startTimer({ method: name });
         try {
+          policy.check(messageName, name, policyInput(req));
+          if (!handler) throw agentError('AGENT_NOT_IMPLEMENTED', `${name} is not implemented by this agent`);
           const res = await handler(req, ctx);
+          metrics.requests.inc({ method: name, code: 'OK' });
           if (name !== 'ReadStdout' && name !== 'ReadStderr' && name !== 'WriteStdin') logger.debug({ method: name, ms: Date.now() - t }, 'agent request served');
           return (res ?? {}) as Msg;
         } catch (err) {
-          if (!(err instanceof KccError && err.code === 'AGENT_STREAM_EOF')) logger.warn({ method: name, err }, 'agent request failed');
+          metrics.requests.inc({ method: name, code: err instanceof KccError ? err.code : 'INTERNAL' });
+          if (!(err instanceof KccError && (err.code === 'AGENT_STREAM_EOF' || err.code === 'AGENT_POLICY_DENIED'))) logger.warn({ method: name, err }, 'agent request failed');
           throw err;
+        } finally {
+          end();
         }
       },
     });
@@ -80,4 +88,5 @@ export function registerAgentService(server: TtrpcServer, sandbox: Sandbox, poli
       handler: async () => ({ grpc_version: '1.0.0', agent_version: version }),
     }),
   });
+  return metrics;
 }
