@@ -239,3 +239,14 @@ test('composite evidence: the sample device is bound and appraised as a second s
   const cli = JSON.parse(Buffer.from(r.stdout.toString().trim().split('.')[1] ?? '', 'base64url').toString()) as { submods: Record<string, unknown> };
   assert.equal(Object.keys(cli.submods).length, 2);
 });
+
+test('kbs-cli accepts trustee kbs-client command lines (config --auth-private-key, --resource-file) (real KBS)', async () => {
+  await writeFile(path.join(dir, 'trustee.bin'), 'via trustee syntax');
+  const set = await kbsCli(['--url', kbs.url, 'config', '--auth-private-key', kbs.adminKey, 'set-resource', '--path', 'default/key/trustee', '--resource-file', path.join(dir, 'trustee.bin')]);
+  assert.equal(set.code, 0, set.stderr);
+  const got = await kbsCli(['--url', kbs.url, 'get-resource', '--path', 'default/key/trustee', '--base64']);
+  assert.equal(Buffer.from(got.stdout.toString().trim(), 'base64').toString(), 'via trustee syntax');
+  const rv = await kbsCli(['--url', kbs.url, 'config', '--auth-private-key', kbs.adminKey, 'set-sample-reference-value', 'launch_version', '7', '--as-integer']);
+  assert.equal(rv.code, 0, rv.stderr);
+  assert.match((await kbsCli(['--url', kbs.url, 'config', '--auth-private-key', kbs.adminKey, 'get-reference-value', '--id', 'launch_version'])).stdout.toString(), /7/);
+});

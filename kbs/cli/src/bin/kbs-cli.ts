@@ -2,10 +2,11 @@ import { CommanderError } from 'commander';
 import { isKccError } from '@kata-cc/errors';
 import { buildProgram } from '../program.js';
 import { exitCodeOf, hintFor } from '../errors.js';
+import { fromTrusteeSyntax } from '../trustee-compat.js';
 
 // kbs-cli prints results on stdout and messages on stderr; exit codes are in README.md.
 try {
-  await buildProgram().parseAsync(process.argv);
+  await buildProgram().parseAsync(fromTrusteeSyntax(process.argv.slice(2)), { from: 'user' });
 } catch (err) {
   if (err instanceof CommanderError) {
     // Help and --version are "errors" to commander; they already printed what they had to.
