@@ -43,6 +43,7 @@ export const IMG_CODES = {
   IMG_SIGNATURE_INVALID: 'PERMISSION_DENIED',
   IMG_RESOURCE_UNAVAILABLE: 'UNAVAILABLE',
   IMG_STORE_CORRUPT: 'INTERNAL',
+  IMG_PULL_CANCELLED: 'DEADLINE_EXCEEDED',
 } as const satisfies Record<string, ErrorKind>;
 
 export type ImgCode = keyof typeof IMG_CODES;

@@ -52,6 +52,8 @@ export interface PullOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Use this client (tests, connection reuse); otherwise one is created and closed. */
   client?: RegistryClient;
+  /** Cancels the pull (e.g. the agent's request deadline); nothing is left behind. */
+  signal?: AbortSignal;
 }
 
 export type ProgressEvent =
@@ -155,7 +157,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     const prefetch = (j: number): void => {
       const l = manifest.layers[j];
       if (store === undefined || l === undefined || prefetched[j] !== undefined) return;
-      const p = sem.run(() => store.ensure(l.digest, l.size, () => client.blobChunks(ref, l), progress(j, l.digest, l.size)));
+      const p = sem.run(() => store.ensure(l.digest, l.size, () => client.blobChunks(ref, l, options.signal), progress(j, l.digest, l.size)));
       p.catch(() => undefined);
       prefetched[j] = p;
     };
@@ -164,6 +166,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
       const ts = performance.now();
       const diffId = config.rootfs.diff_ids[i] as string;
       const key = keys[i];
+      checkCancelled(options.signal);
       for (let j = i + 1; j <= i + lookahead; j++) prefetch(j);
       let transferred = l.size;
       let source: NodeJS.ReadableStream;
@@ -171,12 +174,12 @@ export async function pullImage(reference: string, options: PullOptions): Promis
       let verifyDigest = true;
       if (store !== undefined && prefetched[i] === undefined) tee = await store.teeStage(l.digest, l.size);
       if (store !== undefined && tee === undefined) {
-        const got = await (prefetched[i] ?? store.ensure(l.digest, l.size, () => client.blobChunks(ref, l), progress(i, l.digest, l.size)));
+        const got = await (prefetched[i] ?? store.ensure(l.digest, l.size, () => client.blobChunks(ref, l, options.signal), progress(i, l.digest, l.size)));
         transferred = got.transferred;
         source = createReadStream(got.path, { highWaterMark: 256 * 1024 });
         verifyDigest = false; // verified when it entered the store
       } else {
-        source = Readable.from(client.blobChunks(ref, l));
+        source = Readable.from(client.blobChunks(ref, l, options.signal));
         if (tee !== undefined) verifyDigest = false; // the tee verifies
       }
       const r = await applyLayer(source, tmpRoot, { mediaType: l.mediaType, digest: l.digest, size: l.size, diffId }, {
@@ -194,6 +197,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
       log.debug({ layer: l.digest, transferred, ms: Math.round(ms) }, 'layer applied');
     }
     const t3 = performance.now();
+    checkCancelled(options.signal);
 
     // Resolved before the rename: an unknown user fails the pull with nothing left behind.
     const user = await resolveUser(tmpRoot, config.config?.User);
@@ -219,12 +223,19 @@ export async function pullImage(reference: string, options: PullOptions): Promis
       configDigest: manifest.config.digest, layers: reports, ...(policyResult ? { policy: policyResult } : {}), warnings,
       timings: { resolveMs: Math.round(t1 - t0), verifyMs: Math.round(t2 - t1), layersMs: Math.round(t3 - t2), totalMs: Math.round(t4 - t0) },
     };
+  } catch (err) {
+    if (options.signal?.aborted === true) throw imgError('IMG_PULL_CANCELLED', `Pull of ${reference.slice(0, 300)} was cancelled`, undefined, err);
+    throw err;
   } finally {
     unpin?.();
     // SECURITY (no half-written state): a failed pull leaves no partial rootfs behind.
     if (tmpRoot !== undefined) await rm(tmpRoot, { recursive: true, force: true });
     if (options.client === undefined) await client.close();
   }
+}
+
+function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw imgError('IMG_PULL_CANCELLED', 'Pull was cancelled');
 }
 
 /** Policy, credentials and signature-store config may be URIs (the CDH's `*_uri` settings). */

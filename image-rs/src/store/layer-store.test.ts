@@ -1,7 +1,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { hasCode } from '@kata-cc/errors';
 import path from 'node:path';
 import { buildTar, pushImage, repoRoot, startRegistry, tempDir, type PushedImage, type TestRegistry } from '@kata-cc/testing';
 import { pullImage } from '../pull.js';
@@ -81,4 +82,17 @@ test('LayerStore: concurrent CLI processes share one store (meta lock, cross-pro
   assert.deepEqual((await store.gc()).removed, []);
   unpin();
   assert.deepEqual((await store.gc()).removed, [a.layers[1]?.digest]);
+});
+
+test('pullImage() stops on its abort signal with IMG_PULL_CANCELLED and leaves nothing behind', async () => {
+  const ac = new AbortController();
+  const d = path.join(tmp.dir, 'cancelled');
+  await assert.rejects(
+    pullImage(`${reg.host}/s/a:v1`, {
+      dest: d, insecureRegistries: [reg.host], store: path.join(tmp.dir, 'store5'), signal: ac.signal,
+      onProgress: (e) => { if (e.type === 'resolved') ac.abort(); },
+    }),
+    (e) => hasCode(e, 'IMG_PULL_CANCELLED'),
+  );
+  assert.deepEqual(readdirSync(d), []);
 });
