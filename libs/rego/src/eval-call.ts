@@ -125,7 +125,8 @@ export function evalFuncRule(ev: Evaluator, rule: Rule, args: Value[], all: bool
   let out: Value | undefined;
   const collect = (v: Value): boolean => {
     if (out !== undefined && !equal(out, v)) {
-      throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: functions must not produce multiple outputs for same inputs`);
+      const what = rule.args ? 'functions must not produce multiple outputs for same inputs' : `rules should not produce multiple outputs (rule ${rule.path.join('.')} has two values)`;
+      throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: ${what}`);
     }
     out = v;
     return !all;

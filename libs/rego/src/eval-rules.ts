@@ -53,7 +53,9 @@ export function computeRule(ev: Evaluator, rs: RuleSet): Value | undefined {
   }
   let result: Value | undefined;
   for (const rule of rs.rules) {
-    const r = evalFuncRule(ev, rule, [], false);
+    // Constant values stop at the first solution (regorus; prints depend on it); computed
+    // values enumerate every solution so that two different values are a conflict (OPA).
+    const r = evalFuncRule(ev, rule, [], !isConstTerm(rule.value) || rule.elses.some((e) => !isConstTerm(e.value)));
     if (r === undefined) continue;
     if (result !== undefined && !equal(result, r)) {
       throw rgoError('RGO_CONFLICT', `${rule.loc.file}:${rule.loc.line}: rules should not produce multiple outputs; rule conflicts with the following rule (data.${rs.path.join('.')})`);
