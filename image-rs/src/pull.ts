@@ -1,8 +1,6 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, type Transform } from 'node:stream';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { runtimeSpec } from './bundle/spec.js';
 import { resolveUser } from './bundle/user.js';
@@ -20,8 +18,8 @@ import { verifyImagePolicy } from './signature/verify.js';
 import { LayerStore } from './store/layer-store.js';
 import type { ImageConfig, Platform } from './types.js';
 import type { DevicePolicy } from './unpack/extract.js';
-import { applyLayer, type LayerLimits } from './unpack/layer.js';
-import { Semaphore } from './semaphore.js';
+import type { LayerLimits } from './unpack/layer.js';
+import { applyLayers } from './apply-layers.js';
 
 export interface PullOptions {
   /** Bundle directory: receives `rootfs/` and `config.json`. */
@@ -146,56 +144,7 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     unpin = store?.pin(manifest.layers.map((l) => l.digest));
     tmpRoot = path.join(dest, `.rootfs-${randomBytes(6).toString('hex')}`);
     await mkdir(tmpRoot, { mode: 0o755 });
-    const sem = new Semaphore(options.concurrency ?? 3);
-    const reports: LayerReport[] = [];
-    const warnings: string[] = [];
-    const progress = (index: number, digest: string, size: number) => (bytes: number): void =>
-      options.onProgress?.({ type: 'layer-bytes', index, digest, bytes, size });
-    // With a store: the layer being applied streams from the socket and is cached on the way
-    // (tee); up to concurrency-1 later layers are prefetched into the store meanwhile.
-    const prefetched: (Promise<{ path: string; transferred: number }> | undefined)[] = [];
-    const prefetch = (j: number): void => {
-      const l = manifest.layers[j];
-      if (store === undefined || l === undefined || prefetched[j] !== undefined) return;
-      const p = sem.run(() => store.ensure(l.digest, l.size, () => client.blobChunks(ref, l, options.signal), progress(j, l.digest, l.size)));
-      p.catch(() => undefined);
-      prefetched[j] = p;
-    };
-    const lookahead = Math.max(0, (options.concurrency ?? 3) - 1);
-    for (const [i, l] of manifest.layers.entries()) {
-      const ts = performance.now();
-      const diffId = config.rootfs.diff_ids[i] as string;
-      const key = keys[i];
-      checkCancelled(options.signal);
-      for (let j = i + 1; j <= i + lookahead; j++) prefetch(j);
-      let transferred = l.size;
-      let source: NodeJS.ReadableStream;
-      let tee: Transform | undefined;
-      let verifyDigest = true;
-      if (store !== undefined && prefetched[i] === undefined) tee = await store.teeStage(l.digest, l.size);
-      if (store !== undefined && tee === undefined) {
-        const got = await (prefetched[i] ?? store.ensure(l.digest, l.size, () => client.blobChunks(ref, l, options.signal), progress(i, l.digest, l.size)));
-        transferred = got.transferred;
-        source = createReadStream(got.path, { highWaterMark: 256 * 1024 });
-        verifyDigest = false; // verified when it entered the store
-      } else {
-        source = Readable.from(client.blobChunks(ref, l, options.signal));
-        if (tee !== undefined) verifyDigest = false; // the tee verifies
-      }
-      const r = await applyLayer(source, tmpRoot, { mediaType: l.mediaType, digest: l.digest, size: l.size, diffId }, {
-        ...(key ? { key } : {}),
-        ...(options.devices ? { devices: options.devices } : {}),
-        ...(options.limits ? { limits: options.limits } : {}),
-        verifyDigest,
-        ...(tee ? { tee } : {}),
-        ...(verifyDigest || tee !== undefined ? { onProgress: progress(i, l.digest, l.size) } : {}),
-      });
-      warnings.push(...r.warnings);
-      const ms = performance.now() - ts;
-      reports.push({ digest: l.digest, mediaType: l.mediaType, size: l.size, transferred, encrypted: key !== undefined, ms: Math.round(ms) });
-      options.onProgress?.({ type: 'layer-done', index: i, digest: l.digest, transferred, ms });
-      log.debug({ layer: l.digest, transferred, ms: Math.round(ms) }, 'layer applied');
-    }
+    const { reports, warnings } = await applyLayers({ client, ref, manifest, diffIds: config.rootfs.diff_ids, keys, store, root: tmpRoot, options });
     const t3 = performance.now();
     checkCancelled(options.signal);
 
