@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { KccError } from '@kata-cc/errors';
 import { Reader, toHex } from '../common/bytes.js';
+import { imageLoadDevicePaths } from './device-path.js';
 
 const CODE = 'VERIFIER_TDX_CCEL_MALFORMED';
 const ALG: Record<number, { name: string; size: number }> = {
@@ -180,12 +181,15 @@ function details(e: CcEvent): Record<string, unknown> {
     }
     case 'EV_PLATFORM_CONFIG_FLAGS':
       return { string: tdShimConfig(b) ?? text(b) };
+    case 'EV_EFI_BOOT_SERVICES_APPLICATION':
+    case 'EV_EFI_BOOT_SERVICES_DRIVER':
+    case 'EV_EFI_RUNTIME_SERVICES_DRIVER': {
+      const paths = imageLoadDevicePaths(b);
+      return paths.length > 0 ? { device_paths: paths } : {};
+    }
     case 'EV_NO_ACTION':
     case 'EV_SEPARATOR':
     case 'EV_EFI_GPT_EVENT':
-    case 'EV_EFI_BOOT_SERVICES_APPLICATION':
-    case 'EV_EFI_BOOT_SERVICES_DRIVER':
-    case 'EV_EFI_RUNTIME_SERVICES_DRIVER':
       return {};
     default:
       return { string: text(b) };
@@ -211,13 +215,12 @@ function kernelParameters(cmdline: string): Record<string, string | null> {
 export function ccelClaims(events: readonly CcEvent[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const digest = (e: CcEvent): string | undefined => e.digests.find((d) => d.alg === 'SHA-384')?.digest ?? e.digests[0]?.digest;
-  const kernelUtf16 = Buffer.from('kernel', 'utf16le');
   for (const e of events) {
     const b = Buffer.from(e.event.buffer, e.event.byteOffset, e.event.byteLength);
     const d = digest(e);
     if (e.typeName === 'EV_EFI_PLATFORM_FIRMWARE_BLOB2' && b.length > 0 && b.subarray(1, 1 + b[0]!).toString('latin1').replace(/\0+$/, '') === 'td_payload') {
       if (d) out['kernel'] = d; // td-shim kernel
-    } else if (e.typeName === 'EV_EFI_BOOT_SERVICES_APPLICATION' && b.includes(kernelUtf16)) {
+    } else if (e.typeName === 'EV_EFI_BOOT_SERVICES_APPLICATION' && imageLoadDevicePaths(b).includes('File(kernel)')) {
       if (d) out['kernel'] = d; // TDVF: the File(kernel) device path of the direct-boot kernel
     } else if (e.typeName === 'EV_EVENT_TAG' && b.length >= 8) {
       const tag = text(b.subarray(8, 8 + b.readUInt32LE(4)));
