@@ -176,8 +176,10 @@ export class TarParser {
       const v = str(k);
       if (v === undefined) return dflt;
       const n = Number(v);
+      // Times before 1970 exist in real archives; they are clamped, ids and sizes may not be negative.
+      if (k === 'mtime' && Number.isFinite(n)) return Math.max(n, 0);
       if (!Number.isFinite(n) || n < 0) throw imgError('IMG_TAR_INVALID', `Invalid pax ${k} value`);
-      return k === 'mtime' ? n : Math.floor(n);
+      return Math.floor(n);
     };
     const path = str('path') ?? this.#longName ?? h.name;
     const linkpath = str('linkpath') ?? this.#longLink ?? h.linkname;
