@@ -100,8 +100,8 @@ export class ProcessGroup {
   readonly procs: ChildProcess[] = [];
 
   /** Starts a node binary; resolves once its output matches `ready` (20 s at most). */
-  start(bin: string, args: string[], ready: RegExp): Promise<RegExpExecArray> {
-    const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'info' } });
+  start(bin: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<RegExpExecArray> {
+    const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'info', ...env } });
     this.procs.push(proc);
     let log = '';
     return new Promise((resolve, reject) => {
