@@ -41,6 +41,7 @@ async function guestMemory(agent, id) {
 }
 
 const results = [];
+try {
 for (let i = 0; i < runs; i++) {
   console.error(`bench guest: boot ${i + 1}/${runs}`);
   const vm = await startGuestVm({ image, memMiB: 1024, forwards: [{ guestPort: 5000, hostPort: port }], append: 'kata_cc.insecure_registries=10.0.2.100:5000' });
@@ -50,9 +51,9 @@ for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await agent.check({ timeoutMs: 60_000 });
     const firstCall = performance.now() - t0;
+    await agent.call('CreateSandbox', { sandbox_id: 'bench' });
     const idle = await guestMemory(agent, 'probe-idle');
     const t1 = performance.now();
-    await agent.call('CreateSandbox', { sandbox_id: 'bench' });
     await agent.call('CreateContainer', {
       container_id: 'app', exec_id: 'app',
       storages: [{ driver: 'image_guest_pull', source: '10.0.2.100:5000/bench/bb:1', fstype: 'overlay', mount_point: '/run/kata-containers/app/rootfs' }],
@@ -83,7 +84,9 @@ for (let i = 0; i < runs; i++) {
     await vm.stop();
   }
 }
-await reg.stop();
+} finally {
+  await reg.stop();
+}
 const keys = Object.keys(results[0]).filter((k) => typeof results[0][k] === 'number');
 const summary = Object.fromEntries(keys.map((k) => [k, median(results.map((r) => r[k]))]));
 const out = {
