@@ -5,6 +5,7 @@ import { setCurrent } from './builtins/check.js';
 import { isKccError } from '@kata-cc/errors';
 import { rgoError } from './errors.js';
 import type { Evaluator, Frame } from './eval.js';
+import { NOT_SIMPLE } from './eval.js';
 import { formatPrint } from './format.js';
 import type { RuleSet } from './tree.js';
 import type { Value } from './value.js';
@@ -36,6 +37,24 @@ export function evalCall(ev: Evaluator, t: CallTerm, f: Frame, cb: Cb): boolean 
     if (!ev.fnOverrides) t.shape = shape; // cached on the term: calls are resolved once
   }
   const { nparams, hasOut, inArgs } = shape;
+  if (!hasOut && mocked === undefined) {
+    // Fast path: arguments that need no search are read directly, without callbacks.
+    const args: Value[] = new Array<Value>(inArgs.length);
+    let simple = true;
+    for (let i = 0; i < inArgs.length; i++) {
+      const v = ev.simpleValue(inArgs[i] as Term, f);
+      if (v === NOT_SIMPLE) {
+        simple = false;
+        break;
+      }
+      if (v === undefined) return false;
+      args[i] = v;
+    }
+    if (simple) {
+      const r = rs ? callRule(ev, rs, args) : callBuiltin(ev, t, target.kind === 'builtin' ? target.name : t.name, args);
+      return r === undefined ? false : cb(r);
+    }
+  }
   return ev.terms(inArgs, 0, f, [], (args) => {
     const r = mocked !== undefined ? mocked : rs ? callRule(ev, rs, args) : callBuiltin(ev, t, target.kind === 'builtin' ? target.name : t.name, args);
     if (r === undefined) return false;

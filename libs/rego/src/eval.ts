@@ -17,6 +17,9 @@ import type { Value } from './value.js';
 import { equal, RObject, RSet } from './value.js';
 
 export type Frame = Array<Value | undefined>;
+
+/** simpleValue() result for terms that need the general (callback) evaluation. */
+export const NOT_SIMPLE = Symbol('not-simple');
 type Cb = (v: Value) => boolean;
 type K = () => boolean;
 
@@ -147,8 +150,11 @@ export class Evaluator extends DataWalker {
 
   expr(e: Expr, f: Frame, k: K): boolean {
     switch (e.e) {
-      case 'term':
-        return this.term(e.term, f, (v) => (v === false ? false : k()));
+      case 'term': {
+        const v = this.simpleValue(e.term, f);
+        if (v !== NOT_SIMPLE) return v === undefined || v === false ? false : k();
+        return this.term(e.term, f, (x) => (x === false ? false : k()));
+      }
       case 'assign':
         return this.term(e.rhs, f, (v) => {
           if (this.opts.strict && e.lhs.t === 'array' && (!Array.isArray(v) || v.length !== e.lhs.items.length)) {
@@ -181,6 +187,8 @@ export class Evaluator extends DataWalker {
       if (this.hasUnbound(b, f) && (b.t === 'array' || b.t === 'object') && a.t !== 'var') return this.unifyTerms(a, b, f, k);
       return this.term(b, f, (v) => this.unifyVal(a, v, f, k));
     }
+    const av = this.simpleValue(a, f);
+    if (av !== NOT_SIMPLE) return av === undefined ? false : this.unifyVal(b, av, f, k);
     return this.term(a, f, (v) => this.unifyVal(b, v, f, k));
   }
 
@@ -232,7 +240,9 @@ export class Evaluator extends DataWalker {
       default:
         break;
     }
-    return this.term(t, f, (tv) => (equal(tv, v) ? k() : false));
+    const tv = this.simpleValue(t, f);
+    if (tv !== NOT_SIMPLE) return tv !== undefined && equal(tv, v) ? k() : false;
+    return this.term(t, f, (x) => (equal(x, v) ? k() : false));
   }
 
   // ---- terms ------------------------------------------------------------------------
@@ -294,6 +304,37 @@ export class Evaluator extends DataWalker {
     }
   }
 
+  /**
+   * The single value of a term that needs no search (constant, bound variable, input, or a
+   * ref through constant keys and bound variables): undefined when it has no value, NOT_SIMPLE
+   * when the generic callback path is needed. Saves closures on the hottest paths.
+   */
+  simpleValue(t: Term, f: Frame): Value | undefined | typeof NOT_SIMPLE {
+    switch (t.t) {
+      case 'scalar':
+        return t.v;
+      case 'var':
+        if (t.slot !== undefined) return f[t.slot];
+        return t.name === 'input' ? this.input : NOT_SIMPLE;
+      case 'ref': {
+        if (t.data) return NOT_SIMPLE;
+        let v = this.simpleValue(t.head, f);
+        if (v === undefined || v === NOT_SIMPLE) return v;
+        for (const p of t.path) {
+          let key: Value | undefined;
+          if (p.t === 'scalar') key = p.v;
+          else if (p.t === 'var' && p.slot !== undefined) key = f[p.slot];
+          if (key === undefined) return NOT_SIMPLE;
+          v = index(v, key);
+          if (v === undefined) return undefined;
+        }
+        return v;
+      }
+      default:
+        return NOT_SIMPLE;
+    }
+  }
+
   /** Cartesian product of the values of several terms. */
   terms(ts: Term[], i: number, f: Frame, acc: Value[], cb: (vs: Value[]) => boolean): boolean {
     // Single-valued terms (the usual case) are evaluated in a loop, not by recursion, so
@@ -330,6 +371,9 @@ export class Evaluator extends DataWalker {
 
   private ref(t: Extract<Term, { t: 'ref' }>, f: Frame, cb: Cb): boolean {
     if (t.data) return this.dataRef(t.data.prefix, t.data.rest, 0, f, cb);
+    const head = this.simpleValue(t.head, f);
+    if (head === undefined) return false;
+    if (head !== NOT_SIMPLE) return this.walk(head, t.path, 0, f, cb);
     return this.term(t.head, f, (base) => this.walk(base, t.path, 0, f, cb));
   }
 
