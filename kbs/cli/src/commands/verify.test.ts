@@ -176,7 +176,7 @@ test('through a real KBS: kbs-cli attest --tee tpm (TPM attester on swtpm) gets 
 });
 
 /** The real `kbs` binary on a free loopback port (memory storage, plain HTTP). */
-async function startKbsProcess(extra: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startKbsProcess(extra: string[]): Promise<{ url: string; stop: () => Promise<void>; stderr: () => string }> {
   const proc = spawn(process.execPath, [path.join(repoRoot(), 'kbs/server/bin/kbs.js'), '--listen', '127.0.0.1:0', '--insecure-http', '--storage', 'memory:', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' },
   });
@@ -193,7 +193,7 @@ async function startKbsProcess(extra: string[]): Promise<{ url: string; stop: ()
     });
     proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`kbs exited with ${code}: ${err}`)); });
   });
-  return { url, stop: async () => { if (proc.exitCode === null) proc.kill('SIGTERM'); await exited; } };
+  return { url, stderr: () => err, stop: async () => { if (proc.exitCode === null) proc.kill('SIGTERM'); await exited; } };
 }
 
 test('kbs-cli verify --tee az-snp-vtpm: trustee\'s Azure evidence, report_data "challenge", hex claims', () => {
@@ -203,4 +203,32 @@ test('kbs-cli verify --tee az-snp-vtpm: trustee\'s Azure evidence, report_data "
   assert.equal(claims['report_data'], '6368616c6c656e6765');
   assert.match(claims['measurement'] as string, /^[0-9a-f]{96}$/);
   assert.equal((claims['tpm'] as Record<string, string>)['pcr00'], 'e15c44796beabf46abcec7c57e590942041e47497e4ec27571c8b7664f48dced');
+});
+
+test('through a real KBS: real TDX, SNP and az-snp-vtpm evidence pass every hardware check and are refused only for not binding this session', async () => {
+  const cfg = path.join(tmp.dir, 'verifier-hw.json');
+  writeFileSync(cfg, JSON.stringify({ tdx: { allowMissingCollateral: true } }));
+  const kbs = await startKbsProcess(['--verifier-config', cfg, '--log-level', 'warn']);
+  try {
+    const cases: [string, unknown, string][] = [
+      ['snp', JSON.parse(readFileSync(V('trustee/attestation-service/tests/e2e/evidence.json'), 'utf8')), 'VERIFIER_SNP_REPORT_DATA_MISMATCH'],
+      ['tdx', { quote: readFileSync(V('trustee/deps/verifier/test_data/az-tdx-vtpm/td-quote.bin')).toString('base64'), cc_eventlog: null }, 'VERIFIER_TDX_REPORT_DATA_MISMATCH'],
+      ['az-snp-vtpm', JSON.parse(readFileSync(V('trustee/deps/verifier/test_data/az-snp-vtpm/evidence-v2.json'), 'utf8')), 'VERIFIER_AZ_SNP_REPORT_DATA_MISMATCH'],
+    ];
+    for (const [tee, evidence, code] of cases) {
+      const auth = await fetch(`${kbs.url}/kbs/v0/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: '0.4.0', tee, 'extra-params': {} }) });
+      assert.equal(auth.status, 200, tee);
+      const cookie = auth.headers.get('set-cookie')!.split(';')[0]!;
+      const { nonce } = (await auth.json()) as { nonce: string };
+      const teePubkey = { kty: 'EC', crv: 'P-256', alg: 'ECDH-ES+A256KW', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
+      const att = { 'runtime-data': { nonce, 'tee-pubkey': teePubkey }, 'tee-evidence': { primary_evidence: evidence, additional_evidence: '' } };
+      const res = await fetch(`${kbs.url}/kbs/v0/attest`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(att) });
+      assert.equal(res.status, 401, tee);
+      assert.match(((await res.json()) as { type: string }).type, /AttestationError$/);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.match(kbs.stderr(), new RegExp(`"code":"${code}"`), tee);
+    }
+  } finally {
+    await kbs.stop();
+  }
 });
