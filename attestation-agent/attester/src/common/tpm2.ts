@@ -60,8 +60,15 @@ export function tcpTransport(host: string, port: number): Promise<TpmTransport> 
     sock.once('connect', () => {
       resolve({
         send: (cmd) => new Promise((res, rej) => {
-          waiter = (b) => res(new Uint8Array(b));
-          sock.once('error', rej);
+          const onError = (e: Error): void => {
+            waiter = undefined;
+            rej(attesterError('ATTESTER_EVIDENCE_FAILED', `TPM connection to ${host}:${port} failed`, { cause: e }));
+          };
+          sock.once('error', onError);
+          waiter = (b) => {
+            sock.off('error', onError);
+            res(new Uint8Array(b));
+          };
           sock.write(cmd);
         }),
         close: () => new Promise((res) => { sock.end(() => res()); }),
