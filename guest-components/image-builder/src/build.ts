@@ -14,6 +14,7 @@ import { DEFAULT_PINS, EROFS_UUID, GUEST_MODULES, VERITY_SALT, VERITY_UUID, type
 import { cpio, mkdirs, put, putBinary, putBusybox, putText, zeroTimes } from './stage.js';
 import { formatVerity } from './verity.js';
 import { ensureVsockAddon } from './native.js';
+import { withLock } from './lock.js';
 
 export interface BuildGuestOptions {
   /** Repository root (bundles are made from its compiled dist/ files). */
@@ -53,6 +54,12 @@ export interface GuestImage {
 const BUILDER_VERSION = 1;
 
 export async function buildGuest(options: BuildGuestOptions): Promise<GuestImage> {
+  const cacheRoot = options.cacheDir ?? path.join(homedir(), '.cache', 'kata-cc');
+  await mkdir(cacheRoot, { recursive: true });
+  return withLock(path.join(cacheRoot, 'build.lock'), () => buildGuestLocked(options));
+}
+
+async function buildGuestLocked(options: BuildGuestOptions): Promise<GuestImage> {
   const log = options.logger ?? silentLogger;
   const step = (s: string): void => { log.info({ step: s }, s); options.onProgress?.(s); };
   const pins = options.pins ?? DEFAULT_PINS;
