@@ -227,9 +227,18 @@ export class Tpm2 {
     pub.u32(); pub.u16(); pub.u32(); pub.tpm2b();
     const size = pub.u16();
     const chunks: Buffer[] = [];
+    // Azure's HCL index is read with owner authorization (az-cvm-vtpm); other indices with their own.
+    let auth = 0x40000001;
     for (let off = 0; off < size; ) {
       const n = Math.min(1024, size - off);
-      const r = await this.run(ST_SESSIONS, 0x14e, [index, index], new Out().u16(n).u16(off).build());
+      let r: In;
+      try {
+        r = await this.run(ST_SESSIONS, 0x14e, [auth, index], new Out().u16(n).u16(off).build());
+      } catch (err) {
+        if (auth === index) throw err;
+        auth = index;
+        continue;
+      }
       const part = Buffer.from(r.tpm2b());
       chunks.push(part);
       off += part.length;
