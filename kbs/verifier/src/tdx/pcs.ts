@@ -5,6 +5,7 @@
  * refreshed otherwise; writes are atomic (temp dir + rename). Nothing fetched is trusted: the
  * verifier checks every signature and chain as for offline collateral.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KccError } from '@kata-cc/errors';
@@ -52,8 +53,23 @@ function fresh(c: QuoteCollateral, at: Date): boolean {
   }
 }
 
-/** Collateral for `fmspc` and PCK CA type (`platform` or `processor`), cached when configured. */
-export async function pcsCollateral(cfg: PcsConfig, fmspc: string, ca: 'platform' | 'processor', at: Date): Promise<QuoteCollateral> {
+const inflight = new Map<string, Promise<QuoteCollateral>>();
+
+/**
+ * Collateral for `fmspc` and PCK CA type (`platform` or `processor`), cached when configured.
+ * Concurrent verifications of the same platform share one fetch.
+ */
+export function pcsCollateral(cfg: PcsConfig, fmspc: string, ca: 'platform' | 'processor', at: Date): Promise<QuoteCollateral> {
+  const key = `${cfg.url}|${cfg.cacheDir ?? ''}|${fmspc}|${ca}|${at.getTime()}`;
+  let p = inflight.get(key);
+  if (!p) {
+    p = fetchOrCached(cfg, fmspc, ca, at).finally(() => inflight.delete(key));
+    inflight.set(key, p);
+  }
+  return p;
+}
+
+async function fetchOrCached(cfg: PcsConfig, fmspc: string, ca: 'platform' | 'processor', at: Date): Promise<QuoteCollateral> {
   const dir = cfg.cacheDir ? path.join(cfg.cacheDir, `${fmspc}-${ca}`) : undefined;
   if (dir && existsSync(dir)) {
     const cached = loadCollateralDir(dir, fmspc);
@@ -80,7 +96,7 @@ export async function pcsCollateral(cfg: PcsConfig, fmspc: string, ca: 'platform
     ...(pck.chain ? { pckCrlIssuerChain: pck.chain } : {}),
   };
   if (dir) {
-    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+    const tmp = `${dir}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
     mkdirSync(tmp, { recursive: true });
     writeFileSync(path.join(tmp, `tcbinfo-${fmspc}.json`), tcb.body);
     writeFileSync(path.join(tmp, 'qe_identity.json'), qe.body);
