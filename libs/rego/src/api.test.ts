@@ -116,3 +116,23 @@ test('a compiled policy is reusable: evaluations do not leak state into each oth
   assert.deepEqual(p.evaluate('data.p.seen', { items: [2, 1] }).value, [1, 2]);
   assert.deepEqual(p.evaluate('data.p.seen', { items: ['z'] }).value, ['z']);
 });
+
+test('OPA semantics: package documents, iteration over data, reordering of unsafe bodies, default functions', () => {
+  const p = compile([
+    { path: 'a.rego', source: 'package lib\nimport rego.v1\nlimits := {"cpu": 2, "mem": 4}\ndefault f(_) := "none"\nf(x) := "small" if x < 3\n' },
+    {
+      path: 'b.rego',
+      source: `package app
+import rego.v1
+import data.lib
+big contains k if { some k; lib.limits[k] > 3 }
+total := s if { s := sum([v | some v in lib.limits]) }
+late := y + 1 if { y = x * 2; x = 5 }
+kinds := [lib.f(1), lib.f(9)]`,
+    },
+  ]);
+  assert.deepEqual(p.evaluate('data.app').value, { big: ['mem'], total: 6, late: 11, kinds: ['small', 'none'] });
+  assert.deepEqual(p.evaluate('data.lib.limits').value, { cpu: 2, mem: 4 });
+  assert.deepEqual(p.evaluate('[k | data.lib.limits[k]]').value, ['cpu', 'mem']);
+  assert.deepEqual(p.evaluate('x := data.lib.limits[k]').results, [{ k: 'cpu', x: 2 }, { k: 'mem', x: 4 }]);
+});
