@@ -62,6 +62,19 @@ test('applyLayer() writes files, dirs, symlinks, hardlinks with modes, owners an
   assert.match(execFileSync('getfattr', ['-n', 'user.k', '--only-values', path.join(root, 'tagged')]).toString(), /^v/);
 });
 
+test('applyLayer() applies xattrs to the right file whatever its name, and drops hostile xattr names', async () => {
+  const { root, outside } = freshRoot();
+  writeFileSync(path.join(outside, 'victim'), 'v');
+  const tricky = 'a\\057..\\057..\\057outside\\057victim b\nc';
+  const r = await apply(root, buildTar([
+    { path: tricky, data: 'x', xattrs: { 'user.k': 'right' } },
+    { path: 'plain', data: 'y', xattrs: { [`user.x=0x00\n# file: ${path.join(outside, 'victim')}\nuser.evil`]: 'z', 'trusted.overlay.opaque': 'y' } },
+  ]));
+  assert.match(execFileSync('getfattr', ['-n', 'user.k', '--only-values', path.join(root, tricky)]).toString(), /^right/);
+  assert.doesNotMatch(execFileSync('getfattr', ['-d', path.join(outside, 'victim')]).toString(), /user\./);
+  assert.deepEqual(r.warnings.filter((w) => w.startsWith('dropped xattr')), ['dropped xattr trusted.overlay.opaque']);
+});
+
 test('applyLayer() applies whiteouts and opaque directories over lower layers', async () => {
   const { root } = freshRoot();
   await apply(root, buildTar([

@@ -20,6 +20,20 @@ function allowed(name: string): boolean {
   return name.startsWith('user.') || name === 'security.capability';
 }
 
+// SECURITY: the dump is a line format; a name with a newline or "=" could inject a record for
+// another file, so names are restricted to plain characters.
+const SAFE_NAME = /^[A-Za-z0-9._-]{1,255}$/;
+
+/** Octal-escapes every byte but [A-Za-z0-9/._-] so setfattr decodes exactly this path. */
+function escapePath(p: string): string {
+  let out = '';
+  for (const b of Buffer.from(p, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9/._-]/.test(c) ? c : `\\${b.toString(8).padStart(3, '0')}`;
+  }
+  return out;
+}
+
 /**
  * Node has no setxattr(2): xattrs are applied in one batch per layer with `setfattr --restore`
  * (package `attr`). Returns warnings for what could not be applied.
@@ -27,11 +41,12 @@ function allowed(name: string): boolean {
 export async function applyXattrs(records: XattrRecord[]): Promise<string[]> {
   const warnings: string[] = [];
   const ok = records.filter((r) => {
-    if (!allowed(r.name)) warnings.push(`dropped xattr ${r.name} on ${path.basename(r.path)}`);
-    return allowed(r.name) && !/[\n\r]/.test(r.path);
+    const good = SAFE_NAME.test(r.name) && allowed(r.name);
+    if (!good) warnings.push(`dropped xattr ${r.name.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}`);
+    return good;
   });
   if (ok.length === 0) return warnings;
-  const dump = ok.map((r) => `# file: ${r.path}\n${r.name}=0x${r.value.toString('hex')}\n`).join('\n');
+  const dump = ok.map((r) => `# file: ${escapePath(r.path)}\n${r.name}=0x${r.value.toString('hex')}\n`).join('\n');
   const dir = await mkdtemp(path.join(tmpdir(), 'img-xattr-'));
   try {
     await writeFile(path.join(dir, 'dump'), dump);
