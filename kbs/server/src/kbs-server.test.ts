@@ -242,3 +242,14 @@ test('a failed attestation ends the session: no second try against the same chal
   assertError(await attestBody(s.cookie, s.nonce, k, 'other'), 401, 'AttestationError', /report_data/);
   assertError(await attestBody(s.cookie, s.nonce, k), 401, 'AttestationError', /Unknown session/);
 });
+
+test('the default body limit accepts several MB (TDX evidence with a CC event log)', async () => {
+  const s = await createKbsServer({ store: new MemoryStore(), adminKeys: [], devMode: true });
+  try {
+    const b = await listen(s);
+    const big = { version: '0.4.0', tee: 'sample', 'extra-params': { cc_eventlog: 'A'.repeat(6 * 1024 * 1024) } };
+    assert.equal((await call(`${b}/kbs/v0/auth`, 'POST', big)).status, 200);
+  } finally {
+    await s.close();
+  }
+});
