@@ -1,5 +1,5 @@
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from 'node:fs';
-import { chmod, chown, lchown, link, lstat, lutimes, mkdir, readdir, rm, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, chown, lchown, link, lstat, lutimes, mkdir, readdir, rm, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { imgError } from '../errors.js';
 import { cleanComponents, ScopedResolver, show } from './secure-path.js';
@@ -33,7 +33,7 @@ export class LayerExtractor implements TarSink {
   readonly #devices: DevicePolicy;
   readonly #sameOwner: boolean;
   readonly #created = new Set<string>();
-  readonly #dirTimes: { host: string; mtime: number }[] = [];
+  readonly #dirTimes: { comps: string[]; mtime: number }[] = [];
   readonly #xattrs: XattrRecord[] = [];
   #file: { fd: number; e: TarEntry; host: string } | undefined;
   readonly warnings: string[] = [];
@@ -51,7 +51,7 @@ export class LayerExtractor implements TarSink {
     const name = comps[comps.length - 1];
     if (name === undefined) {
       // The root itself ("./"): only metadata applies.
-      if (e.type === 'directory') await this.#meta(this.#root, e, false);
+      if (e.type === 'directory') await this.#meta(this.#root, e, false, []);
       return;
     }
     const parent = await this.#resolver.dir(comps.slice(0, -1), e.path);
@@ -68,7 +68,7 @@ export class LayerExtractor implements TarSink {
     switch (e.type) {
       case 'directory':
         await this.#mkdir(host);
-        await this.#meta(host, e, false);
+        await this.#meta(host, e, false, comps);
         return;
       case 'file':
         this.#file = { fd: await this.#openExclusive(host), e, host };
@@ -104,19 +104,40 @@ export class LayerExtractor implements TarSink {
       if (this.#sameOwner) fchownSync(f.fd, f.e.uid, f.e.gid);
       fchmodSync(f.fd, f.e.mode);
       futimesSync(f.fd, f.e.mtime, f.e.mtime);
-      for (const [name, value] of f.e.xattrs) this.#xattrs.push({ path: f.host, name, value, noFollow: false });
     } finally {
       closeSync(f.fd);
     }
+    for (const [name, value] of f.e.xattrs) this.#xattrs.push({ path: f.host, name, value, noFollow: false });
+    await this.#flushXattrs();
+  }
+
+  /**
+   * SECURITY: xattrs are applied right after their entry, while the path's parents are still
+   * the directories the resolver verified; a later entry of the layer may swap a parent for a
+   * symlink, so applying them at the end of the layer could follow it out of the root.
+   */
+  async #flushXattrs(): Promise<void> {
+    if (this.#xattrs.length === 0) return;
+    const batch = this.#xattrs.splice(0);
+    this.warnings.push(...(await applyXattrs(batch)));
   }
 
   async end(): Promise<void> {
-    // Directory times last (children changed them), deepest first.
+    // Directory times last (children changed them), deepest first. SECURITY: later entries may
+    // have swapped a directory or a parent for a symlink, so each path is resolved again inside
+    // the root and the final component is never followed (lutimes).
+    this.#resolver.invalidate();
     for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
       const d = this.#dirTimes[i];
-      if (d !== undefined) await utimes(d.host, d.mtime, d.mtime).catch(() => undefined);
+      if (d === undefined) continue;
+      const name = d.comps[d.comps.length - 1];
+      try {
+        const host = name === undefined ? this.#root : path.join(await this.#resolver.dir(d.comps.slice(0, -1), d.comps.join('/'), false), name);
+        await lutimes(host, d.mtime, d.mtime);
+      } catch {
+        // gone or replaced by a later entry: nothing to restore
+      }
     }
-    if (this.#xattrs.length > 0) this.warnings.push(...(await applyXattrs(this.#xattrs)));
   }
 
   /** Closes an open file after a failure so no descriptor leaks. */
@@ -172,15 +193,16 @@ export class LayerExtractor implements TarSink {
     }
   }
 
-  async #meta(host: string, e: TarEntry, isLink: boolean): Promise<void> {
+  async #meta(host: string, e: TarEntry, isLink: boolean, comps?: string[]): Promise<void> {
     if (this.#sameOwner) await (isLink ? lchown : chown)(host, e.uid, e.gid);
     if (isLink) {
       await lutimes(host, e.mtime, e.mtime);
     } else {
       await chmod(host, e.mode);
-      this.#dirTimes.push({ host, mtime: e.mtime });
+      if (comps !== undefined) this.#dirTimes.push({ comps, mtime: e.mtime });
     }
     for (const [name, value] of e.xattrs) this.#xattrs.push({ path: host, name, value, noFollow: isLink });
+    await this.#flushXattrs();
   }
 
   async #linkTarget(e: TarEntry): Promise<string> {
@@ -222,6 +244,6 @@ export class LayerExtractor implements TarSink {
     }
     const { mknod } = await import('./mknod.js');
     await this.#replace(host, () => mknod(host, e));
-    await this.#meta(host, e, false);
+    await this.#meta(host, e, false, cleanComponents(e.path));
   }
 }

@@ -45,8 +45,8 @@ export class ScopedResolver {
     this.#cache.clear();
   }
 
-  /** Host path of directory `components` (all of them treated as directories). */
-  async dir(components: string[], entryName: string): Promise<string> {
+  /** Host path of directory `components` (all of them treated as directories); missing ones are created unless `create` is false. */
+  async dir(components: string[], entryName: string, create = true): Promise<string> {
     const key = components.join('/');
     const hit = this.#cache.get(key);
     if (hit !== undefined) return hit;
@@ -68,7 +68,7 @@ export class ScopedResolver {
       try {
         st = await lstat(host);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
         await mkdir(host, { mode: 0o755 });
         resolved.push(c);
         continue;

@@ -75,6 +75,23 @@ test('applyLayer() applies xattrs to the right file whatever its name, and drops
   assert.deepEqual(r.warnings.filter((w) => w.startsWith('dropped xattr')), ['dropped xattr trusted.overlay.opaque']);
 });
 
+test('applyLayer() applies no metadata through a directory swapped for a symlink later in the layer', async () => {
+  const { root, outside } = freshRoot();
+  writeFileSync(path.join(outside, 'f'), 'host file');
+  const before = statSync(outside).mtimeMs;
+  await apply(root, buildTar([
+    { path: 'd/', type: 'dir', mtime: 1000 },
+    { path: 'd/f', data: 'x', xattrs: { 'user.k': 'v' } },
+    { path: 'd', type: 'symlink', linkpath: '../outside' },
+    { path: 'gone/', type: 'dir', mtime: 1000 },
+    { path: '.wh.gone' },
+  ]));
+  assert.doesNotMatch(execFileSync('getfattr', ['-d', path.join(outside, 'f')]).toString(), /user\.k/);
+  assert.equal(statSync(outside).mtimeMs, before);
+  assert.ok(lstatSync(path.join(root, 'd')).isSymbolicLink());
+  assert.ok(!existsSync(path.join(root, 'gone')), 'a whited-out dir is not re-created for its mtime');
+});
+
 test('applyLayer() applies whiteouts and opaque directories over lower layers', async () => {
   const { root } = freshRoot();
   await apply(root, buildTar([

@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
-import { writeFile, rm, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 
-const run = promisify(execFile);
+/** Remembered after the first ENOENT so a layer full of xattrs does not spawn in vain. */
+let setfattrMissing = false;
 
 export interface XattrRecord {
   path: string;
@@ -35,8 +32,8 @@ function escapePath(p: string): string {
 }
 
 /**
- * Node has no setxattr(2): xattrs are applied in one batch per layer with `setfattr --restore`
- * (package `attr`). Returns warnings for what could not be applied.
+ * Node has no setxattr(2): xattrs are applied with `setfattr --restore=-` (package `attr`),
+ * one spawn per entry that has any. Returns warnings for what could not be applied.
  */
 export async function applyXattrs(records: XattrRecord[]): Promise<string[]> {
   const warnings: string[] = [];
@@ -47,15 +44,22 @@ export async function applyXattrs(records: XattrRecord[]): Promise<string[]> {
   });
   if (ok.length === 0) return warnings;
   const dump = ok.map((r) => `# file: ${escapePath(r.path)}\n${r.name}=0x${r.value.toString('hex')}\n`).join('\n');
-  const dir = await mkdtemp(path.join(tmpdir(), 'img-xattr-'));
-  try {
-    await writeFile(path.join(dir, 'dump'), dump);
-    await run('setfattr', ['-h', `--restore=${path.join(dir, 'dump')}`]);
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'setfattr (package attr) is not installed' : String((err as { stderr?: unknown }).stderr ?? err).slice(0, 200);
-    warnings.push(`${ok.length} xattr(s) not applied: ${why}`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+  if (setfattrMissing) {
+    warnings.push(`${ok.length} xattr(s) not applied: setfattr (package attr) is not installed`);
+    return warnings;
   }
+  const why = await new Promise<string | undefined>((resolve) => {
+    const child = spawn('setfattr', ['-h', '--restore=-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') setfattrMissing = true;
+      resolve(err.code === 'ENOENT' ? 'setfattr (package attr) is not installed' : err.message);
+    });
+    child.on('close', (code) => resolve(code === 0 ? undefined : stderr.slice(0, 200) || `setfattr exited ${code}`));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(dump);
+  });
+  if (why !== undefined) warnings.push(`${ok.length} xattr(s) not applied: ${why}`);
   return warnings;
 }
