@@ -51,6 +51,13 @@ export interface Attester {
    * May be called concurrently; each call produces fresh evidence.
    */
   getEvidence(reportData: Uint8Array): Promise<unknown>;
+  /**
+   * Optional: the report data to pass to `getEvidence` for a KBS challenge, when the TEE needs
+   * more than the runtime-data digest. IBM SE: the challenge nonce is a JSON
+   * `SeAttestationRequest` into which the digest is injected (kbs_protocol does this for
+   * `Tee::Se`). Absent means `getEvidence(runtimeDigest)`.
+   */
+  reportDataForChallenge?(nonce: string, runtimeDigest: Uint8Array): Promise<Uint8Array>;
   /** Present when the TEE can extend runtime measurement registers. */
   readonly runtimeMeasurement?: RuntimeMeasurement;
   /**

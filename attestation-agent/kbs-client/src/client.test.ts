@@ -164,3 +164,22 @@ test('KbsClient refuses a KBS reply larger than maxReplyBytes (fake KBS)', async
   t.after(kbs.close);
   await assert.rejects(client(kbs.url, { maxReplyBytes: 1024 * 1024 }).getResource('kbs:///default/big/1'), (e) => hasCode(e, 'KBC_PROTOCOL_ERROR') && /exceeds 1048576 bytes/.test((e as Error).message));
 });
+
+test('KbsClient lets an attester build its report data from the challenge (IBM SE style, fake attester)', async (t) => {
+  const kbs = await fakeKbs();
+  t.after(kbs.close);
+  const seen: string[] = [];
+  const sample = new SampleAttester();
+  const attester = {
+    tee: 'sample' as const,
+    reportDataForChallenge: async (nonce: string, digest: Uint8Array) => {
+      seen.push(nonce);
+      return digest;
+    },
+    getEvidence: (rd: Uint8Array) => sample.getEvidence(rd),
+  };
+  const c = new KbsClient({ url: kbs.url, handshakeRetryDelayMs: 1 }, { attester });
+  clients.push(c);
+  await c.attest();
+  assert.deepEqual(seen, [kbs.state.nonce]);
+});

@@ -92,7 +92,8 @@ export async function rcarHandshake(http: KbsHttp, attester: Attester, key: TeeK
   const reportData = runtimeDataDigest(primaryRuntimeData(challenge.nonce, teePubKey, additionalEvidence), hash);
   let evidence: unknown;
   try {
-    evidence = await attester.getEvidence(reportData);
+    const input = attester.reportDataForChallenge === undefined ? reportData : await attester.reportDataForChallenge(challenge.nonce, reportData);
+    evidence = await attester.getEvidence(input);
   } catch (cause) {
     throw kbcError('KBC_EVIDENCE_FAILED', `Cannot get ${attester.tee} evidence for the KBS challenge`, { cause });
   }
