@@ -14,8 +14,8 @@ export interface KbsProcess {
 
 export const KBS_BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bin', 'kbs.js');
 
-export async function startKbsProcess(args: string[], env: Record<string, string> = {}): Promise<KbsProcess> {
-  const proc = spawn(process.execPath, [KBS_BIN, '--listen', '127.0.0.1:0', ...args], {
+export async function startKbsProcess(args: string[], env: Record<string, string> = {}, addListen = true): Promise<KbsProcess> {
+  const proc = spawn(process.execPath, [KBS_BIN, ...(addListen ? ['--listen', '127.0.0.1:0'] : []), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn', ...env },
   });

@@ -88,6 +88,16 @@ test('HTTPS with --tls-cert/--tls-key, and dev mode says so loudly', async () =>
   assert.equal(status, 200);
 });
 
+test('a trustee kbs-config.toml is enough to start (--config), and open admin is refused', async () => {
+  const cfg = path.join(dir, 'kbs-config.toml');
+  writeFileSync(cfg, '[http_server]\nsockets = ["127.0.0.1:0"]\ninsecure_http = true\n[admin]\ninsecure_api = true\n[storage_backend]\nstorage_type = "Memory"\n');
+  const p = await startKbsProcess(['--config', cfg], {}, false);
+  procs.push(p);
+  assert.equal((await call(`${p.url}/healthz`, 'GET')).status, 200);
+  assert.equal((await call(`${p.url}/kbs/v0/resource-policy`, 'GET')).status, 401);
+  assert.match(p.stderr(), /not honoured/);
+});
+
 test('command line: plain HTTP needs --insecure-http; bad --storage is refused without echoing secrets', () => {
   const noTls = spawnSync(process.execPath, [KBS_BIN, '--listen', '127.0.0.1:0', '--storage', 'memory:'], { encoding: 'utf8' });
   assert.equal(noTls.status, 2);

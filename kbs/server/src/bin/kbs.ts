@@ -4,21 +4,23 @@ import { createLogger } from '@kata-cc/log';
 import { isKccError, messageOf } from '@kata-cc/errors';
 import { createKbsServer, DEFAULT_BODY_LIMIT } from '../app.js';
 import { openStore, parseStorageSpec } from '../storage/registry.js';
+import { readTrusteeConfig } from '../trustee-config.js';
 
 const program = new Command('kbs')
   .description('Key Broker Service: attests guests (KBS protocol 0.4.0) and releases secrets encrypted to their TEE key')
-  .requiredOption('--listen <host:port>', 'address to listen on, e.g. 0.0.0.0:8080 or [::1]:8080')
+  .option('--config <file>', 'a trustee kbs-config.toml to take settings from (command-line options win)')
+  .option('--listen <host:port>', 'address to listen on, e.g. 0.0.0.0:8080 or [::1]:8080 (required unless in --config)')
   .option('--insecure-http', 'serve plain HTTP (tests and loopback only; secrets are still JWE-encrypted)')
   .option('--tls-cert <file>', 'PEM certificate (chain) for HTTPS')
   .option('--tls-key <file>', 'PEM private key for HTTPS')
-  .requiredOption('--storage <spec>', 'sqlite:PATH | postgres://user@host/db | memory:')
+  .option('--storage <spec>', 'sqlite:PATH | postgres://user@host/db | memory: (required unless in --config)')
   .option('--admin-key <file>', 'admin public key: a PEM file (or inline PEM text), Ed25519, EC P-256/P-384 or RSA; repeatable; without it the admin API refuses every call', collect, [])
   .option('--allow-sample', 'DEV MODE: accept and affirm evidence from the "sample" TEE, which proves nothing')
-  .option('--session-timeout <seconds>', 'handshake session lifetime', toInt, 300)
-  .option('--token-lifetime <seconds>', 'attestation token lifetime', toInt, 300)
+  .option('--session-timeout <seconds>', 'handshake session lifetime (default 300)', toInt)
+  .option('--token-lifetime <seconds>', 'attestation token lifetime (default 300)', toInt)
   .option('--token-signer-key <file>', 'EC P-256 private key PEM that signs attestation tokens (default: one generated key kept in the storage, shared by replicas)')
   .option('--verifier-config <file>', 'JSON file with per-TEE verifier settings, e.g. {"tdx": {"collateral": "/var/lib/kbs/pcs"}, "snp": {"vcekStoreDir": "..."}}')
-  .addOption(new Option('--body-limit <bytes>', 'maximum request body size').argParser(toInt).default(DEFAULT_BODY_LIMIT))
+  .addOption(new Option('--body-limit <bytes>', `maximum request body size (default ${DEFAULT_BODY_LIMIT})`).argParser(toInt))
   .option('--log-level <level>', 'trace|debug|info|warn|error', process.env['KATA_CC_LOG_LEVEL'] ?? 'info')
   .addHelpText('after', `
 Examples:
@@ -46,12 +48,31 @@ function parseListen(text: string): { host: string; port: number } {
 async function main(): Promise<void> {
   program.parse();
   const o = program.opts<{
-    listen: string; insecureHttp?: boolean; tlsCert?: string; tlsKey?: string; storage: string; adminKey: string[];
-    allowSample?: boolean; sessionTimeout: number; tokenLifetime: number; tokenSignerKey?: string; bodyLimit: number; logLevel: string; verifierConfig?: string;
+    listen?: string | undefined; insecureHttp?: boolean; tlsCert?: string | undefined; tlsKey?: string | undefined; storage?: string | undefined;
+    adminKey: string[]; config?: string; allowSample?: boolean; sessionTimeout?: number | undefined; tokenLifetime?: number | undefined;
+    tokenSignerKey?: string | undefined; bodyLimit?: number | undefined; logLevel: string; verifierConfig?: string;
   }>();
   const log = createLogger('kbs', { level: o.logLevel });
   let listen: { host: string; port: number };
   try {
+    if (o.config !== undefined) {
+      const c = readTrusteeConfig(o.config);
+      for (const i of c.ignored) log.warn({ config: o.config }, `config setting not honoured: ${i}`);
+      o.listen ??= c.listen;
+      if (o.insecureHttp === undefined && c.insecureHttp === true && o.tlsCert === undefined) o.insecureHttp = true;
+      if (o.insecureHttp !== true) {
+        o.tlsCert ??= c.tlsCert;
+        o.tlsKey ??= c.tlsKey;
+      }
+      o.storage ??= c.storage;
+      if (o.adminKey.length === 0 && c.adminKeyFiles !== undefined) o.adminKey = c.adminKeyFiles;
+      o.sessionTimeout ??= c.sessionTimeoutSeconds;
+      o.tokenLifetime ??= c.tokenLifetimeSeconds;
+      o.tokenSignerKey ??= c.tokenSignerKey;
+      o.bodyLimit ??= c.bodyLimitBytes;
+    }
+    if (o.listen === undefined) throw new Error('--listen HOST:PORT is required');
+    if (o.storage === undefined) throw new Error('--storage is required (sqlite:PATH, postgres://..., memory:)');
     listen = parseListen(o.listen);
     if (o.insecureHttp !== true && (o.tlsCert === undefined || o.tlsKey === undefined)) {
       throw new Error('HTTPS needs --tls-cert and --tls-key; pass --insecure-http to serve plain HTTP');
@@ -76,15 +97,15 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
-  const store = await openStore(parseStorageSpec(o.storage));
+  const store = await openStore(parseStorageSpec(o.storage ?? ''));
   const server = await createKbsServer({
     store,
     // A value that is itself PEM is taken inline; anything else is a file path.
     adminKeys: o.adminKey.map((f) => (f.trimStart().startsWith('-----BEGIN') ? f : readFileSync(f, 'utf8'))),
     devMode: o.allowSample === true,
-    sessionTimeoutSeconds: o.sessionTimeout,
-    tokenLifetimeSeconds: o.tokenLifetime,
-    bodyLimitBytes: o.bodyLimit,
+    sessionTimeoutSeconds: o.sessionTimeout ?? 300,
+    tokenLifetimeSeconds: o.tokenLifetime ?? 300,
+    bodyLimitBytes: o.bodyLimit ?? DEFAULT_BODY_LIMIT,
     logger: log,
     ...(tees === undefined ? {} : { verifier: { tees } }),
     ...(o.tokenSignerKey === undefined ? {} : { tokenSignerPem: readFileSync(o.tokenSignerKey, 'utf8') }),
