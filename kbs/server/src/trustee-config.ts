@@ -35,7 +35,8 @@ export function readTrusteeConfig(file: string): ConfigDefaults {
   try {
     doc = parseToml(readFileSync(file, 'utf8')) as Table;
   } catch (e) {
-    throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'KBS_CONFIG_INVALID', message: `Cannot read the config file ${file}: ${messageOf(e)}`, cause: e });
+    throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'KBS_CONFIG_INVALID', message: `Cannot read the config file ${file}: ${messageOf(e).split('\n')[0] ?? ''}` });
+    // (No cause and only the first line: the parser quotes the offending line, which may hold a password.)
   }
   const out: ConfigDefaults = { ignored: [] };
   const http = table(doc['http_server']);
