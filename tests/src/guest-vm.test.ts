@@ -227,7 +227,7 @@ test('encrypted image: the CDH in the guest unwraps the layer keys with the KEK 
   await assert.rejects(agent.call('StatsContainer', { container_id: 'enc2' }), { code: 'AGENT_CONTAINER_NOT_FOUND' });
 });
 
-test('exec into the running container: stdout, stderr, stdin and the exit code', async () => {
+test('exec into the running container: stdout, stderr, stdin, exit code, terminal and resize', async () => {
   await agent.call('ExecProcess', { container_id: 'app', exec_id: 'e1', process: { Args: ['/bin/sh', '-c', 'echo exec-ok; cat /hello.txt; echo to-stderr >&2; exit 7'], Cwd: '/' } });
   const [stdout, stderr] = await Promise.all([agent.readAll('app', 'e1'), agent.readAll('app', 'e1', 'ReadStderr')]);
   assert.equal(stdout.toString(), 'exec-ok\nhello from kata-cc test image\n');
@@ -239,6 +239,13 @@ test('exec into the running container: stdout, stderr, stdin and the exit code',
   await agent.call('CloseStdin', { container_id: 'app', exec_id: 'e2' });
   assert.equal((await agent.readAll('app', 'e2')).toString(), 'got-abc\n');
   assert.equal((await agent.call<{ status: number }>('WaitProcess', { container_id: 'app', exec_id: 'e2' })).status, 0);
+
+  // A terminal process: its stdio is a pty in the container; TtyWinResize reaches it.
+  await agent.call('ExecProcess', { container_id: 'app', exec_id: 'tty', process: { Terminal: true, Args: ['/bin/sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo on-a-tty; sleep 2; /bin/busybox stty size'], Cwd: '/' } });
+  await agent.call('TtyWinResize', { container_id: 'app', exec_id: 'tty', row: 40, column: 100 });
+  assert.match((await agent.readAll('app', 'tty')).toString(), /^on-a-tty\r?\n40 100\r?\n$/);
+  assert.equal((await agent.call<{ status: number }>('WaitProcess', { container_id: 'app', exec_id: 'tty' })).status, 0);
+  assert.equal((await rejection(agent.call('TtyWinResize', { container_id: 'app', exec_id: 'e2', row: 40, column: 100 }))).code, 'AGENT_TTY_UNSUPPORTED');
 });
 
 test('requests the initdata policy denies are refused with PERMISSION_DENIED naming the request', async () => {

@@ -1,12 +1,17 @@
-// AF_VSOCK for Node.js (Node has no vsock sockets): listen, accept and connect, returning plain
-// fds that the agent reads and writes through libuv's thread pool (FdDuplex). accept() and
-// connect() block, so they run as async work off the JS thread. N-API only: ABI-stable across
-// Node versions, so one build serves the host and the pinned Node in the guest.
+// The kata-agent's native helpers, for what Node cannot do: AF_VSOCK sockets (listen, accept,
+// connect; plain fds the agent reads and writes through libuv's thread pool, FdDuplex) and
+// pseudo-terminals (openpty, TIOCSWINSZ) for terminal processes. accept() and connect() block,
+// so they run as async work off the JS thread. N-API only: ABI-stable across Node versions, so
+// one build serves the host and the pinned Node in the guest.
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/socket.h>
 #include <linux/vm_sockets.h>
 #include <node_api.h>
@@ -150,14 +155,48 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// openpty() -> { master: fd, slave: "/dev/pts/N" }
+static napi_value OpenPty(napi_env env, napi_callback_info info) {
+  (void)info;
+  int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) return throw_errno(env, "posix_openpt", errno);
+  char name[128];
+  if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) { int e = errno; close(m); return throw_errno(env, "openpty", e); }
+  napi_value result, master, slave;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_create_int32(env, m, &master));
+  CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &slave));
+  CHECK(napi_set_named_property(env, result, "master", master));
+  CHECK(napi_set_named_property(env, result, "slave", slave));
+  return result;
+}
+
+// setWinsize(fd, rows, cols)
+static napi_value SetWinsize(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd;
+  uint32_t rows, cols;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || get_u32(env, argv[1], &rows) || get_u32(env, argv[2], &cols)) { napi_throw_type_error(env, NULL, "setWinsize(fd, rows, cols)"); return NULL; }
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)rows;
+  ws.ws_col = (unsigned short)cols;
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, "ioctl(TIOCSWINSZ)", errno);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "listen", NULL, Listen, NULL, NULL, NULL, napi_default, NULL },
     { "accept", NULL, Accept, NULL, NULL, NULL, napi_default, NULL },
     { "connect", NULL, Connect, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, Close, NULL, NULL, NULL, napi_default, NULL },
+    { "openpty", NULL, OpenPty, NULL, NULL, NULL, napi_default, NULL },
+    { "setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_default, NULL },
   };
-  napi_define_properties(env, exports, 4, props);
+  napi_define_properties(env, exports, 6, props);
   return exports;
 }
 

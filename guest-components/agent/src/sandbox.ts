@@ -102,7 +102,6 @@ export class Sandbox {
       if (!proc.env?.length) proc.env = ip?.env ?? cfg?.Env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
       if (!proc.cwd || proc.cwd === '/') proc.cwd = ip?.cwd || cfg?.WorkingDir || '/';
       proc.user ??= ip?.user ?? { uid: 0, gid: 0 };
-      if (proc.terminal) throw agentError('AGENT_TTY_UNSUPPORTED', 'Terminal (tty) processes are not supported by this agent');
       spec.process = proc;
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
       this.containers.set(id, new Container(id, bundle, spec, this.#runc, execId));
@@ -132,7 +131,6 @@ export class Sandbox {
     const c = this.container(str(req['container_id']));
     const execId = checkId(str(req['exec_id']), 'exec id');
     const proc = protoToOci(req['process'] ?? {}) as NonNullable<OciSpec['process']>;
-    if (proc.terminal) throw agentError('AGENT_TTY_UNSUPPORTED', 'Terminal (tty) processes are not supported by this agent');
     if (!proc.args?.length) throw agentError('AGENT_INVALID_SPEC', 'ExecProcess needs process.Args');
     proc.cwd ||= c.spec.process?.cwd ?? '/';
     proc.user ??= { uid: 0, gid: 0 };
@@ -168,9 +166,8 @@ export class Sandbox {
   }
 
   ttyWinResize(req: Msg): void {
-    const c = this.container(str(req['container_id']));
-    c.process(str(req['exec_id']));
-    throw agentError('AGENT_TTY_UNSUPPORTED', `Process ${str(req['exec_id']) || c.id} has no terminal`);
+    const p = this.container(str(req['container_id'])).process(str(req['exec_id']));
+    p.resize(Number(req['row'] ?? 0), Number(req['column'] ?? 0));
   }
 
   async statsContainer(req: Msg): Promise<Msg> {

@@ -56,7 +56,7 @@ export class Container {
   async start(): Promise<void> {
     if (this.#status !== 'created') throw agentError('AGENT_INVALID_STATE', `Container ${this.id} is ${this.#status}, not created`);
     const pidFile = path.join(this.bundle, 'init.pid');
-    this.init.start(this.#runc.binary, this.#runc.args('run', '--pid-file', pidFile, '--bundle', this.bundle, this.id), process.env);
+    this.init.start(this.#runc.binary, this.#runc.args('run', '--pid-file', pidFile, '--bundle', this.bundle, this.id), process.env, this.spec.process?.terminal === true);
     this.#status = 'running';
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
@@ -79,7 +79,7 @@ export class Container {
     const file = path.join(this.bundle, `exec-${execId}.json`);
     await writeFile(file, JSON.stringify(processSpec));
     const p = new AgentProcess(execId);
-    p.start(this.#runc.binary, this.#runc.args('exec', '--process', file, '--pid-file', path.join(this.bundle, `exec-${execId}.pid`), this.id), process.env);
+    p.start(this.#runc.binary, this.#runc.args('exec', '--process', file, '--pid-file', path.join(this.bundle, `exec-${execId}.pid`), this.id), process.env, processSpec['terminal'] === true);
     this.execs.set(execId, p);
     return p;
   }

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { constants } from 'node:os';
+import { writeAll } from '../transport/fd-duplex.js';
+import { loadVsockAddon, type VsockAddon } from '../transport/vsock.js';
 import { agentError } from '../errors.js';
 import { StreamBuffer } from './stream-buffer.js';
 
@@ -16,6 +19,7 @@ export class AgentProcess {
   #exit: Promise<number> | undefined;
   #status: number | undefined;
   #stdinClosed = false;
+  #pty: { master: number; addon: VsockAddon } | undefined;
 
   constructor(execId: string) {
     this.execId = execId;
@@ -33,8 +37,21 @@ export class AgentProcess {
     return this.#child?.pid;
   }
 
-  start(cmd: string, args: string[], env: NodeJS.ProcessEnv): void {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  /**
+   * `terminal`: runc relays a terminal process between the container's pty and runc's own stdio,
+   * and needs one of them to be a terminal (it sizes the container's pty from it): runc's stdin is
+   * the slave of a pty whose master the agent keeps (stdin writes, resizes).
+   */
+  start(cmd: string, args: string[], env: NodeJS.ProcessEnv, terminal = false): void {
+    let stdin: 'pipe' | number = 'pipe';
+    if (terminal) {
+      const addon = loadVsockAddon();
+      const pty = addon.openpty();
+      this.#pty = { master: pty.master, addon };
+      stdin = openSync(pty.slave, fsConstants.O_RDWR | fsConstants.O_NOCTTY);
+    }
+    const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'], env });
+    if (typeof stdin === 'number') closeSync(stdin);
     this.#child = child;
     const pipe = (src: NodeJS.ReadableStream & { pause(): void; resume(): void }, dst: StreamBuffer): void => {
       dst.onDrain = () => src.resume();
@@ -48,6 +65,7 @@ export class AgentProcess {
     this.#exit = new Promise<number>((resolve) => {
       child.on('error', () => { this.#status = 255; this.stdout.end(); this.stderr.end(); resolve(255); });
       child.on('close', (code, signal) => {
+        if (this.#pty) this.#pty.addon.close(this.#pty.master);
         // runc reports the container's signal death as 128+n; runc killed itself looks the same.
         this.#status = code ?? (signal ? 128 + signalNumber(signal) : 255);
         resolve(this.#status);
@@ -64,14 +82,36 @@ export class AgentProcess {
     ]);
   }
 
+  get terminal(): boolean {
+    return this.#pty !== undefined;
+  }
+
+  resize(rows: number, cols: number): void {
+    if (!this.#pty) throw agentError('AGENT_TTY_UNSUPPORTED', `Process ${this.execId} has no terminal`);
+    this.#pty.addon.setWinsize(this.#pty.master, rows, cols);
+    // runc copies the size of its stdin terminal to the container's pty on SIGWINCH.
+    this.#child?.kill('SIGWINCH');
+  }
+
   writeStdin(data: Buffer): Promise<number> {
+    const pty = this.#pty;
+    if (pty) {
+      if (this.#stdinClosed) throw agentError('AGENT_STREAM_CLOSED', `Stdin of ${this.execId} is closed`);
+      return new Promise((resolve, reject) => writeAll(pty.master, data, (err) => (err ? reject(agentError('AGENT_STREAM_CLOSED', `Stdin of ${this.execId} is closed`, err)) : resolve(data.length))));
+    }
     const stdin = this.#child?.stdin;
     if (!stdin || this.#stdinClosed || stdin.destroyed) throw agentError('AGENT_STREAM_CLOSED', `Stdin of ${this.execId} is closed`);
     return new Promise((resolve, reject) => stdin.write(data, (err) => (err ? reject(agentError('AGENT_STREAM_CLOSED', `Stdin of ${this.execId} is closed`, err)) : resolve(data.length))));
   }
 
   closeStdin(): void {
+    if (this.#stdinClosed) return;
     this.#stdinClosed = true;
+    if (this.#pty) {
+      // End of input on a terminal is ^D (the line discipline turns it into EOF for the reader).
+      writeAll(this.#pty.master, Buffer.from([4]), () => undefined);
+      return;
+    }
     this.#child?.stdin?.end();
   }
 

@@ -17,6 +17,10 @@ export interface VsockAddon {
   /** Blocking connect on the thread pool (tests, the in-guest self check). */
   connect(cid: number, port: number, cb: (err: Error | null, fd: number) => void): void;
   close(fd: number): void;
+  /** A pseudo-terminal pair for terminal processes (posix_openpt). */
+  openpty(): { master: number; slave: string };
+  /** ioctl(TIOCSWINSZ). */
+  setWinsize(fd: number, rows: number, cols: number): void;
 }
 
 /** Loads the addon from the guest image path, or from the package's node-gyp build. */
