@@ -240,3 +240,8 @@ export function toJson(v: Value): unknown {
   }
   return out;
 }
+
+/** A big integer as a Rego number (exact only within 2^53 for now). */
+export function bigValue(n: bigint): Value {
+  return Number(n);
+}

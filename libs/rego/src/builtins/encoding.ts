@@ -1,5 +1,5 @@
 /** Encodings and hashes: base64(url), hex, json, yaml, urlquery, crypto.* digests and HMACs. */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import YAML from 'yaml';
 import type { Value } from '../value.js';
 import { fromJson, RObject, toJson } from '../value.js';
@@ -104,5 +104,10 @@ export const ENCODING: Table = {
   'crypto.hmac.sha1': hmac('sha1'),
   'crypto.hmac.sha256': hmac('sha256'),
   'crypto.hmac.sha512': hmac('sha512'),
-  'crypto.hmac.equal': b(2, (a) => str(a, 0) === str(a, 1)),
+  'crypto.hmac.equal': b(2, (a) => {
+    // SECURITY: MACs are compared in constant time (hash both so lengths always match).
+    const x = createHash('sha256').update(str(a, 0)).digest();
+    const y = createHash('sha256').update(str(a, 1)).digest();
+    return timingSafeEqual(x, y) && str(a, 0) === str(a, 1);
+  }),
 };

@@ -13,12 +13,16 @@ import { TIME } from './time.js';
 import { TYPES } from './types.js';
 import { MISC } from './misc.js';
 import { NET } from './net.js';
+import { NET_SETS } from './net-sets.js';
+import { EXTRAS } from './extras.js';
+import { JWT } from './jwt.js';
+import { X509 } from './x509.js';
 import type { Builtin } from './types-api.js';
 
 export { BuiltinError } from './types-api.js';
 export type { Builtin, BuiltinCtx } from './types-api.js';
 
 export const BUILTINS = new Map<string, Builtin>();
-for (const table of [OPS, NUMBERS, AGGREGATES, COLLECTIONS, STRINGS, REGEX, ENCODING, TYPES, TIME, MISC, NET]) {
+for (const table of [OPS, NUMBERS, AGGREGATES, COLLECTIONS, STRINGS, REGEX, ENCODING, TYPES, TIME, MISC, NET, NET_SETS, EXTRAS, JWT, X509]) {
   for (const [name, b] of Object.entries(table)) BUILTINS.set(name, b);
 }

@@ -12,7 +12,7 @@ interface Range {
   hi: bigint;
 }
 
-function ipToBig(ip: string): { v6: boolean; n: bigint } | undefined {
+export function ipToBig(ip: string): { v6: boolean; n: bigint } | undefined {
   if (isIPv4(ip)) return { v6: false, n: ip.split('.').reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n) };
   if (!isIPv6(ip)) return undefined;
   let text = ip;
@@ -28,7 +28,7 @@ function ipToBig(ip: string): { v6: boolean; n: bigint } | undefined {
   return { v6: true, n: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n) };
 }
 
-function range(text: string, allowIp: boolean): Range {
+export function range(text: string, allowIp: boolean): Range {
   const [ip, bits] = text.split('/') as [string, string?];
   const a = ipToBig(ip);
   if (!a || (bits === undefined && !allowIp)) throw new BuiltinError(`invalid CIDR ${JSON.stringify(text)}`);
