@@ -10,6 +10,7 @@ import { AgentClient } from './client.js';
 import { parseCmdline } from './config.js';
 import { guestSpec, ociKey, protoToOci } from './container/oci-spec.js';
 import { StreamBuffer } from './container/stream-buffer.js';
+import { copyFile } from './guest-ops.js';
 import { decodeInitdataDisk, parseInitdata } from './initdata.js';
 import { applyJsonPatch } from './policy/json-patch.js';
 import { AgentPolicy } from './policy/policy.js';
@@ -157,4 +158,20 @@ test('kernel command line options', () => {
   assert.deepEqual(c.insecureRegistries, ['a:1', 'b:2']);
   assert.equal(c.aaAllowSample, true);
   assert.equal(parseCmdline('').serverAddr, 'vsock://-1:1024');
+});
+
+test('CopyFile: chunked writes, dirs and symlinks inside the shared dir; escapes refused', async () => {
+  const { mkdir, readFile: rf, realpath } = await import('node:fs/promises');
+  const root = await realpath(await mkdir(path.join(tmp.dir, 'shared'), { recursive: true }).then(() => path.join(tmp.dir, 'shared')));
+  const outside = path.join(tmp.dir, 'outside');
+  await mkdir(outside);
+  await copyFile({ path: `${root}/sb/hosts`, file_mode: 0o100644, offset: 0, data: Buffer.from('127.0.0.1 ') }, root);
+  await copyFile({ path: `${root}/sb/hosts`, file_mode: 0o100644, offset: 10, data: Buffer.from('localhost\n') }, root);
+  assert.equal(await rf(`${root}/sb/hosts`, 'utf8'), '127.0.0.1 localhost\n');
+  await copyFile({ path: `${root}/sb/dir`, file_mode: 0o040755 }, root);
+  await copyFile({ path: `${root}/sb/link`, file_mode: 0o120777, data: Buffer.from(outside) }, root);
+  await assert.rejects(copyFile({ path: `${root}/sb/link/evil`, file_mode: 0o100644, data: Buffer.from('x') }, root), { code: 'AGENT_INVALID_SPEC' });
+  await assert.rejects(copyFile({ path: `${root}/sb/link`, file_mode: 0o100644, data: Buffer.from('x') }, root), /ELOOP|symbolic/);
+  await assert.rejects(copyFile({ path: `${root}/../outside/x`, file_mode: 0o100644 }, root), { code: 'AGENT_INVALID_SPEC' });
+  await assert.rejects(rf(path.join(outside, 'evil')), { code: 'ENOENT' });
 });

@@ -1,23 +1,33 @@
-import { chmod, chown, mkdir, open, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { agentError } from './errors.js';
 
 type Msg = Record<string, unknown>;
+
+const SHARED_ROOT = '/run/kata-containers/shared';
 
 /**
  * CopyFile: the runtime copies /etc/hosts, resolv.conf and volume files into the guest in
  * chunks (shared_fs=none). Only paths under /run/kata-containers/shared/ (kata's rule: under
  * /run) may be written.
  */
-export async function copyFile(req: Msg): Promise<void> {
+export async function copyFile(req: Msg, sharedRoot = SHARED_ROOT): Promise<void> {
   const target = path.resolve(String(req['path'] ?? ''));
   // SECURITY: a host-chosen path must stay inside the guest's shared dir under /run (no '..').
-  if (!target.startsWith('/run/kata-containers/shared/')) {
+  if (!target.startsWith(`${sharedRoot}/`)) {
     throw agentError('AGENT_INVALID_SPEC', `CopyFile path ${String(req['path']).slice(0, 200)} is outside /run/kata-containers/shared`);
   }
   const fileMode = Number(req['file_mode'] ?? 0);
   const dirMode = Number(req['dir_mode'] ?? 0o750) & 0o7777 || 0o750;
   await mkdir(path.dirname(target), { recursive: true, mode: dirMode });
+  // SECURITY: CopyFile can create symlinks; a parent that resolves outside the shared dir (a link
+  // planted by an earlier CopyFile) must not redirect the write, and the file itself is opened
+  // without following a link.
+  const parent = await realpath(path.dirname(target));
+  if (parent !== sharedRoot && !parent.startsWith(`${sharedRoot}/`)) {
+    throw agentError('AGENT_INVALID_SPEC', `CopyFile path ${String(req['path']).slice(0, 200)} resolves outside /run/kata-containers/shared`);
+  }
   const S_IFMT = 0o170000;
   if ((fileMode & S_IFMT) === 0o040000) {
     await mkdir(target, { recursive: true, mode: fileMode & 0o7777 });
@@ -30,17 +40,18 @@ export async function copyFile(req: Msg): Promise<void> {
     return;
   }
   const offset = Number(req['offset'] ?? 0);
-  const fh = await open(target, offset === 0 ? 'w' : 'r+', fileMode & 0o7777 || 0o644);
+  const flags = constants.O_WRONLY | constants.O_NOFOLLOW | (offset === 0 ? constants.O_CREAT | constants.O_TRUNC : 0);
+  const fh = await open(target, flags, fileMode & 0o7777 || 0o644);
   try {
     const data = Buffer.from((req['data'] as Buffer | undefined) ?? []);
     await fh.write(data, 0, data.length, offset);
+    await fh.chmod(fileMode & 0o7777 || 0o644);
+    const uid = Number(req['uid'] ?? 0);
+    const gid = Number(req['gid'] ?? 0);
+    if (uid > 0 || gid > 0) await fh.chown(Math.max(uid, 0), Math.max(gid, 0));
   } finally {
     await fh.close();
   }
-  await chmod(target, fileMode & 0o7777 || 0o644);
-  const uid = Number(req['uid'] ?? 0);
-  const gid = Number(req['gid'] ?? 0);
-  if (uid > 0 || gid > 0) await chown(target, Math.max(uid, 0), Math.max(gid, 0));
 }
 
 /** ReseedRandomDev: mixes host-provided bytes into the pool (writing to urandom credits no entropy). */
