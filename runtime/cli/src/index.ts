@@ -8,3 +8,4 @@ export type { CheckCommandOptions } from './check.js';
 export { RUN_KEY_RESOURCE, guestReachable, runImage, runInitdata } from './run.js';
 export type { RunOptions } from './run.js';
 export { programPaths, repoRoot } from './paths.js';
+export { KEYPROVIDER_ANNOTATION, encryptionKeyIds, splitReference } from './image-keys.js';

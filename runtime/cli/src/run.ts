@@ -10,6 +10,7 @@ import { KccError } from '@kata-cc/errors';
 import { parseConfig, realHostProbe, type TeeProfile } from '@kata-cc/hypervisor';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { Sandbox } from '@kata-cc/sandbox';
+import { encryptionKeyIds } from './image-keys.js';
 import { startEmbeddedKbs, type EmbeddedKbs } from './kbs-process.js';
 import { programPaths } from './paths.js';
 import { Progress } from './progress.js';
@@ -89,11 +90,18 @@ export async function runImage(o: RunOptions): Promise<number> {
     if (accel === 'tcg' && o.tee !== 'none') throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'KCC_TEE_UNAVAILABLE', message: `--tee ${o.tee} needs KVM with ${o.tee.toUpperCase()} support; run \`kata-cc check --tee ${o.tee}\` for what is missing` });
     const g = await guestImage(o, progress);
     let kbsUrl = o.kbs;
+    let keyAtRunResource = false;
     if (kbsUrl === undefined) {
       progress.step('starting the embedded KBS (dev mode: sample TEE accepted)');
       kbs = await startEmbeddedKbs(work, programPaths().kbs, programPaths().kbsCli, path.join(work, 'kbs.log'));
       kbsUrl = kbs.url;
-      if (o.decryptionKey) await kbs.setResource(RUN_KEY_RESOURCE, o.decryptionKey);
+      if (o.decryptionKey) {
+        // The key goes where the image's layers say it lives (their keyprovider `kid`); images
+        // without such layers get it at RUN_KEY_RESOURCE, named in cdh.toml credentials.
+        const kids = await encryptionKeyIds(o.image, o.insecureRegistries);
+        keyAtRunResource = kids.length === 0;
+        for (const p of kids.length ? kids : [RUN_KEY_RESOURCE]) await kbs.setResource(p, o.decryptionKey);
+      }
     } else if (o.decryptionKey) {
       throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'KCC_USAGE', message: `--decryption-key stores the key in the embedded KBS; with --kbs, upload it yourself (kbs-cli set-resource --path ${RUN_KEY_RESOURCE})` });
     }
@@ -105,7 +113,7 @@ export async function runImage(o: RunOptions): Promise<number> {
       agent: { kata: { dial_timeout: Math.min(o.timeoutS, 3600) } },
       runtime: { create_container_timeout: Math.min(o.timeoutS, 3600), state_dir: path.join(work, 'state') },
     });
-    const annotations = { 'io.katacontainers.config.hypervisor.cc_init_data': gzipSync(runInitdata(guestKbs, insecure, o.decryptionKey !== undefined)).toString('base64') };
+    const annotations = { 'io.katacontainers.config.hypervisor.cc_init_data': gzipSync(runInitdata(guestKbs, insecure, keyAtRunResource)).toString('base64') };
     progress.step(`booting the guest (${o.tee}, ${accel})`);
     const id = `run-${randomBytes(4).toString('hex')}`;
     sandbox = await Sandbox.create({ id, config, annotations, logger: log });

@@ -64,6 +64,9 @@ export function kernelCommandLine(cfg: QemuConfig, agent: AgentEndpoint): string
   params.push(...(cfg.profile === 'none' ? ['console=hvc0', 'console=ttyS0'] : ['console=hvc0', 'console=hvc1']));
   params.push(cfg.debug ? 'agent.log=debug' : 'quiet', 'panic=1', 'selinux=0');
   params.push(agent.kind === 'vsock' ? `agent.server_addr=vsock://-1:${agent.port}` : `agent.server_addr=vport://${AGENT_SERIAL_PORT_NAME}`);
+  // coco-dev: without a TEE the guest's attestation agent may only use the sample attester, and
+  // only a KBS in dev mode (--allow-sample) accepts its evidence.
+  if (cfg.profile === 'none') params.push('kata_cc.aa_allow_sample=1');
   // Static guest address on QEMU's user network (the guest has no DHCP client).
   if (cfg.network === 'user') params.push('kata_cc.ip=10.0.2.15/24', 'kata_cc.gw=10.0.2.2');
   params.push(...cfg.kernelParams); // last: kata lets configuration params win
