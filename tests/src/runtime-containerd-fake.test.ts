@@ -11,6 +11,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { isKccError } from '@kata-cc/errors';
+import { EVENTS_SERVICE, NAMESPACE_METADATA_KEY, codec } from '@kata-cc/shim';
+import { TtrpcClient } from '@kata-cc/ttrpc';
 import {
   CRI_CONTAINER_STATE, busyboxImage, criClient, pushImage, repoRoot, shimDirFor, startContainerd, startRegistry,
   type CriClient, type TestContainerd, type TestRegistry,
@@ -175,4 +179,29 @@ test('fault (fake): an agent that never answers fails RunPodSandbox with SANDBOX
   const left = existsSync(path.join(stateDir, 'sbs')) ? readdirSync(path.join(stateDir, 'sbs')) : [];
   assert.deepEqual(left, []);
   assert.deepEqual(processesWith('--hang'), []);
+});
+
+test('ttRPC interop with containerd (Go ttrpc): Events/Forward reaches subscribers; a Go error status maps to its kind', async () => {
+  const events = spawn('ctr', ['--address', ctd.socket, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let seen = '';
+  events.stdout.on('data', (d: Buffer) => { seen += d.toString(); });
+  try {
+    await sleep(300);
+    const client = await TtrpcClient.connect(ctd.ttrpcSocket);
+    try {
+      const req = codec('containerd.services.events.ttrpc.v1.ForwardRequest');
+      const empty = codec('google.protobuf.Empty');
+      const envelope = (ns: string) => ({ envelope: { timestamp: { seconds: Math.floor(Date.now() / 1000), nanos: 0 }, namespace: ns, topic: '/tasks/oom', event: { type_url: 'containerd.events.TaskOOM', value: codec('containerd.events.TaskOOM').encode({ container_id: 'interop-oom-1' }) } } });
+      await client.request(EVENTS_SERVICE, 'Forward', req, empty, envelope('kcc-interop'), { timeoutMs: 5000, metadata: [{ key: NAMESPACE_METADATA_KEY, value: 'kcc-interop' }] });
+      for (let i = 0; i < 50 && !seen.includes('interop-oom-1'); i++) await sleep(100);
+      assert.match(seen, /kcc-interop \/tasks\/oom .*interop-oom-1/);
+      // containerd validates the namespace and answers a google.rpc.Status from Go
+      await assert.rejects(client.request(EVENTS_SERVICE, 'Forward', req, empty, envelope('Bad Namespace!'), { timeoutMs: 5000 }),
+        (e: unknown) => isKccError(e) && e.kind === 'INVALID_ARGUMENT' && /namespace/i.test(e.message));
+    } finally {
+      client.close();
+    }
+  } finally {
+    events.kill('SIGKILL');
+  }
 });
