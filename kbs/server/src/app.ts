@@ -52,6 +52,10 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
     return sendFailure(req, reply, e);
   });
 
+  // Methods and paths without a route (PATCH, OPTIONS, outside /kbs/v0) answer like every other
+  // KBS error ({type, detail}, README: wrong method = InvalidRequestPath), not fastify's own body.
+  app.setNotFoundHandler((req, reply) => sendFailure(req, reply, kbsError('KBS_INVALID_REQUEST_PATH', `No KBS endpoint for ${req.method} on this path`, 'InvalidRequestPath', 'NOT_FOUND')));
+
   function sendFailure(req: FastifyRequest, reply: FastifyReply, e: unknown): FastifyReply {
     const f = toHttpFailure(e);
     // The reason goes to the log (never a secret: messages are written to be safe to show).
