@@ -48,6 +48,10 @@ default GuestDetailsRequest := true
 default GetOOMEventRequest := true
 default UpdateContainerRequest := true
 default TtyWinResizeRequest := true
+default ListInterfacesRequest := true
+default ListRoutesRequest := true
+default UpdateInterfaceRequest := true
+default UpdateRoutesRequest := true
 default SetPolicyRequest := false
 default ExecProcessRequest := false
 
@@ -278,7 +282,7 @@ test('stats, OOM event, signals and bad requests', async () => {
   assert.equal((await rejection(agent.call('StartContainer', { container_id: 'nope' }))).code, 'AGENT_CONTAINER_NOT_FOUND');
   assert.equal((await rejection(agent.call('CreateContainer', { container_id: '../evil', exec_id: 'x' }))).code, 'AGENT_INVALID_ID');
   assert.equal((await rejection(agent.call('CreateSandbox', { sandbox_id: 'sb2' }))).code, 'AGENT_SANDBOX_EXISTS');
-  assert.equal((await rejection(agent.call('ListRoutes', {}))).code, 'AGENT_POLICY_DENIED');
+  assert.equal((await rejection(agent.call('GetIPTables', {}))).code, 'AGENT_POLICY_DENIED');
 
   await agent.call('SignalProcess', { container_id: 'app', exec_id: '', signal: 9 });
   assert.equal((await agent.call<{ status: number }>('WaitProcess', { container_id: 'app', exec_id: 'app' }, { timeoutMs: 60_000 })).status, 137);
@@ -305,4 +309,22 @@ test('DestroySandbox removes every container and leaves no container process in 
   assert.deepEqual(others.filter((l) => /sleep|runc|while true|\/pause/.test(l)), []);
   await agent.call('DestroySandbox', {}, { timeoutMs: 120_000 });
   await sleepMs(0);
+});
+
+test('networking RPCs: ListInterfaces/ListRoutes read the guest network; UpdateInterface/UpdateRoutes apply one', async () => {
+  type Iface = { name: string; hwAddr: string; mtu: number; IPAddresses: { family: number; address: string; mask: string }[] };
+  type Route = { dest: string; gateway: string; device: string };
+  const { Interfaces } = await agent.call<{ Interfaces: Iface[] }>('ListInterfaces', {});
+  const eth0 = Interfaces.find((i) => i.name === 'eth0');
+  assert.ok(eth0, 'eth0 is listed');
+  assert.deepEqual(eth0.IPAddresses.filter((a) => a.family === 0), [{ family: 0, address: '10.0.2.15', mask: '24' }]);
+  assert.match(eth0.hwAddr, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+  const { Routes } = await agent.call<{ Routes: Route[] }>('ListRoutes', {});
+  assert.ok(Routes.some((r) => r.dest === '' && r.gateway === '10.0.2.2' && r.device === 'eth0'), JSON.stringify(Routes));
+  // As kata's runtime does at sandbox start: the interface (found by MAC) and the routes are set.
+  const updated = await agent.call<Iface>('UpdateInterface', { interface: { name: 'eth0', hwAddr: eth0.hwAddr, mtu: 1400, IPAddresses: [{ family: 0, address: '10.0.2.15', mask: '24' }] } });
+  assert.equal(updated.mtu, 1400);
+  const routes = await agent.call<{ Routes: Route[] }>('UpdateRoutes', { routes: { Routes: [{ dest: '10.0.2.0/24', device: 'eth0', scope: 253, family: 0 }, { dest: '', gateway: '10.0.2.2', device: 'eth0', family: 0 }] } });
+  assert.ok(routes.Routes.some((r) => r.dest === '' && r.gateway === '10.0.2.2'));
+  assert.ok(routes.Routes.some((r) => r.dest === '10.0.2.0/24' && r.device === 'eth0'));
 });

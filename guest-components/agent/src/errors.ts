@@ -25,6 +25,7 @@ export const AGENT_CODES = {
   AGENT_CHANNEL_FAILED: 'UNAVAILABLE',
   AGENT_VSOCK_UNAVAILABLE: 'FAILED_PRECONDITION',
   AGENT_CANCELLED: 'UNAVAILABLE',
+  AGENT_NETWORK_FAILED: 'INTERNAL',
 } as const satisfies Record<string, ErrorKind>;
 
 export type AgentCode = keyof typeof AGENT_CODES;

@@ -4,6 +4,7 @@ import { unaryMethod, type AnyMethodDefinition, type CallContext, type TtrpcServ
 import { agentError } from './errors.js';
 import { copyFile, reseedRandom } from './guest-ops.js';
 import { AgentMetrics } from './metrics.js';
+import { addArpNeighbors, listInterfaces, listRoutes, updateInterface, updateRoutes } from './network.js';
 import type { AgentPolicy } from './policy/policy.js';
 import { AGENT_SERVICE, HEALTH_SERVICE, agentMethods, codec } from './proto.js';
 import type { Sandbox } from './sandbox.js';
@@ -52,6 +53,11 @@ export function registerAgentService(server: TtrpcServer, sandbox: Sandbox, poli
     // All vCPUs and memory are online from boot (TEE configs use static resources).
     OnlineCPUMem: () => undefined,
     GetMetrics: () => metrics.text(),
+    ListInterfaces: () => listInterfaces(),
+    ListRoutes: () => listRoutes(),
+    UpdateInterface: (r) => updateInterface(r),
+    UpdateRoutes: (r) => updateRoutes(r),
+    AddARPNeighbors: (r) => addArpNeighbors(r),
   };
   const methods: Record<string, AnyMethodDefinition> = {};
   for (const [name, types] of agentMethods()) {

@@ -91,4 +91,6 @@ default UpdateRoutesRequest := true
 default WaitProcessRequest := true
 default WriteStreamRequest := true
 default GetDiagnosticDataRequest := true
+default MemAgentCompactConfig := true
+default MemAgentMemcgConfig := true
 `;
