@@ -39,6 +39,9 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
     // (trustee#1563 hit actix's limit the same way).
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     ...(o.https === undefined ? {} : { https: { cert: o.https.cert, key: o.https.key, maxHeaderSize: MAX_HEADER_BYTES } }),
+    // A URL fastify cannot decode (`%`, `%zz`) is the same refusal parseKbsPath gives, not fastify's 400 body.
+    frameworkErrors: (_err: Error, req: FastifyRequest, reply: FastifyReply) =>
+      sendFailure(req, reply, kbsError('KBS_INVALID_REQUEST_PATH', 'The path has a malformed percent-encoding', 'InvalidRequestPath', 'NOT_FOUND')),
   }) as unknown as FastifyInstance;
 
   // Bodies are parsed by our own validators so malformed JSON gets a KBS error, not fastify's.
