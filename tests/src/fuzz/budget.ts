@@ -10,12 +10,13 @@ import { isKccError, type KccError } from '@kata-cc/errors';
 const SCALE = Number(process.env['KATA_CC_FUZZ_SCALE'] ?? '1') || 1;
 
 /** Runs and time limit for one property: `runs` inputs at most, `seconds` of wall time at most. */
-export function budget(runs: number, seconds = 4): { numRuns: number; interruptAfterTimeLimit: number; markInterruptAsFailure: false; seed?: number } {
+export function budget(runs: number, seconds = 4): { numRuns: number; interruptAfterTimeLimit: number; markInterruptAsFailure: false; includeErrorInReport: true; seed?: number } {
   const seed = process.env['KATA_CC_FUZZ_SEED'];
   return {
     numRuns: Math.max(1, Math.round(runs * SCALE)),
     interruptAfterTimeLimit: Math.round(seconds * 1000 * SCALE),
     markInterruptAsFailure: false,
+    includeErrorInReport: true,
     ...(seed === undefined ? {} : { seed: Number(seed) }),
   };
 }
