@@ -166,7 +166,12 @@ export class TtrpcClient {
   /** One unary call with typed request and response. */
   async request<Req, Res>(service: string, method: string, requestType: MessageCodec<Req>, responseType: MessageCodec<Res>, request: Req, options: CallOptions = {}): Promise<Res> {
     const payload = await this.call(service, method, requestType.encode(request), options);
-    return responseType.decode(payload);
+    try {
+      return responseType.decode(payload);
+    } catch (cause) {
+      // The peer is untrusted: a payload that is not its message type fails with a stable code, not the codec's RangeError.
+      throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'TTRPC_MALFORMED_MESSAGE', message: `Cannot decode the ${service}/${method} response payload`, cause });
+    }
   }
 
   /** Closes the connection; pending calls fail with TTRPC_CLOSED. */

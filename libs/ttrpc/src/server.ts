@@ -138,7 +138,13 @@ export class TtrpcServer {
     }
     const started = Date.now();
     try {
-      const request: unknown = def.requestType.decode(req.payload);
+      let request: unknown;
+      try {
+        request = def.requestType.decode(req.payload);
+      } catch (cause) {
+        // A payload that is not the method's message type is the caller's error (not INTERNAL with the codec's text).
+        throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'TTRPC_MALFORMED_MESSAGE', message: `Cannot decode the ${req.service}/${req.method} request payload`, cause });
+      }
       const ctx: CallContext = { service: req.service, method: req.method, metadata: req.metadata, signal: ac.signal };
       const response = await def.handler(request, ctx);
       reply(streamId, undefined, def.responseType.encode(response));
