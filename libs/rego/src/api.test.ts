@@ -104,9 +104,10 @@ test('a runaway policy ends with RGO_LIMIT (steps and time), never hangs', () =>
   assert.throws(() => deep.evaluate('data.p.x'), (e: unknown) => hasCode(e, 'RGO_LIMIT') || hasCode(e, 'RGO_EVAL'));
 });
 
-test('input that is not JSON is RGO_INPUT; strict mode turns builtin errors into RGO_EVAL', () => {
+test('input that is not JSON (a function, NaN) is RGO_INPUT; strict mode turns builtin errors into RGO_EVAL', () => {
   const p = compile(m('package p\nx := input.a + 1\n'));
-  throwsCode(() => p.evaluate('data.p.x', { a: 1n }), 'RGO_INPUT');
+  throwsCode(() => p.evaluate('data.p.x', { a: () => 1 }), 'RGO_INPUT');
+  throwsCode(() => p.evaluate('data.p.x', { a: Number.NaN }), 'RGO_INPUT');
   assert.equal(p.evaluate('data.p.x', { a: 'one' }).defined, false);
   throwsCode(() => compile(m('package p\nx := input.a + 1\n'), { strictBuiltinErrors: true }).evaluate('data.p.x', { a: 'one' }), 'RGO_EVAL', /`add` expects numeric argument/);
 });

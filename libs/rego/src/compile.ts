@@ -38,6 +38,8 @@ export function compile(modules: ModuleSource[], options: CompileOptions = {}): 
     clock: options.clock ?? Date.now,
     checkEvery: Math.max(1, options.timeCheckInterval ?? 1024),
     prints: options.prints ?? true,
+    bigints: options.bigints ?? false,
+    decimals: options.decimals ?? 'opa',
     strict: options.strictBuiltinErrors ?? false,
   });
 }

@@ -32,6 +32,7 @@ export interface EvalOptions {
   checkEvery: number;
   prints: boolean;
   strict: boolean;
+  ieee: boolean;
 }
 
 export class Evaluator extends DataWalker {
@@ -49,7 +50,7 @@ export class Evaluator extends DataWalker {
     super(root, data);
     this.opts = opts;
     this.input = input;
-    this.bctx = { nowNs: BigInt(Date.now()) * 1000000n, strict: opts.strict, memo: new Map() };
+    this.bctx = { nowNs: BigInt(Date.now()) * 1000000n, strict: opts.strict, memo: new Map(), ieee: opts.ieee };
   }
 
   tick(): void {

@@ -2,7 +2,8 @@
 import type { Value } from './value.js';
 import { RObject, RSet } from './value.js';
 
-export function formatNumber(n: number): string {
+export function formatNumber(n: number | bigint): string {
+  if (typeof n === 'bigint') return String(n);
   if (Object.is(n, -0)) return '0';
   return String(n);
 }
@@ -26,12 +27,13 @@ export function formatPrint(v: Value, top: boolean): string {
   return formatScalar(v, top);
 }
 
-function formatScalar(v: null | boolean | number | string, top: boolean): string {
+function formatScalar(v: null | boolean | number | bigint | string, top: boolean): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'string':
       return top ? v : JSON.stringify(v);
     case 'number':
+    case 'bigint':
       return formatNumber(v);
     case 'boolean':
       return String(v);

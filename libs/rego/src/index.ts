@@ -4,5 +4,6 @@
  */
 export { compile } from './compile.js';
 export { RGO_CODES } from './errors.js';
+export { parseJson, toJsonText } from './json.js';
 export type { RgoCode } from './errors.js';
 export type { CompileOptions, EvalResult, ModuleSource, Policy } from './types.js';

@@ -1,4 +1,5 @@
 /** Recursive-descent parser for Rego terms, expressions and body literals. */
+import { normBig, numFromText } from './numeric.js';
 import type { Expr, Literal, Loc, Term, VarTerm, WithMod } from './ast.js';
 import type { Token } from './lexer.js';
 import { tokenize } from './lexer.js';
@@ -233,7 +234,7 @@ export abstract class TermParser {
       this.pos++;
       const numTok = this.peek(0).kind === 'number';
       const t = this.parseUnary();
-      if (numTok && t.t === 'scalar' && typeof t.v === 'number') return { t: 'scalar', v: -t.v, loc };
+      if (numTok && t.t === 'scalar' && (typeof t.v === 'number' || typeof t.v === 'bigint')) return { t: 'scalar', v: typeof t.v === 'bigint' ? normBig(-t.v) : -t.v, loc };
       return { t: 'call', name: 'minus', args: [{ t: 'scalar', v: 0, loc }, t], loc, op: true, unary: true };
     }
     return this.parsePostfix();
@@ -314,7 +315,7 @@ export abstract class TermParser {
     switch (t.kind) {
       case 'number':
         this.pos++;
-        return { t: 'scalar', v: Number(t.text), loc };
+        return { t: 'scalar', v: numFromText(t.text), loc };
       case 'string':
       case 'rawstring':
         this.pos++;

@@ -17,6 +17,8 @@ export interface PolicyLimits {
   checkEvery: number;
   strict: boolean;
   prints: boolean;
+  bigints: boolean;
+  decimals: 'opa' | 'ieee';
 }
 
 interface CompiledQuery {
@@ -69,6 +71,7 @@ export class PolicyImpl implements Policy {
       checkEvery: this.limits.checkEvery,
       prints: this.limits.prints,
       strict: this.limits.strict,
+      ieee: this.limits.decimals === 'ieee',
     });
     const f: Frame = new Array<Value | undefined>(cq.nslots);
     const vals: Value[] = new Array<Value>(cq.body.length);
@@ -80,7 +83,7 @@ export class PolicyImpl implements Policy {
           const bv = f[slot];
           if (bv !== undefined) (bindings ??= new RObject()).set(name, bv);
         }
-        results.push(toJson(bindings ?? (vals.length === 1 ? (vals[0] as Value) : vals.slice())));
+        results.push(toJson(bindings ?? (vals.length === 1 ? (vals[0] as Value) : vals.slice()), this.limits.bigints));
       });
     } catch (e) {
       if (e instanceof RangeError) throw rgoError('RGO_LIMIT', 'evaluation exceeded the maximum recursion depth');

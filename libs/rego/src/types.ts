@@ -27,6 +27,18 @@ export interface CompileOptions {
   timeCheckInterval?: number;
   /** Builtin errors (bad argument types, division by zero) raise RGO_EVAL instead of making the expression undefined (OPA's --strict-builtin-errors). Default false. */
   strictBuiltinErrors?: boolean;
+  /**
+   * Integers beyond 2^53 in results come back as `bigint` (exact; print them with
+   * `toJsonText`). Default false: they come back as the nearest JS number, so callers that
+   * `JSON.stringify` results keep working. Evaluation itself is always exact.
+   */
+  bigints?: boolean;
+  /**
+   * Arithmetic on non-integers: 'opa' (default) follows OPA's big.Float (`0.1 + 0.2` is
+   * `0.3`); 'ieee' is plain double arithmetic as regorus (trustee's engine) does it
+   * (`0.30000000000000004`). Integers are exact either way.
+   */
+  decimals?: 'opa' | 'ieee';
 }
 
 /** JSON-compatible result: sets become arrays sorted as OPA sorts them. */

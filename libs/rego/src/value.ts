@@ -4,9 +4,11 @@
  * are O(1) and composite keys (arrays, objects, sets) still compare structurally.
  * `undefined` is never a value: it means "no value" (OPA's undefined).
  */
-export type Value = null | boolean | number | string | Value[] | RObject | RSet;
+import { normBig, normNumber } from './numeric.js';
 
-type MapKey = string | number | boolean | null;
+export type Value = null | boolean | number | bigint | string | Value[] | RObject | RSet;
+
+type MapKey = string | number | bigint | boolean | null;
 
 /** The Map key of a value: primitives are themselves, composites a canonical string. */
 export function mapKey(v: Value): MapKey {
@@ -16,6 +18,7 @@ export function mapKey(v: Value): MapKey {
 }
 
 function canonical(v: Value): string {
+  if (typeof v === 'bigint') return String(v);
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
   if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
   if (v instanceof RSet) return 's{' + v.sorted().map(canonical).join(',') + '}';
@@ -121,6 +124,7 @@ function rank(v: Value): number {
     case 'boolean':
       return 1;
     case 'number':
+    case 'bigint':
       return 2;
     case 'string':
       return 3;
@@ -141,6 +145,7 @@ export function compare(a: Value, b: Value): number {
     case 1:
       return a ? 1 : -1;
     case 2:
+      // number and bigint compare exactly with each other.
       return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
     case 3:
       return (a as string) < (b as string) ? -1 : 1;
@@ -201,6 +206,7 @@ export function typeName(v: Value): string {
     case 'boolean':
       return 'boolean';
     case 'number':
+    case 'bigint':
       return 'number';
     case 'string':
       return 'string';
@@ -214,8 +220,9 @@ export function fromJson(j: unknown): Value {
   if (j === null || typeof j === 'string' || typeof j === 'boolean') return j;
   if (typeof j === 'number') {
     if (!Number.isFinite(j)) throw new TypeError('non-finite number');
-    return j;
+    return Number.isSafeInteger(j) ? j : normNumber(j);
   }
+  if (typeof j === 'bigint') return normBig(j);
   if (Array.isArray(j)) return j.map(fromJson);
   if (j instanceof RObject || j instanceof RSet) return j;
   if (typeof j === 'object') {
@@ -229,19 +236,28 @@ export function fromJson(j: unknown): Value {
   throw new TypeError(`unsupported ${typeof j} value`);
 }
 
-/** Converts a Rego value to plain JSON: sets become sorted arrays, object keys strings. */
-export function toJson(v: Value): unknown {
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map(toJson);
-  if (v instanceof RSet) return v.sorted().map(toJson);
+/**
+ * Converts a Rego value to plain JSON: sets become sorted arrays, object keys strings.
+ * Big integers stay `bigint` when `bigints`, else they become the nearest JS number.
+ */
+export function toJson(v: Value, bigints = false): unknown {
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' && !bigints ? Number(v) : v;
+  if (Array.isArray(v)) return v.map((x) => toJson(x, bigints));
+  if (v instanceof RSet) return v.sorted().map((x) => toJson(x, bigints));
   const out: Record<string, unknown> = {};
   for (const k of v.sortedKeys()) {
-    out[typeof k === 'string' ? k : JSON.stringify(toJson(k))] = toJson(v.get(k) as Value);
+    out[typeof k === 'string' ? k : jsonText(k)] = toJson(v.get(k) as Value, bigints);
   }
   return out;
 }
 
-/** A big integer as a Rego number (exact only within 2^53 for now). */
-export function bigValue(n: bigint): Value {
-  return Number(n);
+/** JSON text of a value with sorted keys (sets as arrays, big integers exact), as OPA marshals it. */
+export function jsonText(v: Value): string {
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? String(v) : JSON.stringify(v);
+  if (Array.isArray(v)) return '[' + v.map(jsonText).join(',') + ']';
+  if (v instanceof RSet) return '[' + v.sorted().map(jsonText).join(',') + ']';
+  return '{' + v.sortedKeys().map((k) => JSON.stringify(typeof k === 'string' ? k : jsonText(k)) + ':' + jsonText(v.get(k) as Value)).join(',') + '}';
 }
+
+/** A big integer as a Rego number (a plain number when safe). */
+export const bigValue = normBig;

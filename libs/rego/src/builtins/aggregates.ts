@@ -5,10 +5,12 @@ import { coll, fail } from './check.js';
 import { formatPrint } from '../format.js';
 import { b } from './types-api.js';
 import type { Table } from './types-api.js';
+import type { Num } from '../numeric.js';
+import { add, mul } from '../numeric.js';
 
-function nums(a: Value[]): number[] {
+function nums(a: Value[]): Num[] {
   return coll(a, 0).map((v) => {
-    if (typeof v !== 'number') fail(`expects array/set of numbers. Got \`${formatPrint(v, false)}\` instead`);
+    if (typeof v !== 'number' && typeof v !== 'bigint') fail(`expects array/set of numbers. Got \`${formatPrint(v, false)}\` instead`);
     return v;
   });
 }
@@ -21,8 +23,8 @@ export const AGGREGATES: Table = {
     if (v instanceof RObject || v instanceof RSet) return v.size;
     return fail(`requires array/object/set/string argument. Got \`${formatPrint(v, false)}\` instead`);
   }),
-  sum: b(1, (a) => nums(a).reduce((x, y) => x + y, 0)),
-  product: b(1, (a) => nums(a).reduce((x, y) => x * y, 1)),
+  sum: b(1, (a, ctx) => nums(a).reduce<Num>((x, y) => add(x, y, ctx.ieee), 0)),
+  product: b(1, (a, ctx) => nums(a).reduce<Num>((x, y) => mul(x, y, ctx.ieee), 1)),
   max: b(1, (a) => {
     const xs = coll(a, 0);
     return xs.length === 0 ? undefined : xs.reduce((m, x) => (compare(x, m) > 0 ? x : m));

@@ -21,7 +21,13 @@ export function str(args: Value[], i: number): string {
 }
 export function num(args: Value[], i: number): number {
   const v = args[i] as Value;
-  return typeof v === 'number' ? v : bad('numeric', v);
+  // Big integers reach number-only builtins (indices, bases, widths) as the nearest double.
+  return typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : bad('numeric', v);
+}
+/** A number argument kept exact (bigint for big integers). */
+export function numeric(args: Value[], i: number): number | bigint {
+  const v = args[i] as Value;
+  return typeof v === 'number' || typeof v === 'bigint' ? v : bad('numeric', v);
 }
 export function int(args: Value[], i: number): number {
   const n = num(args, i);

@@ -2,7 +2,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import YAML from 'yaml';
 import type { Value } from '../value.js';
-import { fromJson, RObject, toJson } from '../value.js';
+import { fromJson, jsonText, RObject, toJson } from '../value.js';
+import { parseJson, toJsonText } from '../json.js';
 import { str } from './check.js';
 import { b, BuiltinError } from './types-api.js';
 import type { Table } from './types-api.js';
@@ -17,12 +18,12 @@ function b64decode(s: string, url: boolean): string {
 
 /** JSON text with sorted keys; sets become arrays (as OPA marshals them). */
 export function jsonMarshal(v: Value): string {
-  return JSON.stringify(toJson(v));
+  return jsonText(v);
 }
 
 export function jsonUnmarshal(s: string): Value {
   try {
-    return fromJson(JSON.parse(s));
+    return fromJson(parseJson(s));
   } catch {
     throw new BuiltinError('json.unmarshal: invalid JSON');
   }
@@ -48,7 +49,7 @@ export const ENCODING: Table = {
     return Buffer.from(s, 'hex').toString('utf8');
   }),
   'json.marshal': b(1, (a) => jsonMarshal(a[0] as Value)),
-  'json.marshal_with_options': b(2, (a) => JSON.stringify(toJson(a[0] as Value), null, 2)),
+  'json.marshal_with_options': b(2, (a) => toJsonText(toJson(a[0] as Value, true), 2)),
   'json.unmarshal': b(1, (a) => jsonUnmarshal(str(a, 0))),
   'json.is_valid': b(1, (a) => {
     if (typeof a[0] !== 'string') return false;
@@ -59,10 +60,10 @@ export const ENCODING: Table = {
       return false;
     }
   }),
-  'yaml.marshal': b(1, (a) => YAML.stringify(toJson(a[0] as Value))),
+  'yaml.marshal': b(1, (a) => YAML.stringify(toJson(a[0] as Value, true))),
   'yaml.unmarshal': b(1, (a) => {
     try {
-      return fromJson(YAML.parse(str(a, 0)) ?? null);
+      return fromJson(YAML.parse(str(a, 0), { intAsBigInt: true }) ?? null);
     } catch (e) {
       if (e instanceof BuiltinError) throw e;
       throw new BuiltinError('yaml.unmarshal: invalid YAML');

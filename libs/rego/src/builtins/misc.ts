@@ -1,4 +1,5 @@
 /** Small builtin groups: units, semver, uuid, trace. */
+import { normBig } from '../numeric.js';
 import { randomUUID } from 'node:crypto';
 import type { Value } from '../value.js';
 import { objectOf } from '../value.js';
@@ -14,17 +15,50 @@ const DECIMAL: Record<string, number> = {
 const BINARY: Record<string, number> = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50, e: 2 ** 60, z: 2 ** 70, y: 2 ** 80 };
 const NUM = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/;
 
-function splitUnits(raw: string): { n: number; suffix: string } | undefined {
+function splitUnits(raw: string): { n: number; text: string; suffix: string } | undefined {
   if (/\s/.test(raw)) throw new BuiltinError('spaces not allowed in resource string');
   const s = raw.replace(/^"(.*)"$/, '$1');
   const m = NUM.exec(s);
   if (!m) return undefined;
-  return { n: Number(m[0]), suffix: s.slice(m[0].length) };
+  return { n: Number(m[0]), text: m[0], suffix: s.slice(m[0].length) };
+}
+
+/**
+ * text * factor exactly when the result is an integer beyond 2^53 (OPA computes units with
+ * big numbers: "100E" is 100000000000000000000, not 1e20 rounded); undefined otherwise.
+ */
+function exactBig(text: string, factor: bigint, round: boolean): Value | undefined {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) return undefined;
+  const frac = m[3] ?? '';
+  const exp = Number(m[4] ?? 0) - frac.length;
+  let n = BigInt((m[1] ?? '') + ((m[2] ?? '') + frac || '0')) * factor;
+  if (exp >= 0) n *= 10n ** BigInt(exp);
+  else {
+    const d = 10n ** BigInt(-exp);
+    if (n % d !== 0n && !round) return undefined;
+    n = (n + (round ? d / 2n : 0n)) / d;
+  }
+  const v = normBig(n);
+  return typeof v === 'bigint' ? v : undefined;
+}
+
+function bigFactor(f: number): bigint | undefined {
+  if (f < 1) return undefined;
+  for (let k = 0; k <= 100; k += 10) if (f === 2 ** k) return 1n << BigInt(k);
+  return 10n ** BigInt(Math.round(Math.log10(f)));
 }
 
 function scale(n: number, factor: number): number {
   // Multiply or divide so that results such as 1e-3 are the nearest double, as in decimal math.
   return factor >= 1 ? n * factor : n / Math.round(1 / factor);
+}
+
+/** The exact big integer for results beyond 2^53, else undefined (the double path is exact enough). */
+function big(p: { n: number; text: string }, f: number, round: boolean): Value | undefined {
+  if (Math.abs(p.n * f) < 2 ** 53) return undefined;
+  const bf = bigFactor(f);
+  return bf === undefined ? undefined : exactBig(p.text, bf, round);
 }
 
 const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
@@ -105,25 +139,25 @@ export const MISC: Table = {
   'units.parse': b(1, (a) => {
     const p = splitUnits(str(a, 0));
     if (!p) throw new BuiltinError('could not parse units', false, true);
-    if (p.suffix === '') return p.n;
+    if (p.suffix === '') return big(p, 1, false) ?? p.n;
     const bin = /^([a-zA-Z])i$/i.exec(p.suffix);
     if (bin) {
       const f = BINARY[(bin[1] as string).toLowerCase()];
-      if (f !== undefined) return p.n * f;
+      if (f !== undefined) return big(p, f, false) ?? p.n * f;
     }
     const f = DECIMAL[p.suffix];
     if (f === undefined) throw new BuiltinError(`unknown unit suffix ${p.suffix}`, false, true);
-    return scale(p.n, f);
+    return big(p, f, false) ?? scale(p.n, f);
   }),
   'units.parse_bytes': b(1, (a) => {
     const p = splitUnits(str(a, 0));
     if (!p) throw new BuiltinError('could not parse bytes', false, true);
     const suf = p.suffix.toLowerCase().replace(/b$/, '');
-    if (suf === '') return Math.round(p.n);
+    if (suf === '') return big(p, 1, true) ?? Math.round(p.n);
     const bin = /^([a-z])i$/.exec(suf);
     const f = bin ? BINARY[bin[1] as string] : suf.length === 1 ? ({ k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15, e: 1e18, z: 1e21, y: 1e24, r: 1e27, q: 1e30 } as Record<string, number>)[suf] : undefined;
     if (f === undefined) throw new BuiltinError(`unknown byte unit ${p.suffix}`, false, true);
-    return Math.round(p.n * f);
+    return big(p, f, true) ?? Math.round(p.n * f);
   }),
   'semver.is_valid': b(1, (a) => SEMVER.test(str(a, 0))),
   'semver.compare': b(2, (a) => semverCmp(str(a, 0), str(a, 1))),

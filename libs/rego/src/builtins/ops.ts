@@ -2,19 +2,23 @@
 import type { Value } from '../value.js';
 import { compare, equal, RObject, RSet } from '../value.js';
 import { formatPrint } from '../format.js';
-import { num, set } from './check.js';
+import { numeric, set } from './check.js';
+import type { Num } from '../numeric.js';
+import { add, div, mul, rem, sub } from '../numeric.js';
 import { b, BuiltinError } from './types-api.js';
-import type { Table } from './types-api.js';
+import type { BuiltinCtx, Table } from './types-api.js';
 
-function arith(name: string, f: (x: number, y: number) => number): (a: Value[]) => Value {
-  return (a) => {
+const isNum = (v: Value): v is Num => typeof v === 'number' || typeof v === 'bigint';
+
+function arith(name: string, f: (x: Num, y: Num, ieee: boolean) => Num): (a: Value[], ctx: BuiltinCtx) => Value {
+  return (a, ctx) => {
     const x = a[0] as Value;
     const y = a[1] as Value;
-    if (typeof x !== 'number' || typeof y !== 'number') {
-      const got = typeof x !== 'number' ? x : y;
+    if (!isNum(x) || !isNum(y)) {
+      const got = !isNum(x) ? x : y;
       throw new BuiltinError(`\`${name}\` expects numeric argument. Got \`${formatPrint(got, false)}\` instead`);
     }
-    return f(x, y);
+    return f(x, y, ctx.ieee);
   };
 }
 
@@ -34,26 +38,28 @@ export const OPS: Table = {
   lte: b(2, (a) => compare(a[0] as Value, a[1] as Value) <= 0),
   gt: b(2, (a) => compare(a[0] as Value, a[1] as Value) > 0),
   gte: b(2, (a) => compare(a[0] as Value, a[1] as Value) >= 0),
-  plus: b(2, arith('add', (x, y) => x + y)),
-  minus: b(2, (a) => {
+  plus: b(2, arith('add', add)),
+  minus: b(2, (a, ctx) => {
     const x = a[0] as Value;
     const y = a[1] as Value;
     if (x instanceof RSet && y instanceof RSet) return RSet.of(x.sorted().filter((e) => !y.has(e)));
-    return arith('sub', (p, q) => p - q)(a);
+    return arith('sub', sub)(a, ctx);
   }),
-  mul: b(2, arith('mul', (x, y) => x * y)),
-  div: b(2, (a) => {
+  mul: b(2, arith('mul', mul)),
+  div: b(2, (a, ctx) => {
     const y = a[1] as Value;
     if (y === 0) throw new BuiltinError('divide by zero');
-    return arith('div', (p, q) => p / q)(a);
+    return arith('div', div)(a, ctx);
   }),
   rem: b(2, (a) => {
-    const x = num(a, 0);
-    const y = num(a, 1);
-    if (!Number.isSafeInteger(x) || !Number.isSafeInteger(y)) throw new BuiltinError('modulo on floating-point number');
+    const x = numeric(a, 0);
+    const y = numeric(a, 1);
+    // An integral double beyond 2^53 (a literal like 1e16) is a float, as in regorus.
+    if ((typeof x === 'number' && !Number.isSafeInteger(x)) || (typeof y === 'number' && !Number.isSafeInteger(y))) {
+      throw new BuiltinError('modulo on floating-point number');
+    }
     if (y === 0) throw new BuiltinError('modulo by zero');
-    const r = x % y;
-    return Object.is(r, -0) ? 0 : r;
+    return rem(x, y);
   }),
   and: b(2, (a) => {
     const x = set(a, 0);

@@ -19,12 +19,15 @@ function bad(verb: string, v: Value): string {
   return `%!${verb}(${typeName(v)}=${formatPrint(v, true)})`;
 }
 
-function one(verb: string, v: Value, prec: number | undefined, plus: boolean): string {
+function one(verb: string, arg: Value, prec: number | undefined, plus: boolean): string {
+  // Float verbs print big integers as doubles (Go would too after float64 conversion).
+  const v = typeof arg === 'bigint' && 'fFeg'.includes(verb) ? Number(arg) : arg;
   switch (verb) {
     case 'v':
     case 's':
       return formatPrint(v, true);
     case 'd':
+      if (typeof v === 'bigint') return (plus && v >= 0n ? '+' : '') + String(v);
       if (typeof v !== 'number' || !Number.isInteger(v)) return bad(verb, v);
       return (plus && v >= 0 ? '+' : '') + formatNumber(v);
     case 'f':
@@ -41,15 +44,15 @@ function one(verb: string, v: Value, prec: number | undefined, plus: boolean): s
     case 'x':
     case 'X': {
       let s: string;
-      if (typeof v === 'number' && Number.isInteger(v)) s = v.toString(16);
+      if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) s = v.toString(16);
       else if (typeof v === 'string') s = Buffer.from(v, 'utf8').toString('hex');
       else return bad(verb, v);
       return verb === 'X' ? s.toUpperCase() : s;
     }
     case 'o':
-      return typeof v === 'number' && Number.isInteger(v) ? '0O' + v.toString(8) : bad(verb, v);
+      return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)) ? '0O' + v.toString(8) : bad(verb, v);
     case 'b':
-      return typeof v === 'number' && Number.isInteger(v) ? v.toString(2) : bad(verb, v);
+      return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v)) ? v.toString(2) : bad(verb, v);
     case 'q':
       return typeof v === 'string' ? JSON.stringify(v) : bad(verb, v);
     case 't':

@@ -1,7 +1,7 @@
 /** String builtins (Go semantics: indices count code points, as OPA does). */
 import type { Value } from '../value.js';
 import { RSet } from '../value.js';
-import { arr, coll, fail, int, num, str } from './check.js';
+import { arr, coll, fail, int, numeric, str } from './check.js';
 import { sprintf } from './sprintf.js';
 import { b, BuiltinError } from './types-api.js';
 import type { Table } from './types-api.js';
@@ -100,9 +100,12 @@ export const STRINGS: Table = {
     return (len < 0 ? cps.slice(start) : cps.slice(start, start + len)).join('');
   }),
   format_int: b(2, (a) => {
-    const n = num(a, 0);
+    const n = numeric(a, 0);
     const base = int(a, 1);
     if (![2, 8, 10, 16].includes(base)) fail('expects base to be one of 2, 8, 10, 16');
-    return Math.trunc(n).toString(base);
+    // Exact digits for big integers and for doubles beyond 2^53 (toString would use an exponent).
+    if (typeof n === 'bigint') return n.toString(base);
+    const t = Math.trunc(n);
+    return Number.isSafeInteger(t) || !Number.isFinite(t) ? t.toString(base) : BigInt(t).toString(base);
   }),
 };

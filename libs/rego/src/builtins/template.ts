@@ -123,7 +123,7 @@ function truthy(v: Value | undefined): boolean {
 function goText(v: Value | undefined): string {
   if (v === undefined || v === null) return '<no value>';
   if (typeof v === 'string') return v;
-  if (typeof v === 'number') return formatNumber(v);
+  if (typeof v === 'number' || typeof v === 'bigint') return formatNumber(v);
   if (typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return '[' + v.map(goText).join(' ') + ']';
   if (v instanceof RSet) return '[' + v.sorted().map(goText).join(' ') + ']';

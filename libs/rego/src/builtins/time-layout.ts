@@ -1,4 +1,5 @@
 /** Go reference-time layouts ("2006-01-02T15:04:05Z07:00") for time.format and time.parse_ns. */
+import { normBig } from '../numeric.js';
 import { BuiltinError } from './types-api.js';
 
 export interface Wall {
@@ -103,7 +104,7 @@ export function formatLayout(w: Wall, layout: string): string {
 }
 
 /** Parses `value` with a Go layout; returns ns since the epoch. */
-export function parseLayout(layout: string, value: string): number {
+export function parseLayout(layout: string, value: string): number | bigint {
   const f = { year: 1, month: 1, day: 1, hour: 0, minute: 0, second: 0, nanos: 0, off: 0, pm: undefined as boolean | undefined };
   let i = 0;
   const bad = (): never => {
@@ -167,5 +168,5 @@ export function parseLayout(layout: string, value: string): number {
   if (i !== value.length) bad();
   if (f.pm !== undefined) f.hour = (f.hour % 12) + (f.pm ? 12 : 0);
   const ms = Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute, f.second) - f.off * 60000;
-  return ms * 1e6 + f.nanos;
+  return normBig(BigInt(ms) * 1000000n + BigInt(f.nanos));
 }

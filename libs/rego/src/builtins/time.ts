@@ -3,6 +3,7 @@
  * values are rounded to whole microseconds when split into fields).
  */
 import type { Value } from '../value.js';
+import { normBig } from '../numeric.js';
 import { formatPrint } from '../format.js';
 import { fail, int, str } from './check.js';
 import { formatLayout, parseLayout } from './time-layout.js';
@@ -13,7 +14,7 @@ import type { Table } from './types-api.js';
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const MAX_NS = 9.223372036854776e18;
 
-export function parseRfc3339(s: string): number {
+export function parseRfc3339(s: string): number | bigint {
   const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(s);
   if (!m) throw new BuiltinError(`parsing time ${JSON.stringify(s)} as RFC3339 failed`);
   const [, y, mo, d, h, mi, se, frac, tz] = m as unknown as string[];
@@ -23,7 +24,8 @@ export function parseRfc3339(s: string): number {
     ms -= sign * (Number((tz as string).slice(1, 3)) * 60 + Number((tz as string).slice(4, 6))) * 60000;
   }
   const fracNs = frac ? Number((frac.slice(1) + '000000000').slice(0, 9)) : 0;
-  return ms * 1e6 + fracNs;
+  // Exact ns (beyond 2^53 since 1970-04-15), as OPA's int64.
+  return normBig(BigInt(ms) * 1000000n + BigInt(fracNs));
 }
 
 /** Splits ns into whole ms since epoch and the ns remainder (0..999999). */
@@ -78,13 +80,13 @@ export function wallOf(ns: number, tz: string): Wall {
 
 function nsArg(a: Value[], i: number, extra = false): { ns: number; tz: string; layout: string | undefined } {
   const v = a[i] as Value;
-  if (typeof v === 'number') return { ns: v, tz: 'UTC', layout: undefined };
-  if (Array.isArray(v) && typeof v[0] === 'number' && (v.length === 2 || (extra && v.length === 3))) {
+  if (typeof v === 'number' || typeof v === 'bigint') return { ns: Number(v), tz: 'UTC', layout: undefined };
+  if (Array.isArray(v) && (typeof v[0] === 'number' || typeof v[0] === 'bigint') && (v.length === 2 || (extra && v.length === 3))) {
     const tz = v[1];
     if (typeof tz !== 'string') return fail(`expects 2nd element of \`ns\` to be a \`string\`. Got \`${formatPrint(tz as Value, false)}\` instead`);
     const layout = v[2];
     if (layout !== undefined && typeof layout !== 'string') return fail(`expects 3rd element of \`ns\` to be a \`string\`. Got \`${formatPrint(layout, false)}\` instead`);
-    return { ns: v[0], tz, layout };
+    return { ns: Number(v[0]), tz, layout };
   }
   return fail(`expects \`ns\` to be a \`number\` or \`array[number, string]\`. Got \`${formatPrint(v, false)}\` instead`);
 }
@@ -117,7 +119,7 @@ function daysIn(year: number, month: number): number {
 }
 
 export const TIME: Table = {
-  'time.now_ns': b(0, (_a, ctx) => Number(ctx.nowNs)),
+  'time.now_ns': b(0, (_a, ctx) => normBig(ctx.nowNs)),
   'time.parse_rfc3339_ns': b(1, (a) => parseRfc3339(str(a, 0))),
   'time.parse_ns': b(2, (a) => parseLayout(str(a, 0), str(a, 1))),
   'time.parse_duration_ns': b(1, (a) => parseDuration(str(a, 0))),
@@ -152,9 +154,9 @@ export const TIME: Table = {
     const t = new Date(ms);
     const nd = Date.UTC(t.getUTCFullYear() + y, t.getUTCMonth() + mo, t.getUTCDate() + d, t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds(), t.getUTCMilliseconds());
     if (!Number.isFinite(nd)) return undefined;
-    const out = Number(BigInt(nd) * 1000000n + BigInt(sub));
-    if (!Number.isFinite(out) || Math.abs(out) > MAX_NS) return undefined;
-    return out;
+    const out = BigInt(nd) * 1000000n + BigInt(sub);
+    if (Math.abs(Number(out)) > MAX_NS) return undefined;
+    return normBig(out);
   }),
   'time.diff': b(2, (a) => {
     const x = nsArg(a, 0);

@@ -6,6 +6,8 @@ export interface BuiltinCtx {
   strict: boolean;
   /** Per-evaluation memo for builtins that must be stable within one query (uuid, rand). */
   memo: Map<string, Value>;
+  /** Non-integer arithmetic as IEEE doubles (regorus) instead of OPA's big.Float. */
+  ieee: boolean;
 }
 
 export interface Builtin {

@@ -7,7 +7,7 @@ import type { Table } from './types-api.js';
 const is = (p: (v: Value) => boolean) => b(1, (a) => p(a[0] as Value));
 
 export const TYPES: Table = {
-  is_number: is((v) => typeof v === 'number'),
+  is_number: is((v) => typeof v === 'number' || typeof v === 'bigint'),
   is_string: is((v) => typeof v === 'string'),
   is_boolean: is((v) => typeof v === 'boolean'),
   is_array: is((v) => Array.isArray(v)),

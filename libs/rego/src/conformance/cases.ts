@@ -108,7 +108,8 @@ function runCase(c: YamlCase): { ok: boolean; why: string } {
   let prints: string[] = [];
   let err: Error | undefined;
   try {
-    const policy = compile(c.modules.map((source, i) => ({ path: `rego_${i}`, source })), { regoVersion: 'v0', strictBuiltinErrors: c.strict !== false, ...timerOptions(c) });
+    // The corpus records regorus' answers: doubles for non-integer arithmetic (OPA: big.Float).
+    const policy = compile(c.modules.map((source, i) => ({ path: `rego_${i}`, source })), { regoVersion: 'v0', decimals: 'ieee', strictBuiltinErrors: c.strict !== false, ...timerOptions(c) });
     for (const input of many(c.input) ?? [c.input]) {
       const r = policy.evaluate(c.query, input, c.data);
       got.push(...r.results);
@@ -123,7 +124,7 @@ function runCase(c: YamlCase): { ok: boolean; why: string } {
   }
   if (err) return { ok: false, why: `unexpected error: ${err.message}` };
   const wants = c.want_result === undefined ? [] : (many(c.want_result) ?? [c.want_result]);
-  const want = wants.map(expected).filter((x): x is Value => x !== undefined).map(toJson);
+  const want = wants.map(expected).filter((x): x is Value => x !== undefined).map((x) => toJson(x));
   if (!isDeepStrictEqual(got, want)) return { ok: false, why: `got ${JSON.stringify(got)} want ${JSON.stringify(want)}` };
   if (c.want_prints && !isDeepStrictEqual(prints, c.want_prints)) return { ok: false, why: `prints ${JSON.stringify(prints)}` };
   return { ok: true, why: '' };
@@ -180,7 +181,7 @@ export function runKataCases(regorusDir: string): CaseResult[] {
     const dir = path.join(dataDir, name);
     if (!statSync(dir).isDirectory()) continue;
     const rel = `tests/kata/data/${name}/policy.rego`;
-    const policy = compile([{ path: rel, source: readFileSync(path.join(regorusDir, rel), 'utf8') }], { regoVersion: 'v0' });
+    const policy = compile([{ path: rel, source: readFileSync(path.join(regorusDir, rel), 'utf8') }], { regoVersion: 'v0', decimals: 'ieee' });
     const outputs = JSON.parse(readFileSync(path.join(dir, 'outputs.json'), 'utf8')) as unknown[];
     const prints = JSON.parse(readFileSync(path.join(dir, 'prints.json'), 'utf8')) as string[][];
     kataRequests(readFileSync(path.join(dir, 'inputs.txt'), 'utf8')).forEach((req, i) => {
