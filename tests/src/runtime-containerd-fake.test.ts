@@ -98,6 +98,13 @@ test('fake: ctr run streams stdout/stderr and returns the exit code; nothing is 
   assert.equal(existsSync(vmDir('ctr1')), false);
 });
 
+test('fake: stdin flows from ctr through the FIFO and WriteStdin; the writer closing ends it', async () => {
+  const r = await ctd.ctr(['run', '--rm', '--runtime', 'io.containerd.kata-cc.v2', '--runtime-config-path', path.join(tmp, 'fake.toml'),
+    '--annotation', `io.kubernetes.cri.image-name=${bb}`, bb, 'ctr-stdin', 'sh', '-c', 'read a; read b; echo "got $a+$b"; cat; echo eof'], { input: 'one\ntwo\nrest\n', timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'got one+two\nrest\neof\n');
+});
+
 test('fake: ctr run without an image annotation fails with a clear error (no host rootfs sharing)', async () => {
   const r = await ctd.ctr(['run', '--rm', '--runtime', 'io.containerd.kata-cc.v2', '--runtime-config-path', path.join(tmp, 'fake.toml'), bb, 'ctr2', 'true'], { timeoutMs: 60_000 });
   assert.notEqual(r.code, 0);

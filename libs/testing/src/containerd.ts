@@ -103,6 +103,19 @@ ${mirror}`;
   const namespace = o.namespace ?? 'kcc-test';
   const run = promisify(execFile);
   const ctr: TestContainerd['ctr'] = async (args, opts = {}) => {
+    if (opts.input !== undefined) {
+      // execFile has no stdin input: spawn, write, end
+      return new Promise((resolve) => {
+        const c = spawn(ctrBin, ['--address', socket, '--namespace', namespace, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+        c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+        const t = setTimeout(() => c.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+        c.on('exit', (code) => { clearTimeout(t); resolve({ stdout, stderr, code: code ?? 1 }); });
+        c.stdin.end(opts.input);
+      });
+    }
     try {
       const r = await run(ctrBin, ['--address', socket, '--namespace', namespace, ...args], { timeout: opts.timeoutMs ?? 120_000, encoding: 'utf8' });
       return { stdout: r.stdout, stderr: r.stderr, code: 0 };

@@ -37,6 +37,8 @@ export class ShimProcess {
   #resolveExited!: () => void;
   #io: OpenedStdio = {};
   #stdinChain: Promise<void> = Promise.resolve();
+  #stdinSocket: import('node:net').Socket | undefined;
+  #stdinClosed = false;
   #pumps: Promise<void>[] = [];
 
   constructor(containerId: string, execId: string, stdio: StdioPaths) {
@@ -76,14 +78,19 @@ export class ShimProcess {
     };
     this.#pumps = [pump('ReadStdout', this.#io.stdout)];
     if (!this.stdio.terminal) this.#pumps.push(pump('ReadStderr', this.#io.stderr));
-    const stdin = this.#io.stdin;
-    if (stdin) {
-      stdin.on('data', (d: Buffer) => {
-        stdin.pause();
-        this.#stdinChain = this.#stdinChain
-          .then(() => agent.call('WriteStdin', { ...ids, data: d }).then(() => undefined))
-          .catch((err: unknown) => log.debug({ err }, 'WriteStdin failed'))
-          .finally(() => stdin.resume());
+    if (this.#io.stdin) {
+      void this.#io.stdin.then((stdin) => {
+        if (!stdin) return;
+        this.#stdinSocket = stdin;
+        stdin.on('data', (d: Buffer) => {
+          stdin.pause();
+          this.#stdinChain = this.#stdinChain
+            .then(() => agent.call('WriteStdin', { ...ids, data: d }).then(() => undefined))
+            .catch((err: unknown) => log.debug({ err }, 'WriteStdin failed'))
+            .finally(() => stdin.resume());
+        });
+        // The writer closed the FIFO (ctr at the end of its input): the process sees EOF.
+        stdin.on('end', () => { void this.closeStdin(agent).catch(() => undefined); });
       });
     }
     void (async () => {
@@ -112,8 +119,11 @@ export class ShimProcess {
 
   /** CloseIO: stdin ends after the writes already queued. */
   async closeStdin(agent: AgentClient): Promise<void> {
-    this.#io.stdin?.destroy();
+    if (this.#stdinClosed) return;
+    this.#stdinClosed = true;
+    this.#io.cancelStdin?.();
     await this.#stdinChain;
+    this.#stdinSocket?.destroy();
     if (this.status === 'running') await agent.call('CloseStdin', { container_id: this.containerId, exec_id: this.execId });
   }
 

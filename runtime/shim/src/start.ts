@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -60,10 +60,13 @@ export async function startShim(f: ShimFlags, bundle: string, stdin: Buffer, ent
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
   const configPath = configPathFromStdin(stdin);
   const args = [entry, '-namespace', f.namespace, '-address', f.address, '-publish-binary', f.publishBinary, '-id', f.id, ...(f.debug ? ['-debug'] : [])];
+  // KATA_CC_SHIM_STDERR=<file>: keep the server's own stderr (Node crashes before logging).
+  const errFile = process.env['KATA_CC_SHIM_STDERR'];
+  const errFd = errFile ? openSync(errFile, 'a', 0o600) : 'ignore';
   const child = spawn(process.execPath, args, {
     cwd: bundle,
     detached: true,
-    stdio: ['ignore', 'ignore', 'ignore', fd],
+    stdio: ['ignore', 'ignore', errFd, fd],
     env: { ...process.env, ...(configPath ? { KATA_CONF_FILE: configPath } : {}) },
   });
   await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });

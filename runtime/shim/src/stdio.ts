@@ -1,4 +1,4 @@
-import { constants, openSync, closeSync } from 'node:fs';
+import { constants, open, openSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import { KccError } from '@kata-cc/errors';
 
@@ -16,7 +16,10 @@ export interface StdioPaths {
 }
 
 export interface OpenedStdio {
-  stdin?: net.Socket;
+  /** Resolves once a writer opened the stdin FIFO (or undefined when cancelled). */
+  stdin?: Promise<net.Socket | undefined>;
+  /** Unblocks a pending stdin open (nobody ever wrote). */
+  cancelStdin?: () => void;
   stdout?: NodeJS.WritableStream & { destroy(): void };
   stderr?: NodeJS.WritableStream & { destroy(): void };
 }
@@ -48,7 +51,7 @@ function openTarget(uri: string, stream: string): (NodeJS.WritableStream & { des
 export function openStdio(p: StdioPaths): OpenedStdio {
   const out: OpenedStdio = {};
   try {
-    if (p.stdin) out.stdin = openFifo(p.stdin.replace(/^fifo:\/\//, ''), true);
+    if (p.stdin) Object.assign(out, openStdinFifo(p.stdin.replace(/^fifo:\/\//, '')));
     const so = openTarget(p.stdout, 'stdout');
     if (so) out.stdout = so;
     // A terminal has only stdout; with file:// both streams share the one file.
@@ -62,8 +65,38 @@ export function openStdio(p: StdioPaths): OpenedStdio {
   }
 }
 
+/**
+ * stdin is opened O_RDONLY *blocking* on the thread pool: it completes when containerd's side
+ * opens the writer, and EOF then means the writer closed (an O_RDWR open would never see EOF, an
+ * O_NONBLOCK one sees a false EOF before the writer arrives). Cancelling opens a writer ourselves
+ * so the pending open returns.
+ */
+function openStdinFifo(path: string): Pick<OpenedStdio, 'stdin' | 'cancelStdin'> {
+  let cancelled = false;
+  const stdin = (async (): Promise<net.Socket | undefined> => {
+    // fs.open (not fs/promises): a plain fd the socket owns; a FileHandle would be closed under it on GC.
+    const fd = await new Promise<number>((resolve, reject) => open(path, constants.O_RDONLY, (err, n) => (err ? reject(err) : resolve(n))));
+    if (cancelled) {
+      closeSync(fd);
+      return undefined;
+    }
+    return new net.Socket({ fd, readable: true, writable: false });
+  })().catch(() => undefined);
+  const cancelStdin = (): void => {
+    if (cancelled) return;
+    cancelled = true;
+    try {
+      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // no pending reader (already opened or already gone)
+    }
+  };
+  return { stdin, cancelStdin };
+}
+
 export function closeStdio(s: OpenedStdio): void {
-  s.stdin?.destroy();
+  s.cancelStdin?.();
+  void s.stdin?.then((sock) => sock?.destroy());
   s.stdout?.destroy();
   s.stderr?.destroy();
 }

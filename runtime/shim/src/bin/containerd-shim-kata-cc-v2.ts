@@ -47,6 +47,9 @@ function bundleLogger(bundle: string, debug: boolean): Logger {
 async function serve(f: ReturnType<typeof parseFlags>): Promise<void> {
   const bundle = process.cwd();
   const log = bundleLogger(bundle, f.debug).child({ id: f.id, namespace: f.namespace });
+  // A crash must leave a trace: stdout/stderr of the server go nowhere.
+  process.on('uncaughtException', (err) => { log.fatal({ err }, 'shim crashed'); process.exit(2); });
+  process.on('unhandledRejection', (err) => { log.fatal({ err }, 'shim crashed (unhandled rejection)'); process.exit(2); });
   const events = new EventPublisher(process.env['TTRPC_ADDRESS'], f.namespace, log);
   const sock = socketPath(socketAddress(f.address, f.namespace, f.id));
   let server: ReturnType<typeof taskServer> | undefined;
