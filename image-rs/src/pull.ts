@@ -204,6 +204,8 @@ function parseConfig(bytes: Buffer, layerCount: number): ImageConfig {
   } catch {
     throw imgError('IMG_CONFIG_INVALID', 'Image config is not JSON');
   }
+  // `null`, arrays and scalars are valid JSON but not a config (c.rootfs would throw a TypeError on null).
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw imgError('IMG_CONFIG_INVALID', 'Image config is not a JSON object');
   const ids = c.rootfs?.diff_ids;
   if (!Array.isArray(ids) || ids.length !== layerCount || !ids.every((d) => typeof d === 'string' && /^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/.test(d))) {
     throw imgError('IMG_CONFIG_INVALID', `Image config rootfs.diff_ids must list one valid digest per layer (${layerCount})`);
