@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Rego engine benchmark (@kata-cc/rego): every recorded agent request of the kata conformance
 // cases (genpolicy policies), each policy compiled once, evaluated in rounds; plus compile
-// time of every policy and of the largest one (large.rego). Writes bench/results/rego.json.
-// Needs `npx tsc -b libs/rego` first. Env: REGO_BENCH_SECONDS (default 3) of timed rounds.
+// time of every policy and of the largest one (large.rego); arithmetic cost per operation for
+// small integers, big integers (bigint) and decimals (OPA big.Float and IEEE). Writes
+// bench/results/rego.json. Needs `npx tsc -b libs/rego` first. Env: REGO_BENCH_SECONDS
+// (default 3) of timed rounds; REGO_BENCH_BASELINE=<path to another build's dist/index.js>
+// runs the same kata rounds on that build too, interleaved round by round, so a before/after
+// comparison sees the same machine load (the result gets a `baseline` block).
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +19,8 @@ if (!existsSync(dist)) {
   process.exit(2);
 }
 const { compile } = await import(dist);
+const baselineDist = process.env.REGO_BENCH_BASELINE;
+const baseline = baselineDist ? (await import(path.resolve(baselineDist))).compile : undefined;
 const regorus = path.join(root, '..', 'shared', 'rego-conformance', 'regorus');
 const dataDir = path.join(regorus, 'tests/kata/data');
 const SECONDS = Number(process.env.REGO_BENCH_SECONDS ?? 3);
@@ -54,16 +60,29 @@ for (const name of readdirSync(dataDir).sort()) {
   const t0 = performance.now();
   for (const [ep, input] of reqs) policy.evaluate(`data.agent_policy.${ep}`, input);
   const coldMs = performance.now() - t0;
-  cases.push({ name, source, policy, reqs, compileMs, coldMs, lines: source.split('\n').length });
+  const basePolicy = baseline?.([{ path: rel, source }], { regoVersion: 'v0' });
+  if (basePolicy) for (const [ep, input] of reqs) basePolicy.evaluate(`data.agent_policy.${ep}`, input);
+  cases.push({ name, source, policy, basePolicy, reqs, compileMs, coldMs, lines: source.split('\n').length });
 }
 
 // Timed rounds over all requests of all cases (like regorus' kata runner, one query = one request).
 let queries = 0;
 let elapsed = 0;
-const cpu0 = process.cpuUsage();
+const base = { queries: 0, ms: 0, cpuUs: 0 };
+let cpuUs = 0;
 const perCase = new Map(cases.map((c) => [c.name, { queries: 0, ms: 0 }]));
 const deadline = performance.now() + SECONDS * 1000;
 while (performance.now() < deadline) {
+  if (baseline) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const c of cases) for (const [ep, input] of c.reqs) c.basePolicy.evaluate(`data.agent_policy.${ep}`, input);
+    base.ms += performance.now() - t0;
+    const c1 = process.cpuUsage(c0);
+    base.cpuUs += c1.user + c1.system;
+    base.queries += cases.reduce((n, c) => n + c.reqs.length, 0);
+  }
+  const roundCpu = process.cpuUsage();
   for (const c of cases) {
     const t0 = performance.now();
     for (const [ep, input] of c.reqs) c.policy.evaluate(`data.agent_policy.${ep}`, input);
@@ -74,10 +93,38 @@ while (performance.now() < deadline) {
     pc.queries += c.reqs.length;
     pc.ms += dt;
   }
+  const rc = process.cpuUsage(roundCpu);
+  cpuUs += rc.user + rc.system;
 }
+const cpuMs = cpuUs / 1000;
 
-const cpu = process.cpuUsage(cpu0);
-const cpuMs = (cpu.user + cpu.system) / 1000;
+/** Cost of one arithmetic operation: a comprehension doing 2 ops per element, minus an empty one. */
+function arithmetic() {
+  const N = 2000;
+  const body = (e) => `package b\nx := sum([(${e}) | i := numbers.range(1, ${N})[_]])\nnone := count([i | i := numbers.range(1, ${N})[_]])\n`;
+  const kinds = {
+    smallIntegers: ['i * 3 + 1', 'opa'],
+    bigIntegers: ['i * 12345678901234567 + 98765432109876543210', 'opa'],
+    decimalsOpa: ['i * 0.5 + 0.1', 'opa'],
+    decimalsIeee: ['i * 0.5 + 0.1', 'ieee'],
+  };
+  const out = {};
+  for (const [name, [expr, decimals]] of Object.entries(kinds)) {
+    const p = compile([{ path: 'b.rego', source: body(expr) }], { decimals });
+    const time = (q) => {
+      const reps = 20;
+      p.evaluate(q);
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) p.evaluate(q);
+      return (performance.now() - t0) / reps;
+    };
+    const ms = time('data.b.x') - time('data.b.none');
+    // 2 ops per element plus one addition by sum.
+    out[name] = { expr, decimals, nsPerOp: Math.max(0, Math.round((ms * 1e6) / (N * 3))) };
+  }
+  return out;
+}
+const arith = arithmetic();
 const largeSource = readFileSync(path.join(dataDir, 'large.rego'), 'utf8');
 const largeCompileMs = compileTime('tests/kata/data/large.rego', largeSource, 5);
 const mem = process.memoryUsage();
@@ -103,6 +150,18 @@ const result = {
       return { name: c.name, policyLines: c.lines, requests: c.reqs.length, compileMs: Number(c.compileMs.toFixed(2)), meanMsPerQuery: Number((pc.ms / pc.queries).toFixed(4)) };
     }),
   },
+  ...(baseline
+    ? {
+        baseline: {
+          dist: path.relative(root, path.resolve(baselineDist)),
+          note: 'the same kata rounds on another build, interleaved round by round with this one (same machine load)',
+          queries: base.queries,
+          meanMsPerQuery: Number((base.ms / base.queries).toFixed(4)),
+          cpuMsPerQuery: Number((base.cpuUs / 1000 / base.queries).toFixed(4)),
+        },
+      }
+    : {}),
+  arithmetic: arith,
   compile: {
     largest: { file: 'tests/kata/data/large.rego', bytes: Buffer.byteLength(largeSource), lines: largeSource.split('\n').length, medianMs: Number(largeCompileMs.toFixed(2)) },
   },
@@ -116,6 +175,8 @@ const result = {
 mkdirSafe(path.join(root, 'bench/results'));
 writeFileSync(path.join(root, 'bench/results/rego.json'), JSON.stringify(result, null, 2) + '\n');
 log(`${queries} queries, ${result.kata.meanMsPerQuery} ms/query (cpu ${result.kata.cpuMsPerQuery} ms), ${result.kata.evaluationsPerSecond} eval/s; large.rego compiles in ${result.compile.largest.medianMs} ms`);
+if (result.baseline) log(`baseline ${result.baseline.dist}: ${result.baseline.meanMsPerQuery} ms/query (cpu ${result.baseline.cpuMsPerQuery} ms)`);
+log(`arithmetic ns/op: ${Object.entries(arith).map(([k, v]) => `${k} ${v.nsPerOp}`).join(', ')}`);
 
 function mkdirSafe(dir) {
   if (!existsSync(dir)) throw new Error(`missing ${dir}`);

@@ -137,3 +137,11 @@ kinds := [lib.f(1), lib.f(9)]`,
   assert.deepEqual(p.evaluate('[k | data.lib.limits[k]]').value, ['cpu', 'mem']);
   assert.deepEqual(p.evaluate('x := data.lib.limits[k]').results, [{ k: 'cpu', x: 2 }, { k: 'mem', x: 4 }]);
 });
+
+test('comprehensions with an operator head (OPA) vs regorus array-of-union forms', () => {
+  const ev = (s: string) => compile(m(`package a\nimport rego.v1\n${s}\n`)).evaluate('data.a.x').value;
+  assert.deepEqual(ev('x := [y + 1 | some y in [1, 2]]'), [2, 3]);
+  assert.deepEqual(ev('x := {y * 3 + 1 | y := [1, 2][_]}'), [4, 7]);
+  // No shared variable: an array holding the set union, as regorus reads it.
+  assert.deepEqual(ev('q := {2}\nx := [q & {1} | {true}]'), [[true]]);
+});

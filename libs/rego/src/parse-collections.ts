@@ -2,6 +2,7 @@
 import { isKccError } from '@kata-cc/errors';
 import type { Literal, Term } from './ast.js';
 import { TermParser } from './parse-term.js';
+import { rgoError } from './errors.js';
 
 export abstract class ExprParser extends TermParser {
   /**
@@ -9,12 +10,17 @@ export abstract class ExprParser extends TermParser {
    * not one (`[x | y, 5]` is an array holding the union `x | y`, as regorus reads it).
    */
   private tryComprBody(head: Term, close: string): Literal[] | undefined {
-    if (head.t === 'call' && head.op && !this.parens.has(head)) return undefined;
+    const opHead = head.t === 'call' && head.op && !this.parens.has(head);
     const save = { pos: this.pos, nest: this.nest, bar: this.stopAtBar };
     try {
       this.pos++;
+      const bodyStart = this.pos;
       const body = this.parseBody(close);
       this.expect(close);
+      // An operator head (`[x + 1 | ...]`) is a comprehension when the body binds a variable
+      // the head uses and is not a `,` list (OPA); otherwise it is regorus' array of a union
+      // (`[q & {1} | {true}]`, `[x - {10} | y, 5 in {5}]`).
+      if (opHead && (this.hasTopComma(bodyStart, this.pos) || !sharesVar(head, body))) throw rgoError('RGO_PARSE', 'not a comprehension');
       return body;
     } catch (e) {
       if (!isKccError(e) || e.code !== 'RGO_PARSE') throw e;
@@ -23,6 +29,18 @@ export abstract class ExprParser extends TermParser {
       this.stopAtBar = save.bar;
       return undefined;
     }
+  }
+
+  private hasTopComma(from: number, to: number): boolean {
+    let depth = 0;
+    for (let i = from; i < to - 1; i++) {
+      const t = this.toks[i];
+      if (!t || t.kind !== 'punct') continue;
+      if ('([{'.includes(t.text)) depth++;
+      else if (')]}'.includes(t.text)) depth--;
+      else if (t.text === ',' && depth === 0) return true;
+    }
+    return false;
   }
 
   protected parseArray(): Term {
@@ -92,4 +110,20 @@ export abstract class ExprParser extends TermParser {
     this.expect(',', '`,` or `}`');
     return { t: 'set', items: [first, ...this.parseList('}')], loc };
   }
+}
+
+function varsOf(node: unknown, out: Set<string>): Set<string> {
+  if (Array.isArray(node)) for (const n of node) varsOf(n, out);
+  else if (node !== null && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (o['t'] === 'var' && typeof o['name'] === 'string') out.add(o['name']);
+    for (const k in o) if (k !== 'loc') varsOf(o[k], out);
+  }
+  return out;
+}
+
+function sharesVar(head: Term, body: Literal[]): boolean {
+  const inBody = varsOf(body, new Set());
+  for (const v of varsOf(head, new Set())) if (v !== '_' && inBody.has(v)) return true;
+  return false;
 }
