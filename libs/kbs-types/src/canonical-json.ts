@@ -6,7 +6,13 @@ import { KccError } from '@kata-cc/errors';
  * (which is what RFC 8785 specifies). Rejects values JSON cannot represent.
  */
 export function canonicalize(value: unknown): string {
-  return write(value);
+  try {
+    return write(value);
+  } catch (e) {
+    // Nesting deep enough to exhaust the stack (JSON.parse accepts it) is refused with the stable code.
+    if (e instanceof RangeError) throw notJson('a value nested too deeply');
+    throw e;
+  }
 }
 
 function write(value: unknown): string {
