@@ -52,6 +52,7 @@ default ListInterfacesRequest := true
 default ListRoutesRequest := true
 default UpdateInterfaceRequest := true
 default UpdateRoutesRequest := true
+default SetGuestDateTimeRequest := true
 default SetPolicyRequest := false
 default ExecProcessRequest := false
 
@@ -327,4 +328,5 @@ test('networking RPCs: ListInterfaces/ListRoutes read the guest network; UpdateI
   const routes = await agent.call<{ Routes: Route[] }>('UpdateRoutes', { routes: { Routes: [{ dest: '10.0.2.0/24', device: 'eth0', scope: 253, family: 0 }, { dest: '', gateway: '10.0.2.2', device: 'eth0', family: 0 }] } });
   assert.ok(routes.Routes.some((r) => r.dest === '' && r.gateway === '10.0.2.2'));
   assert.ok(routes.Routes.some((r) => r.dest === '10.0.2.0/24' && r.device === 'eth0'));
+  await agent.call('SetGuestDateTime', { Sec: Math.floor(Date.now() / 1000), Usec: 0 });
 });

@@ -57,7 +57,8 @@ test('over ttRPC: health, guest details, sandbox state errors with stable codes'
   await assert.rejects(client.call('CreateContainer', { container_id: '../x' }), { code: 'AGENT_INVALID_ID' });
   await assert.rejects(client.call('CreateContainer', { container_id: 'c1', storages: [{ driver: 'virtio-fs', source: 'x', mount_point: path.join(tmp.dir, 'x') }] }), { code: 'AGENT_STORAGE_UNSUPPORTED' });
   await assert.rejects(client.call('WaitProcess', { container_id: 'nope' }), { code: 'AGENT_CONTAINER_NOT_FOUND' });
-  await assert.rejects(client.call('SetGuestDateTime', { Sec: 1 }), { code: 'AGENT_NOT_IMPLEMENTED' });
+  await assert.rejects(client.call('MemHotplugByProbe', {}), { code: 'AGENT_NOT_IMPLEMENTED' });
+  await assert.rejects(client.call('SetGuestDateTime', { Sec: 1 }), /only served inside a guest/);
   await client.call('DestroySandbox', {});
   const { metrics } = await client.call<{ metrics: string }>('GetMetrics', {});
   assert.match(metrics, /kata_agent_requests_total\{method="CreateSandbox",code="AGENT_SANDBOX_EXISTS"\} 1/);

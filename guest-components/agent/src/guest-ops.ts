@@ -59,3 +59,12 @@ export async function reseedRandom(req: Msg): Promise<void> {
   const data = Buffer.from((req['data'] as Buffer | undefined) ?? []);
   if (data.length) await writeFile('/dev/urandom', data);
 }
+
+/** SetGuestDateTime (after a VM resume the guest clock lags): busybox `date -s @<sec>`. */
+export async function setGuestDateTime(req: Msg): Promise<void> {
+  const sec = Number(req['Sec'] ?? 0);
+  if (!Number.isInteger(sec) || sec <= 0) throw agentError('AGENT_INVALID_SPEC', `Invalid time ${String(req['Sec'])}`);
+  const { execFile } = await import('node:child_process');
+  await new Promise<void>((resolve, reject) => execFile('date', ['-u', '-s', `@${sec}`], (err, _o, stderr) =>
+    (err ? reject(agentError('AGENT_INVALID_SPEC', `Cannot set the guest time: ${String(stderr).trim() || err.message}`)) : resolve())));
+}

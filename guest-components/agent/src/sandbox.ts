@@ -47,6 +47,11 @@ export class Sandbox {
     this.#configureGuest = deps.configureGuest === true;
   }
 
+  /** True inside a VM (hostname, DNS and clock are the agent's to set). */
+  get configuresGuest(): boolean {
+    return this.#configureGuest;
+  }
+
   get sandboxId(): string | undefined {
     return this.#sandboxId;
   }

@@ -2,7 +2,7 @@ import { KccError } from '@kata-cc/errors';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { unaryMethod, type AnyMethodDefinition, type CallContext, type TtrpcServer } from '@kata-cc/ttrpc';
 import { agentError } from './errors.js';
-import { copyFile, reseedRandom } from './guest-ops.js';
+import { copyFile, reseedRandom, setGuestDateTime } from './guest-ops.js';
 import { AgentMetrics } from './metrics.js';
 import { addArpNeighbors, listInterfaces, listRoutes, updateInterface, updateRoutes } from './network.js';
 import type { AgentPolicy } from './policy/policy.js';
@@ -50,6 +50,8 @@ export function registerAgentService(server: TtrpcServer, sandbox: Sandbox, poli
     SetPolicy: (r) => policy.replace({ origin: 'SetPolicy', text: String(r['policy'] ?? '') }),
     CopyFile: (r) => copyFile(r),
     ReseedRandomDev: (r) => reseedRandom(r),
+    // Only where the agent manages a guest: never set the clock of a host (tests on a Unix socket).
+    SetGuestDateTime: (r) => { if (!sandbox.configuresGuest) throw agentError('AGENT_NOT_IMPLEMENTED', 'SetGuestDateTime is only served inside a guest'); return setGuestDateTime(r); },
     // All vCPUs and memory are online from boot (TEE configs use static resources).
     OnlineCPUMem: () => undefined,
     GetMetrics: () => metrics.text(),
