@@ -24,7 +24,10 @@ export class PolicyEngine {
     if (hit !== undefined) return hit;
     let policy: Policy;
     try {
-      policy = compile(modules, { regoVersion: 'v1', maxSteps: 1_000_000, timeoutMs: 2000 });
+      // v0 as trustee's regorus reads modules without `import rego.v1`: policies users already
+      // have (`allow { ... }`) keep working, v1 keywords are still understood, and a module
+      // that imports rego.v1 is held to v1's stricter rules.
+      policy = compile(modules, { regoVersion: 'v0', maxSteps: 1_000_000, timeoutMs: 2000 });
     } catch (e) {
       throw new KccError({
         kind: 'INVALID_ARGUMENT',
