@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile, parseJson, toJsonText } from './index.js';
+import { floatOp } from './numeric.js';
 
 /** `x := <expr>` in a v1 module; results as bigint when big. */
 function ev(expr: string, input?: unknown, opts: { decimals?: 'opa' | 'ieee' } = {}): unknown {
@@ -69,4 +70,21 @@ test('decimals: OPA big.Float results by default, IEEE doubles (regorus) on requ
   assert.equal(ev('0.1 + 0.2', undefined, { decimals: 'ieee' }), 0.30000000000000004);
   assert.equal(ev('10 / 4'), 2.5);
   assert.equal(ev('12345678901234567890 / 10'), 1234567890123456789n);
+});
+
+test('the short-decimal fast path gives exactly the big.Float result', () => {
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const sample = (): number => {
+    const digits = 1 + Math.floor(rnd() * 12);
+    const m = Math.floor(rnd() * 10 ** digits) * (rnd() < 0.3 ? -1 : 1);
+    return Number(`${m}e${Math.floor(rnd() * 16) - 10}`);
+  };
+  for (let i = 0; i < 2000; i++) {
+    const x = sample();
+    const y = sample();
+    for (const op of ['+', '-', '*'] as const) {
+      assert.equal(floatOp(x, y, op, false), floatOp(x, y, op, false, false), `${x} ${op} ${y}`);
+    }
+  }
 });
