@@ -124,7 +124,9 @@ export function parseTeePubKey(value: unknown, field = 'tee-pubkey'): TeePubKey 
     if (alg !== 'RSA-OAEP-256' && alg !== 'RSA1_5') fail('KBS_INVALID_TEE_PUBKEY', `Unsupported RSA key algorithm "${alg}"; expected RSA-OAEP-256`, `${field}.alg`);
     return { kty, alg, n: b64url(obj, 'n', field), e: b64url(obj, 'e', field) };
   }
-  return fail('KBS_INVALID_TEE_PUBKEY', `Unsupported key type ${JSON.stringify(kty)}; expected "EC" or "RSA"`, `${field}.kty`);
+  // Names a string kty (bounded) or only the JSON type: stringifying any value would echo (or overflow on) hostile nesting.
+  const shown = typeof kty === 'string' ? JSON.stringify(kty.slice(0, 64)) : kty === null ? 'null' : Array.isArray(kty) ? 'an array' : `a ${typeof kty}`;
+  return fail('KBS_INVALID_TEE_PUBKEY', `Unsupported key type ${shown}; expected "EC" or "RSA"`, `${field}.kty`);
 }
 
 function parseRuntimeData(value: unknown): RuntimeData {
