@@ -5,6 +5,7 @@
  */
 import type { CallTerm, Expr, Literal, RefTerm, Rule, Term, VarTerm } from './ast.js';
 import { BUILTINS } from './builtins/index.js';
+import { objectOf } from './value.js';
 import { rgoError } from './errors.js';
 import type { PNode } from './tree.js';
 import { lookupNode } from './tree.js';
@@ -38,12 +39,15 @@ class Scope {
 export class Resolver {
   nslots = 0;
   private readonly env: ModuleEnv;
+  /** Path of the rule being resolved (rego.metadata.chain names it). */
+  private rulePath: string[] | undefined;
   constructor(env: ModuleEnv) {
     this.env = env;
   }
 
   /** Resolves a rule in place: params, body, head terms, else clauses. */
   rule(rule: Rule): void {
+    this.rulePath = [...this.env.pkg, ...rule.path];
     const scope = new Scope(undefined);
     for (const a of rule.args ?? []) this.declarePattern(a, scope);
     if (rule.args) rule.args = rule.args.map((a) => this.term(a, scope));
@@ -291,6 +295,11 @@ export class Resolver {
       const node = lookupNode(this.env.root, ['data', ...path]);
       if (node?.rules?.kind === 'func') return { ...t, args, target: { kind: 'rule', path, rs: node.rules } };
       if (node?.rules) throw rgoError('RGO_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: could not find function ${t.name} (it is not a function)`);
+    }
+    if (t.name === 'rego.metadata.chain' && args.length === 0 && this.rulePath) {
+      // METADATA annotations are not parsed, so the chain is the active rule's entry alone,
+      // without `annotations` (OPA's answer for an unannotated rule).
+      return { t: 'scalar', v: [objectOf([['path', [...this.rulePath]]])], loc: t.loc };
     }
     const b = BUILTINS.get(t.name);
     if (b === undefined) {

@@ -142,7 +142,7 @@ test('strings.render_template, regex.template_match, graph.*, rego.metadata.*, o
   assert.deepEqual(ev(`graph.reachable(${g}, {"b"})`), ['a', 'b', 'c', 'd']);
   assert.deepEqual(ev(`graph.reachable_paths(${g}, {"a"})`), [['a', 'b', 'c'], ['a', 'b', 'd']]);
   assert.deepEqual(ev('rego.metadata.rule()'), {});
-  assert.deepEqual(ev('rego.metadata.chain()'), []);
+  assert.deepEqual(ev('rego.metadata.chain()'), [{ path: ['t', 'x'] }]);
   const rt = ev('opa.runtime()') as Record<string, unknown>;
   assert.equal(typeof rt['version'], 'string');
   assert.equal((rt['env'] as Record<string, unknown>)['PATH'], process.env['PATH']);
