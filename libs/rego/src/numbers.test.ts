@@ -45,6 +45,8 @@ test('to_number, format_int, numbers.range, units.parse*, json round-trip keep b
   assert.equal(ev('yaml.unmarshal("a: 12345678901234567890").a'), 12345678901234567890n);
   assert.equal(ev('sprintf("%d %v", [12345678901234567890, 12345678901234567890])'), '12345678901234567890 12345678901234567890');
   assert.equal(ev('time.parse_rfc3339_ns("2023-12-24T18:58:45.123456789Z")'), 1703444325123456789n);
+  assert.equal(ev('time.format([time.parse_rfc3339_ns("2023-12-24T18:58:45.123456789Z") + 1, "UTC", "2006-01-02T15:04:05.999999999Z07:00"])'), '2023-12-24T18:58:45.12345679Z');
+  assert.equal(ev('1e21 == 1000000000000000000000'), true);
 });
 
 test('input and data: big integers from parseJson (or bigint values) stay exact; JS numbers behave as before', () => {

@@ -29,9 +29,10 @@ export function parseRfc3339(s: string): number | bigint {
 }
 
 /** Splits ns into whole ms since epoch and the ns remainder (0..999999). */
-function splitNs(ns: number): { ms: number; sub: number } {
-  let big = BigInt(Math.round(ns));
-  if (ns > 2 ** 53 || ns < -(2 ** 53)) big = ((big + 500n) / 1000n) * 1000n;
+function splitNs(ns: number | bigint): { ms: number; sub: number } {
+  // A bigint is exact; a double beyond 2^53 is only good to the microsecond.
+  let big = typeof ns === 'bigint' ? ns : BigInt(Math.round(ns));
+  if (typeof ns === 'number' && (ns > 2 ** 53 || ns < -(2 ** 53))) big = ((big + 500n) / 1000n) * 1000n;
   let ms = big / 1000000n;
   let sub = big % 1000000n;
   if (sub < 0n) {
@@ -60,7 +61,7 @@ function offsetMinutes(ms: number, tz: string): number {
   return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000);
 }
 
-export function wallOf(ns: number, tz: string): Wall {
+export function wallOf(ns: number | bigint, tz: string): Wall {
   const { ms, sub } = splitNs(ns);
   const off = offsetMinutes(ms, tz);
   const d = new Date(ms + off * 60000);
@@ -78,15 +79,15 @@ export function wallOf(ns: number, tz: string): Wall {
   };
 }
 
-function nsArg(a: Value[], i: number, extra = false): { ns: number; tz: string; layout: string | undefined } {
+function nsArg(a: Value[], i: number, extra = false): { ns: number | bigint; tz: string; layout: string | undefined } {
   const v = a[i] as Value;
-  if (typeof v === 'number' || typeof v === 'bigint') return { ns: Number(v), tz: 'UTC', layout: undefined };
+  if (typeof v === 'number' || typeof v === 'bigint') return { ns: v, tz: 'UTC', layout: undefined };
   if (Array.isArray(v) && (typeof v[0] === 'number' || typeof v[0] === 'bigint') && (v.length === 2 || (extra && v.length === 3))) {
     const tz = v[1];
     if (typeof tz !== 'string') return fail(`expects 2nd element of \`ns\` to be a \`string\`. Got \`${formatPrint(tz as Value, false)}\` instead`);
     const layout = v[2];
     if (layout !== undefined && typeof layout !== 'string') return fail(`expects 3rd element of \`ns\` to be a \`string\`. Got \`${formatPrint(layout, false)}\` instead`);
-    return { ns: Number(v[0]), tz, layout };
+    return { ns: v[0] as number | bigint, tz, layout };
   }
   return fail(`expects \`ns\` to be a \`number\` or \`array[number, string]\`. Got \`${formatPrint(v, false)}\` instead`);
 }
