@@ -26,8 +26,10 @@ export function parseRvpsMessage(body: unknown, now = Date.now()): ReferenceValu
   for (const k of Object.keys(m)) {
     if (!['version', 'type', 'payload'].includes(k)) throw bad(`Unknown field "${k}" in the reference value message`);
   }
-  if (m['version'] !== '0.1.0') throw bad(`Unsupported RVPS message version ${JSON.stringify(m['version'])}; expected "0.1.0"`);
-  if (m['type'] !== 'sample') throw bad(`Unsupported reference value type ${JSON.stringify(m['type'])}; only "sample" is supported`);
+  // A bad value is named if it is a string (bounded), else by its type: JSON.stringify overflows on hostile nesting.
+  const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : Array.isArray(v) ? 'an array' : v === null ? 'null' : `a ${typeof v}`);
+  if (m['version'] !== '0.1.0') throw bad(`Unsupported RVPS message version ${shown(m['version'])}; expected "0.1.0"`);
+  if (m['type'] !== 'sample') throw bad(`Unsupported reference value type ${shown(m['type'])}; only "sample" is supported`);
   if (typeof m['payload'] !== 'string') throw bad('Field "payload" must be a base64 string');
   let payload: unknown;
   try {
