@@ -94,7 +94,9 @@ export async function resolveManifest(client: RegistryClient, ref: ImageReferenc
     const index: ImageIndex = { schemaVersion: 2, manifests: manifests.map((m, i) => checkDescriptor(m, `index entry ${i}`)) };
     const chosen = selectPlatform(index, platform);
     if (chosen === undefined) {
-      const have = index.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}` : '?'));
+      // Only string fields are shown: interpolating a hostile (deeply nested) value overflows the stack.
+      const str = (v: unknown): string => (typeof v === 'string' ? v.slice(0, 64) : '?');
+      const have = index.manifests.map((m) => (m.platform ? `${str(m.platform.os)}/${str(m.platform.architecture)}${m.platform.variant ? `/${str(m.platform.variant)}` : ''}` : '?'));
       throw imgError('IMG_PLATFORM_NOT_FOUND', `Image ${ref.repository} has no ${platform.os}/${platform.architecture} manifest (has ${have.join(', ')})`, { available: have });
     }
     const inner = await client.getManifest(ref, chosen.digest, chosen);
