@@ -32,13 +32,32 @@ function edit(doc: Json, path: (string | number)[], action: 'set' | 'delete' | '
   return root;
 }
 
+const DEEP = 'fuzz-deep-nesting:';
+
+function expandDeep(text: string): string {
+  return text.replace(new RegExp(`"${DEEP}(\\d+)"`, 'g'), (_m, d: string) => '['.repeat(Number(d)) + ']'.repeat(Number(d)));
+}
+
+/** `[[[...]]]` nested `depth` times (built iteratively). */
+export function deepArray(depth: number): Json {
+  let v: Json = [];
+  for (let i = 1; i < depth; i++) v = [v];
+  return v;
+}
+
 /** Bytes of a JSON body derived from `valid` (a function so nonces can be fresh per run). */
 export function jsonMutant(valid: Json): fc.Arbitrary<Uint8Array> {
   const ps = paths(valid);
   const text = new Uint8Array(Buffer.from(JSON.stringify(valid)));
+  const value = fc.oneof(
+    { weight: 20, arbitrary: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json> },
+    // Deep nesting (JSON.parse accepts it; a recursive walker may exhaust the stack).
+    // (a placeholder here, expanded in the text: JSON.stringify itself would overflow on it)
+    { weight: 1, arbitrary: fc.constantFrom(5000, 20000).map((d) => `${DEEP}${d}`) },
+  );
   const structural = fc
-    .tuple(fc.nat(ps.length - 1), fc.constantFrom('set', 'delete', 'add') as fc.Arbitrary<'set' | 'delete' | 'add'>, fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>, fc.string({ maxLength: 12 }))
-    .map(([i, action, value, key]) => new Uint8Array(Buffer.from(JSON.stringify(edit(valid, ps[i]!, action, value, key)))));
+    .tuple(fc.nat(ps.length - 1), fc.constantFrom('set', 'delete', 'add') as fc.Arbitrary<'set' | 'delete' | 'add'>, value, fc.string({ maxLength: 12 }))
+    .map(([i, action, value, key]) => new Uint8Array(Buffer.from(expandDeep(JSON.stringify(edit(valid, ps[i]!, action, value, key))))));
   return fc.oneof(
     { weight: 1, arbitrary: fc.constant(text) },
     { weight: 4, arbitrary: structural },
