@@ -6,6 +6,7 @@ import { AdminAuth } from './admin-auth.js';
 import { kbsError, toHttpFailure } from './http-error.js';
 import { KbsCore, type KbsCoreOptions } from './kbs-core.js';
 import { KbsMetrics } from './metrics.js';
+import { AddressRateLimiter } from './rate-limit.js';
 import { parseKbsPath, resourcePath } from './request-path.js';
 
 export interface KbsServerOptions extends Omit<KbsCoreOptions, 'metrics'> {
@@ -14,6 +15,8 @@ export interface KbsServerOptions extends Omit<KbsCoreOptions, 'metrics'> {
   /** Request body limit; the default fits TDX evidence with large event logs. */
   bodyLimitBytes?: number;
   https?: { cert: string | Buffer; key: string | Buffer };
+  /** `POST /kbs/v0/auth` calls allowed per client address per minute (per replica); unset: no rate. */
+  authRatePerMinute?: number;
 }
 
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
@@ -32,6 +35,7 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
   const metrics = new KbsMetrics();
   const core = await KbsCore.create({ ...o, metrics });
   const admin = new AdminAuth(o.adminKeys);
+  const limiter = o.authRatePerMinute === undefined ? undefined : new AddressRateLimiter(o.authRatePerMinute);
   const app = Fastify({
     logger: false,
     bodyLimit: o.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
@@ -64,6 +68,7 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
     // The reason goes to the log (never a secret: messages are written to be safe to show).
     const level = f.code === 'KBS_INTERNAL' ? 'error' : 'warn';
     log[level]({ method: req.method, path: req.url.split('?')[0], status: f.status, code: f.code, err: f.code === 'KBS_INTERNAL' ? String(e) : undefined }, f.body.detail);
+    for (const [k, v] of Object.entries(f.headers ?? {})) void reply.header(k, v);
     return reply.code(f.status).header('content-type', 'application/json').send(JSON.stringify(f.body));
   }
 
@@ -111,6 +116,11 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
       case 'auth': {
         noRest();
         if (m !== 'POST') break;
+        const wait = limiter?.take(req.ip) ?? 0;
+        if (wait > 0) {
+          metrics.authRefused.inc({ reason: 'rate' });
+          throw new KccError({ kind: 'RESOURCE_EXHAUSTED', code: 'KBS_AUTH_RATE_LIMITED', message: `Too many /auth calls from this address; retry in ${wait} s`, details: { retryAfterSeconds: wait } });
+        }
         const { session, challenge } = await core.auth(body(req));
         setCookie(reply, session.id, session.expiresAt);
         return json(reply, challenge);

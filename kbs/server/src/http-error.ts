@@ -30,16 +30,26 @@ export interface HttpFailure {
   body: ErrorInformation;
   /** Stable code for the log line and metrics. */
   code: string;
+  /** Extra response headers (`Retry-After` on 429). */
+  headers?: Record<string, string>;
 }
+
+/** Load-shedding codes: 429 with Retry-After (see README: why not trustee's 401). */
+const TOO_MANY = new Set(['KBS_TOO_MANY_SESSIONS', 'KBS_AUTH_RATE_LIMITED']);
 
 /**
  * THE one mapping from errors to HTTP, as trustee does it: 404 only for InvalidRequestPath and
- * PluginNotFound, 413 for an oversized body (the HTTP layer's own answer), 401 for the rest.
+ * PluginNotFound, 413 for an oversized body (the HTTP layer's own answer), 429 when /auth is
+ * load-shed (session bound, per-address rate), 401 for the rest.
  * Unexpected (non-KccError) failures say only "internal error": no internals leak to clients.
  */
 export function toHttpFailure(e: unknown): HttpFailure {
   if (isKccError(e)) {
     if (e.code === 'KBS_BODY_TOO_LARGE') return { status: 413, code: e.code, body: { type: kbsErrorType('HTTPFailed'), detail: e.message } };
+    if (TOO_MANY.has(e.code)) {
+      const retry = e.details?.['retryAfterSeconds'];
+      return { status: 429, code: e.code, body: { type: kbsErrorType('AttestationError'), detail: e.message }, headers: { 'retry-after': String(typeof retry === 'number' ? retry : 1) } };
+    }
     const tagged = e.details?.['variant'];
     const variant: KbsErrorVariant =
       VARIANT_BY_CODE[e.code] ??

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { KccError } from '@kata-cc/errors';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { parseAttestation, parseJson, parseRequest, parseTeePubKey } from '@kata-cc/kbs-types';
 import type { Challenge, Response, TeePubKey } from '@kata-cc/kbs-types';
@@ -17,11 +18,15 @@ import { encryptToTeeKey } from './jwe.js';
 import type { KbsMetrics } from './metrics.js';
 import type { KbsStore, Session } from './storage/store.js';
 
+export const DEFAULT_MAX_SESSIONS = 10_000;
+
 export interface KbsCoreOptions {
   store: KbsStore;
   /** Dev mode (`--allow-sample`): sample evidence accepted and affirmable. */
   devMode?: boolean;
   sessionTimeoutSeconds?: number;
+  /** Bound on unexpired sessions across all replicas sharing the store (default 10000). */
+  maxSessions?: number;
   tokenLifetimeSeconds?: number;
   /** P-256 PEM; default: one key generated once and kept in the store (shared by replicas). */
   tokenSignerPem?: string;
@@ -36,6 +41,9 @@ export class KbsCore {
   readonly as: AttestationService;
   readonly devMode: boolean;
   readonly #sessionMs: number;
+  readonly #maxSessions: number;
+  /** Live-session count read from the store at most once a second, plus our inserts since. */
+  #liveEstimate = { count: 0, at: 0 };
   readonly #log: Logger;
   readonly #metrics: KbsMetrics | undefined;
 
@@ -44,6 +52,7 @@ export class KbsCore {
     this.as = as;
     this.devMode = o.devMode === true;
     this.#sessionMs = (o.sessionTimeoutSeconds ?? 300) * 1000;
+    this.#maxSessions = o.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.#log = o.logger ?? silentLogger;
     this.#metrics = o.metrics;
   }
@@ -77,12 +86,40 @@ export class KbsCore {
         state: 'authed',
         expiresAt: Date.now() + this.#sessionMs,
       };
-      await this.store.createSession(session);
+      await this.#createBounded(session);
       const extra = request.tee === 'se' ? { 'selected-hash-algorithm': 'sha512' } : '';
       return { session, challenge: { nonce: session.nonce, 'extra-params': extra } };
     } catch (e) {
       throw withVariant(e, 'AttestationError');
     }
+  }
+
+  /**
+   * Stores a session unless `maxSessions` live ones exist. Far below the limit a plain insert
+   * (the count is refreshed once a second); near it, the store's atomic count-and-insert.
+   */
+  async #createBounded(session: Session): Promise<void> {
+    const now = Date.now();
+    if (now - this.#liveEstimate.at >= 1000) {
+      this.#liveEstimate = { count: await this.store.countLiveSessions(now), at: now };
+      this.#metrics?.liveSessions.set(this.#liveEstimate.count);
+    }
+    const near = this.#liveEstimate.count >= this.#maxSessions * 0.9;
+    // SECURITY: unauthenticated callers cannot hold more than maxSessions sessions (DoS bound).
+    const stored = await this.store.createSession(session, near ? { maxLive: this.#maxSessions, now } : undefined);
+    if (!stored) {
+      this.#metrics?.authRefused.inc({ reason: 'max_sessions' });
+      // Expired rows may be what fills the table: sweep now rather than at the next interval.
+      await this.store.deleteExpiredSessions(now);
+      this.#liveEstimate.at = 0;
+      throw new KccError({
+        kind: 'RESOURCE_EXHAUSTED',
+        code: 'KBS_TOO_MANY_SESSIONS',
+        message: `The KBS holds its maximum of ${this.#maxSessions} open handshake sessions; retry later`,
+        details: { variant: 'AttestationError', retryAfterSeconds: Math.max(1, Math.ceil(this.#sessionMs / 10_000)) },
+      });
+    }
+    this.#liveEstimate.count++;
   }
 
   /** `POST /kbs/v0/attest`: checks session and nonce, verifies, stores and returns the token. */

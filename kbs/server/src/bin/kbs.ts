@@ -17,6 +17,8 @@ const program = new Command('kbs')
   .option('--admin-key <file>', 'admin public key: a PEM file (or inline PEM text), Ed25519, EC P-256/P-384 or RSA; repeatable; without it the admin API refuses every call', collect, [])
   .option('--allow-sample', 'DEV MODE: accept and affirm evidence from the "sample" TEE, which proves nothing')
   .option('--session-timeout <seconds>', 'handshake session lifetime (default 300)', toInt)
+  .option('--max-sessions <n>', 'maximum unexpired handshake sessions across replicas (default 10000); /auth beyond it answers 429', toInt)
+  .option('--auth-rate <per-minute>', 'POST /auth calls allowed per client address per minute on this replica (default: no per-address limit); beyond it 429', toInt)
   .option('--token-lifetime <seconds>', 'attestation token lifetime (default 300)', toInt)
   .option('--token-signer-key <file>', 'EC P-256 private key PEM that signs attestation tokens (default: one generated key kept in the storage, shared by replicas)')
   .option('--verifier-config <file>', 'JSON file with per-TEE verifier settings, e.g. {"tdx": {"collateral": "/var/lib/kbs/pcs"}, "snp": {"vcekStoreDir": "..."}}')
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
   program.parse();
   const o = program.opts<{
     listen?: string | undefined; insecureHttp?: boolean; tlsCert?: string | undefined; tlsKey?: string | undefined; storage?: string | undefined;
-    adminKey: string[]; config?: string; allowSample?: boolean; sessionTimeout?: number | undefined; tokenLifetime?: number | undefined;
+    adminKey: string[]; config?: string; allowSample?: boolean; sessionTimeout?: number | undefined; tokenLifetime?: number | undefined; maxSessions?: number; authRate?: number;
     tokenSignerKey?: string | undefined; bodyLimit?: number | undefined; logLevel: string; verifierConfig?: string;
   }>();
   const log = createLogger('kbs', { level: o.logLevel });
@@ -104,6 +106,8 @@ async function main(): Promise<void> {
     adminKeys: o.adminKey.map((f) => (f.trimStart().startsWith('-----BEGIN') ? f : readFileSync(f, 'utf8'))),
     devMode: o.allowSample === true,
     sessionTimeoutSeconds: o.sessionTimeout ?? 300,
+    ...(o.maxSessions === undefined ? {} : { maxSessions: o.maxSessions }),
+    ...(o.authRate === undefined ? {} : { authRatePerMinute: o.authRate }),
     tokenLifetimeSeconds: o.tokenLifetime ?? 300,
     bodyLimitBytes: o.bodyLimit ?? DEFAULT_BODY_LIMIT,
     logger: log,

@@ -13,6 +13,11 @@ export interface Session {
   expiresAt: number;
 }
 
+export interface SessionLimit {
+  maxLive: number;
+  now: number;
+}
+
 export type PolicyKind = 'resource' | 'attestation';
 
 export interface StoredReferenceValue {
@@ -28,7 +33,15 @@ export interface StoredReferenceValue {
 export interface KbsStore {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
 
-  createSession(session: Session): Promise<void>;
+  /**
+   * Stores a new session. With `limit`, atomically refuses (returns false, stores nothing) when
+   * `limit.maxLive` unexpired sessions (expires_at > limit.now) already exist, so unauthenticated
+   * /auth calls cannot grow the table without bound. PostgreSQL may overshoot by at most the
+   * number of concurrent inserts (READ COMMITTED); memory and SQLite are exact.
+   */
+  createSession(session: Session, limit?: SessionLimit): Promise<boolean>;
+  /** Unexpired sessions (expires_at > now). */
+  countLiveSessions(now: number): Promise<number>;
   getSession(id: string): Promise<Session | undefined>;
   /**
    * Moves an unexpired `authed` session to `attested` with `token`, atomically: returns false

@@ -1,4 +1,4 @@
-import type { KbsStore, PolicyKind, Session, StoredReferenceValue } from '../store.js';
+import type { KbsStore, PolicyKind, Session, SessionLimit, StoredReferenceValue } from '../store.js';
 
 /** In-process store for tests and `--storage memory:`; nothing survives a restart. */
 export class MemoryStore implements KbsStore {
@@ -9,8 +9,19 @@ export class MemoryStore implements KbsStore {
   readonly #refs = new Map<string, StoredReferenceValue>();
   readonly #secrets = new Map<string, string>();
 
-  async createSession(s: Session): Promise<void> {
+  async createSession(s: Session, limit?: SessionLimit): Promise<boolean> {
+    // The map size bounds the live count from above: sweep (O(n)) only when it could be over.
+    if (limit !== undefined && this.#sessions.size >= limit.maxLive) {
+      await this.deleteExpiredSessions(limit.now);
+      if (this.#sessions.size >= limit.maxLive) return false;
+    }
     this.#sessions.set(s.id, { ...s });
+    return true;
+  }
+  async countLiveSessions(now: number): Promise<number> {
+    let n = 0;
+    for (const s of this.#sessions.values()) if (s.expiresAt > now) n++;
+    return n;
   }
   async getSession(id: string): Promise<Session | undefined> {
     const s = this.#sessions.get(id);

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { KccError, messageOf } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
 import { schemaSql } from '../schema.js';
-import type { KbsStore, PolicyKind, Session, StoredReferenceValue } from '../store.js';
+import type { KbsStore, PolicyKind, Session, SessionLimit, StoredReferenceValue } from '../store.js';
 
 const NAMES = new Map<string, string>();
 
@@ -57,8 +57,24 @@ export class PostgresStore implements KbsStore {
     return new PostgresStore(pool, sessions);
   }
 
-  async createSession(s: Session): Promise<void> {
-    await this.#sessions.query(PostgresStore.#named('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt]));
+  async createSession(s: Session, limit?: SessionLimit): Promise<boolean> {
+    const values = [s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt];
+    if (limit === undefined) {
+      await this.#sessions.query(PostgresStore.#named('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', values));
+      return true;
+    }
+    // Count and insert in one statement; concurrent inserts may overshoot by the pool size.
+    const r = await this.#sessions.query(
+      PostgresStore.#named(
+        'INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint WHERE (SELECT count(*) FROM kbs_sessions WHERE expires_at > $7::bigint) < $8::bigint',
+        [...values, limit.now, limit.maxLive],
+      ),
+    );
+    return r.rowCount === 1;
+  }
+  async countLiveSessions(now: number): Promise<number> {
+    const r = await this.#sessions.query(PostgresStore.#named('SELECT count(*)::int AS n FROM kbs_sessions WHERE expires_at > $1', [now]));
+    return Number((r.rows[0] as { n: number } | undefined)?.n ?? 0);
   }
   async getSession(id: string): Promise<Session | undefined> {
     const r = await this.#sessions.query(PostgresStore.#named('SELECT id, tee, nonce, state, token, expires_at FROM kbs_sessions WHERE id = $1', [id]));

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { KccError, messageOf } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
 import { schemaSql } from '../schema.js';
-import type { KbsStore, PolicyKind, Session, StoredReferenceValue } from '../store.js';
+import type { KbsStore, PolicyKind, Session, SessionLimit, StoredReferenceValue } from '../store.js';
 
 interface SessionRow {
   id: string;
@@ -46,8 +46,20 @@ export class SqliteStore implements KbsStore {
     }
   }
 
-  async createSession(s: Session): Promise<void> {
-    this.#q('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt);
+  async createSession(s: Session, limit?: SessionLimit): Promise<boolean> {
+    if (limit === undefined) {
+      this.#q('INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt);
+      return true;
+    }
+    // One statement: the count and the insert are atomic (SQLite serializes writers).
+    const r = this.#q(
+      'INSERT INTO kbs_sessions (id, tee, nonce, state, token, expires_at) SELECT ?, ?, ?, ?, ?, ? WHERE (SELECT count(*) FROM kbs_sessions WHERE expires_at > ?) < ?',
+    ).run(s.id, s.tee, s.nonce, s.state, s.token ?? null, s.expiresAt, limit.now, limit.maxLive);
+    return r.changes === 1;
+  }
+  async countLiveSessions(now: number): Promise<number> {
+    const r = this.#q('SELECT count(*) AS n FROM kbs_sessions WHERE expires_at > ?').get(now) as { n: number | bigint };
+    return Number(r.n);
   }
   async getSession(id: string): Promise<Session | undefined> {
     const r = this.#q('SELECT * FROM kbs_sessions WHERE id = ?').get(id) as SessionRow | undefined;
