@@ -55,3 +55,14 @@ test('every containerd.task.v2.Task method of shim.proto has codecs (Checkpoint 
   for (const m of TASK_METHODS) assert.ok(taskMethodCodecs(m).req, m);
   assert.equal(TASK_METHODS.length, 17);
 });
+
+test('Stats: agent CgroupStats become cgroups v1 Metrics that containerd can decode', async () => {
+  const { cgroupsV1Metrics } = await import('./convert.js');
+  const m = cgroupsV1Metrics({ cgroup_stats: { cpu_stats: { cpu_usage: { total_usage: 1234, percpu_usage: [1000, 234], usage_in_kernelmode: 10, usage_in_usermode: 20 } }, memory_stats: { cache: 5, usage: { usage: 4096, max_usage: 8192, failcnt: 0, limit: 1 << 30 } }, pids_stats: { current: 3, limit: 100 } } });
+  const back = codec('io.containerd.cgroups.v1.Metrics').decode(codec('io.containerd.cgroups.v1.Metrics').encode(m)) as { cpu: { usage: { total: number; per_cpu: number[] } }; memory: { usage: { usage: number; limit: number } }; pids: { current: number } };
+  assert.equal(back.cpu.usage.total, 1234);
+  assert.deepEqual([...back.cpu.usage.per_cpu], [1000, 234]);
+  assert.equal(back.memory.usage.usage, 4096);
+  assert.equal(back.memory.usage.limit, 1 << 30);
+  assert.equal(back.pids.current, 3);
+});

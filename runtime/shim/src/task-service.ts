@@ -7,6 +7,8 @@ import { CRI_CONTAINER_TYPE, Sandbox, sandboxDir, toAgentProcess, type SandboxOp
 import type { EventSink } from './events.js';
 import { STATUS, ShimProcess } from './process.js';
 import { codec, timestamp, type Msg } from './protos.js';
+import { agentResources, cgroupsV1Metrics } from './convert.js';
+import { watchSandbox } from './watch.js';
 
 interface Container {
   id: string;
@@ -31,6 +33,8 @@ export interface TaskServiceDeps {
 /** The file in the sandbox bundle that tells `shim delete` where the VM state is. */
 export const BUNDLE_STATE_FILE = 'kata-cc-state.json';
 
+/** Exit status of a process whose start failed (runc reports 255 as well). */
+const EXIT_START_FAILED = 255;
 const notFound = (what: string): KccError => new KccError({ kind: 'NOT_FOUND', code: 'SHIM_NOT_FOUND', message: `${what} not found` });
 
 /**
@@ -110,21 +114,13 @@ export class TaskService {
   }
 
   #watchSandbox(sb: Sandbox): void {
-    void sb.vmExited.then((exit) => {
-      this.#log.warn({ exit: { code: exit.code, signal: exit.signal } }, 'the sandbox VM exited');
-      for (const c of this.#containers.values()) for (const p of [c.init, ...c.execs.values()]) p.markExited(255, this.#onExit);
+    watchSandbox(sb, {
+      onVmExit: (exit) => {
+        this.#log.warn({ exit: { code: exit.code, signal: exit.signal } }, 'the sandbox VM exited');
+        for (const c of this.#containers.values()) for (const p of [c.init, ...c.execs.values()]) p.markExited(255, this.#onExit);
+      },
+      onOom: (containerId) => this.#d.events.publish('/tasks/oom', { container_id: containerId }),
     });
-    // OOM events: GetOOMEvent is a long poll that returns one container id per OOM kill.
-    void (async () => {
-      for (;;) {
-        try {
-          const ev = await sb.agent.call('GetOOMEvent', {}, 0);
-          this.#d.events.publish('/tasks/oom', { container_id: String(ev['container_id'] ?? '') });
-        } catch {
-          return;
-        }
-      }
-    })();
   }
 
   async start(req: Msg): Promise<Msg> {
@@ -244,7 +240,7 @@ export class TaskService {
   }
 
   async pids(): Promise<Msg> {
-    return { processes: [{ pid: this.#pid() }] };
+    return { processes: [{ pid: this.#pid() }] }; // the VMM: guest pids are invisible to the host
   }
 
   async pause(req: Msg): Promise<Msg> {
@@ -278,11 +274,7 @@ export class TaskService {
   async update(req: Msg): Promise<Msg> {
     const id = String(req['id']);
     this.#container(id);
-    const any = req['resources'] as { value?: Buffer } | undefined;
-    const r = JSON.parse(Buffer.from(any?.value ?? Buffer.from('{}')).toString('utf8') || '{}') as { memory?: { limit?: number }; cpu?: { shares?: number; quota?: number; period?: number; cpus?: string } };
-    const resources: Msg = {};
-    if (r.memory?.limit !== undefined) resources['Memory'] = { Limit: r.memory.limit };
-    if (r.cpu) resources['CPU'] = { Shares: r.cpu.shares ?? 0, Quota: r.cpu.quota ?? 0, Period: r.cpu.period ?? 0, Cpus: r.cpu.cpus ?? '' };
+    const resources = agentResources(req['resources'] as { value?: Buffer } | undefined);
     await this.#requireSandbox().agent.call('UpdateContainer', { container_id: id, resources });
     return {};
   }
@@ -292,20 +284,7 @@ export class TaskService {
     const id = String(req['id']);
     this.#container(id);
     const r = await this.#requireSandbox().agent.call('StatsContainer', { container_id: id });
-    const cg = (r['cgroup_stats'] ?? {}) as Record<string, Record<string, Record<string, unknown>>>;
-    const cpu = cg['cpu_stats']?.['cpu_usage'] ?? {};
-    const thr = cg['cpu_stats']?.['throttling_data'] ?? {};
-    const mem = (cg['memory_stats'] ?? {}) as Record<string, unknown>;
-    const mu = (mem['usage'] ?? {}) as Record<string, unknown>;
-    const metrics = {
-      pids: { current: Number(cg['pids_stats']?.['current'] ?? 0), limit: Number(cg['pids_stats']?.['limit'] ?? 0) },
-      cpu: {
-        usage: { total: Number(cpu['total_usage'] ?? 0), kernel: Number(cpu['usage_in_kernelmode'] ?? 0), user: Number(cpu['usage_in_usermode'] ?? 0), per_cpu: (cpu['percpu_usage'] ?? []) as number[] },
-        throttling: { periods: Number(thr['periods'] ?? 0), throttled_periods: Number(thr['throttled_periods'] ?? 0), throttled_time: Number(thr['throttled_time'] ?? 0) },
-      },
-      memory: { cache: Number(mem['cache'] ?? 0), usage: { usage: Number(mu['usage'] ?? 0), max: Number(mu['max_usage'] ?? 0), failcnt: Number(mu['failcnt'] ?? 0), limit: Number(mu['limit'] ?? 0) } },
-    };
-    return { stats: { type_url: 'io.containerd.cgroups.v1.Metrics', value: codec('io.containerd.cgroups.v1.Metrics').encode(metrics) } };
+    return { stats: { type_url: 'io.containerd.cgroups.v1.Metrics', value: codec('io.containerd.cgroups.v1.Metrics').encode(cgroupsV1Metrics(r)) } };
   }
 
   async connect(): Promise<Msg> {
@@ -322,6 +301,3 @@ export class TaskService {
     return {};
   }
 }
-
-/** Exit status of a process whose start failed (runc reports 255 as well). */
-const EXIT_START_FAILED = 255;
