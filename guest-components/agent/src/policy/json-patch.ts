@@ -13,6 +13,11 @@ export function applyJsonPatch(doc: Record<string, unknown>, ops: JsonPatchOp[])
   const out = structuredClone(doc);
   for (const op of ops) {
     const segs = op.path.split('/').slice(1).map(unescape);
+    // SECURITY: paths may carry request fields (genpolicy-style "/pstate/containers/<id>"); walking
+    // "__proto__" would write into Object.prototype for the whole agent, so such keys are refused.
+    if (segs.some((s) => s === '__proto__' || s === 'constructor' || s === 'prototype')) {
+      throw new Error(`policy state patch path ${JSON.stringify(op.path.slice(0, 200))} has a forbidden key`);
+    }
     const last = segs.pop();
     if (last === undefined) continue;
     let cur: Record<string, unknown> | unknown[] = out;
