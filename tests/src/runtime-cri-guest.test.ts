@@ -103,7 +103,7 @@ insecure = true
 '''
 `;
 
-test('real guest: RunPodSandbox boots the VM (initdata disk, pause bundle), a container runs with guest pull, stop and remove leave nothing', async (t) => {
+test('real guest: RunPodSandbox boots the VM (initdata disk, pause bundle), a container runs with guest pull; QEMU killed -> TaskExit; stop and remove leave nothing', async (t) => {
   const cfg = {
     metadata: { name: 'guest-pod', uid: `uid-guest-${Date.now()}`, namespace: 'default', attempt: 0 },
     log_directory: path.join(tmp, 'logs'),
@@ -119,6 +119,7 @@ test('real guest: RunPodSandbox boots the VM (initdata disk, pause bundle), a co
   assert.equal(img.subarray(0, 8).toString(), 'initdata');
   const st = (await cri.call('PodSandboxStatus', { pod_sandbox_id: pod })) as { status: { state: number } };
   assert.equal(st.status.state, 0, 'SANDBOX_READY');
+  let containerId = '';
 
   await t.test('container from a guest-pulled image: output, exit code, ExecSync', async () => {
     await cri.call('PullImage', { image: { image: guestRef } });
@@ -134,6 +135,20 @@ test('real guest: RunPodSandbox boots the VM (initdata disk, pause bundle), a co
     assert.match(Buffer.from(ex.stdout).toString(), /6\.1\.0-\d+-amd64/, 'runs on the guest kernel, not the host');
     const s = (await cri.call('ContainerStatus', { container_id: c.container_id })) as { status: { state: number } };
     assert.equal(s.status.state, CRI_CONTAINER_STATE.RUNNING);
+    containerId = c.container_id;
+  });
+
+  await t.test('fault: QEMU dies under a running container -> TaskExit (255) reaches CRI', async () => {
+    assert.ok(containerId, 'the container subtest ran');
+    process.kill(qemuPid, 'SIGKILL');
+    let st: { state: number; exit_code: number } = { state: -1, exit_code: -1 };
+    for (let i = 0; i < 100; i++) {
+      st = ((await cri.call('ContainerStatus', { container_id: containerId })) as { status: typeof st }).status;
+      if (st.state === CRI_CONTAINER_STATE.EXITED) break;
+      await sleep(200);
+    }
+    assert.equal(st.state, CRI_CONTAINER_STATE.EXITED);
+    assert.equal(st.exit_code, 255);
   });
 
   await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 60_000);
