@@ -63,9 +63,13 @@ function parsePrivateOpts(json: Uint8Array, hmac: Buffer, layer: string): LayerK
 export async function unwrapLayerKey(desc: Descriptor, keys: DecryptionKeys): Promise<LayerKey> {
   const ann = desc.annotations ?? {};
   const layer = desc.digest;
-  const pub = b64json(ann[ENC_PUBOPTS], ENC_PUBOPTS) as { cipher?: string; hmac?: string };
+  const pub = b64json(ann[ENC_PUBOPTS], ENC_PUBOPTS) as { cipher?: unknown; hmac?: unknown } | null;
+  // SECURITY: annotations come from the (untrusted) manifest: shapes are checked before use.
+  if (typeof pub !== 'object' || pub === null || (pub.hmac !== undefined && typeof pub.hmac !== 'string')) {
+    throw imgError('IMG_DECRYPT_ANNOTATION_INVALID', `Encrypted layer annotation ${ENC_PUBOPTS} of ${layer} is not an object with a string hmac`);
+  }
   if (pub.cipher !== 'AES_256_CTR_HMAC_SHA256') {
-    throw imgError('IMG_MEDIA_TYPE_UNSUPPORTED', `Layer ${layer} uses cipher "${String(pub.cipher)}"; only AES_256_CTR_HMAC_SHA256 is supported`);
+    throw imgError('IMG_MEDIA_TYPE_UNSUPPORTED', `Layer ${layer} uses cipher ${typeof pub.cipher === 'string' ? `"${pub.cipher.slice(0, 64)}"` : `of type ${Array.isArray(pub.cipher) ? 'array' : typeof pub.cipher}`}; only AES_256_CTR_HMAC_SHA256 is supported`);
   }
   const hmac = Buffer.from(pub.hmac ?? '', 'base64');
   const tried: { type: string; reason: string }[] = [];
@@ -73,7 +77,14 @@ export async function unwrapLayerKey(desc: Descriptor, keys: DecryptionKeys): Pr
   if (jwe !== undefined) {
     for (const part of jwe.split(',')) {
       const obj = b64json(part, ENC_KEYS_JWE) as JweJson;
-      const { plaintext, failures } = decryptJwe(obj, keys.privateKeys ?? []);
+      let result: ReturnType<typeof decryptJwe>;
+      try {
+        result = decryptJwe(obj, keys.privateKeys ?? []);
+      } catch {
+        // A JWE of the wrong shape (not an object, protected header not JSON, recipients not a list).
+        throw imgError('IMG_DECRYPT_ANNOTATION_INVALID', `Encrypted layer annotation ${ENC_KEYS_JWE} of ${layer} is not a JWE in JSON serialization`);
+      }
+      const { plaintext, failures } = result;
       if (plaintext !== undefined) return parsePrivateOpts(plaintext, hmac, layer);
       for (const f of failures) tried.push({ type: `jwe:${f.alg}`, reason: f.reason });
     }
