@@ -152,14 +152,15 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
         break;
       }
       case 'resource-policy': {
-        noRest();
         await admin.check(req.headers.authorization);
+        if (m === 'GET' && p.rest.length > 0) return json(reply, await core.getResourcePolicy(p.rest.join('/')));
+        noRest();
         if (m === 'POST') {
           await core.setResourcePolicy(body(req));
           log.info({}, 'resource policy set');
           return reply.code(200).send();
         }
-        if (m === 'GET') return json(reply, await core.getResourcePolicy());
+        if (m === 'GET') return json(reply, await core.listResourcePolicies());
         break;
       }
       case 'attestation-policy': {

@@ -218,9 +218,23 @@ export class KbsCore {
   }
 
   /** `GET /kbs/v0/resource-policy`: `{"resource-policy": "<base64url rego>"}` (default if unset). */
-  async getResourcePolicy(): Promise<Record<string, string>> {
+  /**
+   * `GET /kbs/v0/resource-policy`: exactly trustee's reply, the JSON list of policy ids from
+   * `PolicyEngine::list_policies()`. trustee stores its default under `resource-policy` at start
+   * (overwrite=false), so the list is always `["resource-policy"]`.
+   */
+  async listResourcePolicies(): Promise<string[]> {
+    return [RESOURCE_POLICY_ID];
+  }
+
+  /**
+   * `GET /kbs/v0/resource-policy/<id>` (our extension; trustee ignores the suffix and lists):
+   * `{"id", "policy": base64url Rego}`, the shape of the POST body, so kbs-cli can print the Rego.
+   */
+  async getResourcePolicy(id: string): Promise<{ id: string; policy: string }> {
+    if (id !== RESOURCE_POLICY_ID) throw kbsError('KBS_POLICY_NOT_FOUND', `No resource policy "${id.slice(0, 64)}"; the one policy is "${RESOURCE_POLICY_ID}"`, 'PolicyEngineError', 'NOT_FOUND');
     const stored = await this.store.getPolicy('resource', RESOURCE_POLICY_ID);
-    return { [RESOURCE_POLICY_ID]: Buffer.from(stored ?? DEFAULT_RESOURCE_POLICY).toString('base64url') };
+    return { id, policy: Buffer.from(stored ?? DEFAULT_RESOURCE_POLICY).toString('base64url') };
   }
 
   /** `POST /kbs/v0/attestation-policy` with `{"type":"rego","policy_id","policy"}`. */

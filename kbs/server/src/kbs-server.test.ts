@@ -109,8 +109,16 @@ test('admin API: reference values, attestation policy, resource policy round tri
   const got = await call(`${base}/kbs/v0/reference-value/svn`, 'GET', undefined, await adminHdr());
   assert.deepEqual(got.json(), ['1']);
   assertError(await call(`${base}/kbs/v0/reference-value/nope`, 'GET', undefined, await adminHdr()), 401, 'RvpsError');
-  const pol = await call(`${base}/kbs/v0/resource-policy`, 'GET', undefined, await adminHdr());
-  assert.match(Buffer.from((pol.json() as Record<string, string>)['resource-policy']!, 'base64url').toString(), /package policy/);
+  // trustee: GET lists the policy ids (PolicyEngine::list_policies), a JSON array.
+  const list = await call(`${base}/kbs/v0/resource-policy`, 'GET', undefined, await adminHdr());
+  assert.equal(list.status, 200);
+  assert.equal(list.body, '["resource-policy"]');
+  // Our extension: GET .../resource-policy/<id> gives the Rego as the POST body carries it.
+  const pol = await call(`${base}/kbs/v0/resource-policy/resource-policy`, 'GET', undefined, await adminHdr());
+  assert.equal((pol.json() as Record<string, string>)['id'], 'resource-policy');
+  assert.match(Buffer.from((pol.json() as Record<string, string>)['policy']!, 'base64url').toString(), /package policy/);
+  assertError(await call(`${base}/kbs/v0/resource-policy/other`, 'GET', undefined, await adminHdr()), 401, 'PolicyEngineError', /No resource policy "other"/);
+  assertError(await call(`${base}/kbs/v0/resource-policy/resource-policy`, 'GET'), 401, 'AdminAuthAccess');
   assertError(await call(`${base}/kbs/v0/resource-policy`, 'POST', policyBody('package policy\nallow if {'), await adminHdr()), 401, 'ParsePolicyError');
   assertError(await call(`${base}/kbs/v0/attestation-policy`, 'POST', { policy_id: 'default_cpu' }, await adminHdr()), 401, 'ParsePolicyError');
   assert.equal((await call(`${base}/kbs/v0/resource/default/tmp/1`, 'POST', 'x', { ...(await adminHdr()), 'content-type': 'application/octet-stream' })).status, 200);
