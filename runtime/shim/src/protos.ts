@@ -20,6 +20,7 @@ export function shimProtos(): ReturnType<typeof loadProtos> {
     'containerd/api/services/ttrpc/events/v1/events.proto',
     'containerd/pkg/runtimeoptions/v1/api.proto',
     'containerd/cgroups/stats/v1/metrics.proto',
+    'containerd/api/types/introspection.proto',
   );
   return root;
 }

@@ -66,3 +66,12 @@ test('Stats: agent CgroupStats become cgroups v1 Metrics that containerd can dec
   assert.equal(back.memory.usage.limit, 1 << 30);
   assert.equal(back.pids.current, 3);
 });
+
+test('-info prints a containerd.types.RuntimeInfo protobuf', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const bin = new URL('./bin/containerd-shim-kata-cc-v2.js', import.meta.url).pathname;
+  const out = execFileSync(process.execPath, [bin, '-info'], { input: Buffer.alloc(0) });
+  const info = codec('containerd.types.RuntimeInfo').decode(out) as { name: string; version: { version: string } };
+  assert.equal(info.name, 'io.containerd.kata-cc.v2');
+  assert.match(info.version.version, /^\d+\.\d+\.\d+$/);
+});

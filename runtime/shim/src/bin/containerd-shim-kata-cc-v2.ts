@@ -20,7 +20,7 @@ Run by containerd, not by hand:
   containerd-shim-kata-cc-v2 -namespace NS -address GRPC_SOCK -publish-binary CONTAINERD -id ID [-debug] start
   containerd-shim-kata-cc-v2 -namespace NS -address GRPC_SOCK -publish-binary CONTAINERD -id ID -bundle DIR delete
 Other:
-  -info        write containerd.types.RuntimeInfo-like text to stdout
+  -info        write containerd.types.RuntimeInfo (protobuf) to stdout
   -v, --version
 Environment: TTRPC_ADDRESS (containerd's ttRPC socket for events), KATA_CONF_FILE
   (configuration, default ${DEFAULT_CONFIG_PATH}; CRI's options.ConfigPath wins).`;
@@ -85,7 +85,15 @@ async function main(): Promise<number> {
     return 0;
   }
   if (f.info) {
-    process.stdout.write(Buffer.from(codec('google.protobuf.Any').encode({ type_url: 'kata-cc', value: Buffer.from(`io.containerd.kata-cc.v2 ${SHIM_VERSION}`) })));
+    // containerd.types.RuntimeInfo; the options Any read from stdin is echoed back, as the spec says.
+    const stdin = await readStdin();
+    const options = stdin.length ? codec('google.protobuf.Any').decode(stdin) : undefined;
+    process.stdout.write(Buffer.from(codec('containerd.types.RuntimeInfo').encode({
+      name: 'io.containerd.kata-cc.v2',
+      version: { version: SHIM_VERSION, revision: '' },
+      ...(options ? { options } : {}),
+      annotations: { 'io.katacontainers.guest-pull': 'true' },
+    })));
     return 0;
   }
   switch (f.action) {
