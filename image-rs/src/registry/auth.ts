@@ -110,6 +110,8 @@ async function readToken(res: { body: { text(): Promise<string> } }, registry: s
   } catch {
     throw imgError('IMG_REGISTRY_UNAUTHORIZED', `Token server of ${registry} returned invalid JSON`);
   }
+  // `null` or a scalar is valid JSON but no token answer (reading .token from null would throw a TypeError).
+  if (typeof parsed !== 'object' || parsed === null) throw imgError('IMG_REGISTRY_UNAUTHORIZED', `Token server of ${registry} returned no token`);
   const value = typeof parsed.token === 'string' ? parsed.token : parsed.access_token;
   if (typeof value !== 'string' || value === '') throw imgError('IMG_REGISTRY_UNAUTHORIZED', `Token server of ${registry} returned no token`);
   const ttl = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60;
