@@ -104,6 +104,7 @@ const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
 /** x = m * 10^e with a mantissa of at most 15 digits, from the shortest text of the double. */
 function decParts(x: Num): [number, number] | undefined {
   if (typeof x === 'bigint') return undefined;
+  if (Number.isInteger(x)) return Math.abs(x) < 1e15 ? [x, 0] : undefined;
   const m = DEC.exec(String(x));
   if (!m) return undefined;
   const frac = m[3] ?? '';

@@ -181,10 +181,8 @@ function compareLists(a: Value[], b: Value[]): number {
 
 export function equal(a: Value, b: Value): boolean {
   if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
-    // A big integer equals an integral double of the same value (1e21 == 1000000000000000000000).
-    return (typeof a === 'bigint' && typeof b === 'number') || (typeof a === 'number' && typeof b === 'bigint') ? a == b : false;
-  }
+  // Hot path (unification, membership): no mixed number/bigint check here; `==` does it.
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) if (!equal(a[i] as Value, b[i] as Value)) return false;

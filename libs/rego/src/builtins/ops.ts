@@ -22,6 +22,11 @@ function arith(name: string, f: (x: Num, y: Num, ieee: boolean) => Num): (a: Val
   };
 }
 
+/** A big integer equals an integral double of the same value (`1e21 == 1000000000000000000000`). */
+function mixedEq(x: Value, y: Value): boolean {
+  return (typeof x === 'bigint' && typeof y === 'number') || (typeof x === 'number' && typeof y === 'bigint') ? x == y : false;
+}
+
 function member(x: Value, c: Value): boolean {
   if (Array.isArray(c)) return c.some((e) => equal(e, x));
   if (c instanceof RSet) return c.has(x);
@@ -32,8 +37,8 @@ function member(x: Value, c: Value): boolean {
 }
 
 export const OPS: Table = {
-  equal: b(2, (a) => equal(a[0] as Value, a[1] as Value)),
-  neq: b(2, (a) => !equal(a[0] as Value, a[1] as Value)),
+  equal: b(2, (a) => equal(a[0] as Value, a[1] as Value) || mixedEq(a[0] as Value, a[1] as Value)),
+  neq: b(2, (a) => !(equal(a[0] as Value, a[1] as Value) || mixedEq(a[0] as Value, a[1] as Value))),
   lt: b(2, (a) => compare(a[0] as Value, a[1] as Value) < 0),
   lte: b(2, (a) => compare(a[0] as Value, a[1] as Value) <= 0),
   gt: b(2, (a) => compare(a[0] as Value, a[1] as Value) > 0),
