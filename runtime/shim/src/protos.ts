@@ -21,6 +21,7 @@ export function shimProtos(): ReturnType<typeof loadProtos> {
     'containerd/pkg/runtimeoptions/v1/api.proto',
     'containerd/cgroups/stats/v1/metrics.proto',
     'containerd/api/types/introspection.proto',
+    'containerd/api/runtime/bootstrap/v1/bootstrap.proto',
   );
   return root;
 }

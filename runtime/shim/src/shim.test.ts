@@ -75,3 +75,14 @@ test('-info prints a containerd.types.RuntimeInfo protobuf', async () => {
   assert.equal(info.name, 'io.containerd.kata-cc.v2');
   assert.match(info.version.version, /^\d+\.\d+\.\d+$/);
 });
+
+test('containerd 2.3+ BootstrapParams on stdin: config path from the runtime options extension', () => {
+  const opts = codec('runtimeoptions.v1.Options').encode({ config_path: '/etc/kata-cc/tdx.toml' });
+  const params = codec('containerd.runtime.bootstrap.v1.BootstrapParams').encode({
+    instance_id: 'pod1', namespace: 'k8s.io', log_level: -4, containerd_version: 'v2.3.0', containerd_ttrpc_address: '/run/containerd/containerd.sock.ttrpc',
+    extensions: [{ value: { type_url: 'containerd.io/cri.v1.PodSandboxConfig', value: Buffer.from([8, 1]) } }, { value: { type_url: 'runtimeoptions.v1.Options', value: Buffer.from(opts) } }],
+  });
+  assert.equal(configPathFromStdin(Buffer.from(params), { id: 'pod1', namespace: 'k8s.io' }), '/etc/kata-cc/tdx.toml');
+  // another instance's parameters are not taken for ours
+  assert.equal(configPathFromStdin(Buffer.from(params), { id: 'other', namespace: 'k8s.io' }), undefined);
+});

@@ -9,18 +9,34 @@ import type { ShimFlags } from './flags.js';
 import { socketAddress, socketPath } from './flags.js';
 import { codec } from './protos.js';
 
-/** The runtime options containerd may write to `start`'s stdin (runtimeoptions.v1.Options in an Any). */
-export function configPathFromStdin(stdin: Buffer): string | undefined {
+/**
+ * The configuration path from what containerd writes to `start`'s stdin: containerd 2.3+ a
+ * `BootstrapParams` (recognised by its instance id and namespace matching our flags; the runtime
+ * options travel as one of its extensions), older ones an `Any{runtimeoptions.v1.Options}`.
+ */
+export function configPathFromStdin(stdin: Buffer, ids: { id: string; namespace: string } = { id: '', namespace: '' }): string | undefined {
   if (stdin.length === 0) return undefined;
+  const fromAny = (any: Record<string, unknown> | undefined): string | undefined => {
+    if (!any || !String(any['type_url']).endsWith('runtimeoptions.v1.Options')) return undefined;
+    return String(codec('runtimeoptions.v1.Options').decode(any['value'] as Buffer)['config_path'] ?? '') || undefined;
+  };
   try {
-    const any = codec('google.protobuf.Any').decode(stdin);
-    if (String(any['type_url']).endsWith('runtimeoptions.v1.Options')) {
-      return String(codec('runtimeoptions.v1.Options').decode(any['value'] as Buffer)['config_path'] ?? '') || undefined;
+    const p = codec('containerd.runtime.bootstrap.v1.BootstrapParams').decode(stdin);
+    if (ids.id !== '' && p['instance_id'] === ids.id && p['namespace'] === ids.namespace) {
+      for (const ext of (p['extensions'] ?? []) as Array<Record<string, unknown>>) {
+        const found = fromAny(ext['value'] as Record<string, unknown> | undefined);
+        if (found) return found;
+      }
+      return undefined;
     }
   } catch {
-    // containerd 2.3+ writes BootstrapParams; other shims' options are not ours: ignore
+    // not BootstrapParams: the legacy Any below
   }
-  return undefined;
+  try {
+    return fromAny(codec('google.protobuf.Any').decode(stdin));
+  } catch {
+    return undefined; // another shim's options: not ours
+  }
 }
 
 async function connectable(p: string): Promise<boolean> {
@@ -58,7 +74,7 @@ export async function startShim(f: ShimFlags, bundle: string, stdin: Buffer, ent
   // SECURITY: the Task API controls the VM: only root (containerd) may connect.
   await chmod(sock, 0o600);
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-  const configPath = configPathFromStdin(stdin);
+  const configPath = configPathFromStdin(stdin, { id: f.id, namespace: f.namespace });
   const args = [entry, '-namespace', f.namespace, '-address', f.address, '-publish-binary', f.publishBinary, '-id', f.id, ...(f.debug ? ['-debug'] : [])];
   // KATA_CC_SHIM_STDERR=<file>: keep the server's own stderr (Node crashes before logging).
   const errFile = process.env['KATA_CC_SHIM_STDERR'];
