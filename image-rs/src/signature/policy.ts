@@ -12,7 +12,9 @@ function bad(msg: string): never {
 function checkRequirements(list: unknown, where: string): PolicyRequirement[] {
   if (!Array.isArray(list) || list.length === 0) bad(`${where} must be a non-empty array of requirements`);
   for (const r of list as Record<string, unknown>[]) {
-    if (typeof r !== 'object' || r === null || !TYPES.has(String(r['type']))) bad(`${where} has an unknown requirement type "${String(r?.['type'])}"`);
+    // Only a string type is shown: String() of a hostile (deeply nested) value overflows the stack.
+    const t: unknown = typeof r === 'object' && r !== null ? r['type'] : undefined;
+    if (typeof t !== 'string' || !TYPES.has(t)) bad(`${where} has an unknown requirement type ${typeof t === 'string' ? `"${t.slice(0, 64)}"` : `(${Array.isArray(t) ? 'array' : typeof t})`}`);
     if (r['type'] === 'signedBy') {
       if (r['keyType'] !== 'GPGKeys') bad(`${where}: signedBy keyType must be "GPGKeys"`);
       const n = ['keyPath', 'keyPaths', 'keyData'].filter((k) => r[k] !== undefined).length;
