@@ -108,6 +108,85 @@ configuration = 2 if {
 	input.snp.policy_debug_allowed == false
 	input.snp.policy_migrate_ma == false
 }
+
+##### TPM (trustee's rules, generalised to every registered PCR)
+# The verifier already refused an AK that is not configured as trusted (trustee checks the
+# AK in the policy instead, with "trusted_aks"; that rule is kept for trustee's reference
+# values). Executables are affirmed only when the PCRs match registered reference values:
+# every registered "tpm_pcrNN" (e.g. tpm_pcr11, tpm_pcr04) must match claim pcrNN, and at
+# least one must be registered, so a TPM is never affirming without reference values.
+hardware = 2 if {
+	input.tpm
+}
+
+tpm_pcr_ids contains id if {
+	some id, _ in data.reference_values
+	regex.match("^tpm_pcr[0-9]{2}$", id)
+}
+
+executables = 3 if {
+	input.tpm
+	count(tpm_pcr_ids) > 0
+	every id in tpm_pcr_ids {
+		input.tpm[substring(id, 4, -1)] in query_reference_value(id)
+	}
+	tpm_ak_ok
+}
+
+# trustee's "trusted_aks" holds ak_public (base64 SPKI DER) values; when it is registered the
+# AK must be one of them. Unregistered: the verifier's trusted-AK list decides alone.
+tpm_ak_ok if not data.reference_values.trusted_aks
+
+tpm_ak_ok if input.tpm.ak_public in query_reference_value("trusted_aks")
+
+# trustee sets no configuration claim for a TPM (0 = none).
+configuration = 0 if {
+	input.tpm
+}
+
+##### Azure vTPM SNP (trustee's rules and reference value ids)
+executables = 3 if {
+	input["az-snp-vtpm"]
+	input["az-snp-vtpm"].measurement in query_reference_value("measurement")
+	input["az-snp-vtpm"].tpm.pcr11 in query_reference_value("snp_pcr11")
+}
+
+hardware = 2 if {
+	input["az-snp-vtpm"]
+	input["az-snp-vtpm"].reported_tcb_bootloader in query_reference_value("tcb_bootloader")
+	input["az-snp-vtpm"].reported_tcb_microcode in query_reference_value("tcb_microcode")
+	input["az-snp-vtpm"].reported_tcb_snp in query_reference_value("tcb_snp")
+	input["az-snp-vtpm"].reported_tcb_tee in query_reference_value("tcb_tee")
+}
+
+configuration = 2 if {
+	input["az-snp-vtpm"]
+	input["az-snp-vtpm"].platform_smt_enabled in query_reference_value("smt_enabled")
+	input["az-snp-vtpm"].platform_tsme_enabled in query_reference_value("tsme_enabled")
+	input["az-snp-vtpm"].policy_abi_major in query_reference_value("abi_major")
+	input["az-snp-vtpm"].policy_abi_minor in query_reference_value("abi_minor")
+	input["az-snp-vtpm"].policy_single_socket in query_reference_value("single_socket")
+	input["az-snp-vtpm"].policy_smt_allowed in query_reference_value("smt_allowed")
+}
+
+##### Azure vTPM TDX (trustee's rules and reference value ids)
+executables = 3 if {
+	input["az-tdx-vtpm"]
+	input["az-tdx-vtpm"].tpm.pcr11 in query_reference_value("tdx_pcr11")
+}
+
+hardware = 2 if {
+	input["az-tdx-vtpm"]
+	input["az-tdx-vtpm"].quote.header.tee_type == "81000000"
+	input["az-tdx-vtpm"].quote.header.vendor_id == "939a7233f79c4ca9940a0db3957f0607"
+	input["az-tdx-vtpm"].quote.body.mr_td in query_reference_value("mr_td")
+	input["az-tdx-vtpm"].tcb_status == "UpToDate"
+}
+
+configuration = 2 if {
+	input["az-tdx-vtpm"]
+	input["az-tdx-vtpm"].quote.body.xfam in query_reference_value("xfam")
+}
 `;
 
 /**

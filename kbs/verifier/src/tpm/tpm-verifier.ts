@@ -141,6 +141,8 @@ export class TpmVerifier implements HardwareVerifier {
       init_data: pcr8 ? toHex(pcr8) : '',
       report_data: toHex(q.nonce),
       ak_sha256: fp,
+      // trustee's claim (base64 SPKI DER as sent), so trustee's "trusted_aks" policies run unchanged.
+      ak_public: o['ak_public'],
       ...pcrClaims(q.pcrs),
     };
     return { claims, teeClass: 'cpu', skipped };
