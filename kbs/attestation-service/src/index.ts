@@ -8,7 +8,7 @@ export type { SignerJwk } from './token.js';
 export { PolicyEngine } from './policy-engine.js';
 export { parseRvpsMessage, DEFAULT_REFERENCE_VALUE_LIFETIME_MS } from './rvps.js';
 export type { ReferenceValue } from './rvps.js';
-export { parseInitData } from './init-data.js';
+export { extractPolicyData, parseInitData } from './init-data.js';
 export type { ParsedInitData } from './init-data.js';
 export { TRUST_CLAIMS, tierOf, statusOf, anyClaimSet, EAR_PROFILE, DEFAULT_ISSUER } from './ear.js';
 export type { EarStatus, TrustClaim, TrustVector } from './ear.js';
