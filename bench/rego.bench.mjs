@@ -6,7 +6,8 @@
 // bench/results/rego.json. Needs `npx tsc -b libs/rego` first. Env: REGO_BENCH_SECONDS
 // (default 3) of timed rounds; REGO_BENCH_BASELINE=<path to another build's dist/index.js>
 // runs the same kata rounds on that build too, interleaved round by round, so a before/after
-// comparison sees the same machine load (the result gets a `baseline` block).
+// comparison sees the same machine load (the result gets a `baseline` block, described by
+// REGO_BENCH_BASELINE_LABEL, e.g. the commit it was built from).
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,16 +73,23 @@ const base = { queries: 0, ms: 0, cpuUs: 0 };
 let cpuUs = 0;
 const perCase = new Map(cases.map((c) => [c.name, { queries: 0, ms: 0 }]));
 const deadline = performance.now() + SECONDS * 1000;
+function baselineRound() {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const c of cases) for (const [ep, input] of c.reqs) c.basePolicy.evaluate(`data.agent_policy.${ep}`, input);
+  base.ms += performance.now() - t0;
+  const c1 = process.cpuUsage(c0);
+  base.cpuUs += c1.user + c1.system;
+  base.lastRoundUs = c1.user + c1.system;
+  base.queries += cases.reduce((n, c) => n + c.reqs.length, 0);
+}
+let round = 0;
+const ratios = [];
 while (performance.now() < deadline) {
-  if (baseline) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (const c of cases) for (const [ep, input] of c.reqs) c.basePolicy.evaluate(`data.agent_policy.${ep}`, input);
-    base.ms += performance.now() - t0;
-    const c1 = process.cpuUsage(c0);
-    base.cpuUs += c1.user + c1.system;
-    base.queries += cases.reduce((n, c) => n + c.reqs.length, 0);
-  }
+  // The baseline goes first on even rounds and last on odd ones, so neither build
+  // systematically inherits the other's garbage collection.
+  const baseFirst = round++ % 2 === 0;
+  if (baseline && baseFirst) baselineRound();
   const roundCpu = process.cpuUsage();
   for (const c of cases) {
     const t0 = performance.now();
@@ -95,12 +103,16 @@ while (performance.now() < deadline) {
   }
   const rc = process.cpuUsage(roundCpu);
   cpuUs += rc.user + rc.system;
+  if (baseline && !baseFirst) baselineRound();
+  // Paired per-round ratio: a burst of load from other work hits both builds of one round.
+  if (baseline) ratios.push((rc.user + rc.system) / base.lastRoundUs);
 }
+ratios.sort((x, y) => x - y);
 const cpuMs = cpuUs / 1000;
 
 /** Cost of one arithmetic operation: a comprehension doing 2 ops per element, minus an empty one. */
 function arithmetic() {
-  const N = 2000;
+  const N = 20000;
   const body = (e) => `package b\nx := sum([(${e}) | i := numbers.range(1, ${N})[_]])\nnone := count([i | i := numbers.range(1, ${N})[_]])\n`;
   const kinds = {
     smallIntegers: ['i * 3 + 1', 'opa'],
@@ -112,7 +124,7 @@ function arithmetic() {
   for (const [name, [expr, decimals]] of Object.entries(kinds)) {
     const p = compile([{ path: 'b.rego', source: body(expr) }], { decimals });
     const time = (q) => {
-      const reps = 20;
+      const reps = 10;
       p.evaluate(q);
       const t0 = performance.now();
       for (let r = 0; r < reps; r++) p.evaluate(q);
@@ -154,10 +166,14 @@ const result = {
     ? {
         baseline: {
           dist: path.relative(root, path.resolve(baselineDist)),
+          label: process.env.REGO_BENCH_BASELINE_LABEL ?? '',
           note: 'the same kata rounds on another build, interleaved round by round with this one (same machine load)',
           queries: base.queries,
           meanMsPerQuery: Number((base.ms / base.queries).toFixed(4)),
           cpuMsPerQuery: Number((base.cpuUs / 1000 / base.queries).toFixed(4)),
+          // Median over rounds of (this build's CPU / baseline's CPU) for the same requests.
+          medianCpuRatio: Number((ratios[Math.floor(ratios.length / 2)] ?? NaN).toFixed(4)),
+          rounds: ratios.length,
         },
       }
     : {}),
@@ -175,7 +191,7 @@ const result = {
 mkdirSafe(path.join(root, 'bench/results'));
 writeFileSync(path.join(root, 'bench/results/rego.json'), JSON.stringify(result, null, 2) + '\n');
 log(`${queries} queries, ${result.kata.meanMsPerQuery} ms/query (cpu ${result.kata.cpuMsPerQuery} ms), ${result.kata.evaluationsPerSecond} eval/s; large.rego compiles in ${result.compile.largest.medianMs} ms`);
-if (result.baseline) log(`baseline ${result.baseline.dist}: ${result.baseline.meanMsPerQuery} ms/query (cpu ${result.baseline.cpuMsPerQuery} ms)`);
+if (result.baseline) log(`baseline ${result.baseline.dist}: ${result.baseline.meanMsPerQuery} ms/query (cpu ${result.baseline.cpuMsPerQuery} ms); median per-round CPU ratio this/baseline ${result.baseline.medianCpuRatio} over ${result.baseline.rounds} rounds`);
 log(`arithmetic ns/op: ${Object.entries(arith).map(([k, v]) => `${k} ${v.nsPerOp}`).join(', ')}`);
 
 function mkdirSafe(dir) {
