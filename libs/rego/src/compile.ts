@@ -40,6 +40,7 @@ export function compile(modules: ModuleSource[], options: CompileOptions = {}): 
     prints: options.prints ?? true,
     bigints: options.bigints ?? false,
     decimals: options.decimals ?? 'opa',
+    runtimeEnv: options.runtimeEnv ?? process.env,
     strict: options.strictBuiltinErrors ?? false,
   });
 }

@@ -33,6 +33,7 @@ export interface EvalOptions {
   prints: boolean;
   strict: boolean;
   ieee: boolean;
+  runtimeEnv: Readonly<Record<string, string | undefined>>;
 }
 
 export class Evaluator extends DataWalker {
@@ -50,7 +51,7 @@ export class Evaluator extends DataWalker {
     super(root, data);
     this.opts = opts;
     this.input = input;
-    this.bctx = { nowNs: BigInt(Date.now()) * 1000000n, strict: opts.strict, memo: new Map(), ieee: opts.ieee };
+    this.bctx = { nowNs: BigInt(Date.now()) * 1000000n, strict: opts.strict, memo: new Map(), ieee: opts.ieee, runtimeEnv: opts.runtimeEnv };
   }
 
   tick(): void {

@@ -19,6 +19,7 @@ export interface PolicyLimits {
   prints: boolean;
   bigints: boolean;
   decimals: 'opa' | 'ieee';
+  runtimeEnv: Readonly<Record<string, string | undefined>>;
 }
 
 interface CompiledQuery {
@@ -72,6 +73,7 @@ export class PolicyImpl implements Policy {
       prints: this.limits.prints,
       strict: this.limits.strict,
       ieee: this.limits.decimals === 'ieee',
+      runtimeEnv: this.limits.runtimeEnv,
     });
     const f: Frame = new Array<Value | undefined>(cq.nslots);
     const vals: Value[] = new Array<Value>(cq.body.length);

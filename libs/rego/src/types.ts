@@ -39,6 +39,12 @@ export interface CompileOptions {
    * (`0.30000000000000004`). Integers are exact either way.
    */
   decimals?: 'opa' | 'ieee';
+  /**
+   * The environment `opa.runtime().env` shows. Default: the process environment, as OPA.
+   * A host that runs policies whose output leaves the trust boundary (the guest agent's
+   * denial messages reach the host) can pass `{}`.
+   */
+  runtimeEnv?: Readonly<Record<string, string>>;
 }
 
 /** JSON-compatible result: sets become arrays sorted as OPA sorts them. */

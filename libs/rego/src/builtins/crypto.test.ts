@@ -146,4 +146,6 @@ test('strings.render_template, regex.template_match, graph.*, rego.metadata.*, o
   const rt = ev('opa.runtime()') as Record<string, unknown>;
   assert.equal(typeof rt['version'], 'string');
   assert.equal((rt['env'] as Record<string, unknown>)['PATH'], process.env['PATH']);
+  const hidden = compile([{ path: 't.rego', source: 'package t\nx := opa.runtime().env\n' }], { runtimeEnv: {} }).evaluate('data.t.x').value;
+  assert.deepEqual(hidden, {});
 });

@@ -88,11 +88,12 @@ export const EXTRAS: Table = {
   // Annotations (METADATA comments) are not parsed: OPA returns these for unannotated rules.
   'rego.metadata.rule': b(0, () => new RObject()),
   'rego.metadata.chain': b(0, () => []),
-  'opa.runtime': b(0, () => {
-    // SECURITY: like OPA, the process environment is visible to policies (trusted, measured
-    // content); env values never reach logs from here.
+  'opa.runtime': b(0, (_a, ctx) => {
+    // SECURITY: like OPA, the environment (compile option runtimeEnv, default process.env) is
+    // visible to policies, which are trusted content; hosts whose policy output leaves the
+    // trust boundary pass {}. Values never reach logs from here.
     const env = new RObject();
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env.set(k, v);
+    for (const [k, v] of Object.entries(ctx.runtimeEnv)) if (v !== undefined) env.set(k, v);
     return objectOf([
       ['env', env],
       ['version', `kata-cc-rego ${VERSION}`],

@@ -8,6 +8,8 @@ export interface BuiltinCtx {
   memo: Map<string, Value>;
   /** Non-integer arithmetic as IEEE doubles (regorus) instead of OPA's big.Float. */
   ieee: boolean;
+  /** What opa.runtime().env shows (compile option runtimeEnv; default process.env). */
+  runtimeEnv: Readonly<Record<string, string | undefined>>;
 }
 
 export interface Builtin {
