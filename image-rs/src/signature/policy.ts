@@ -24,8 +24,11 @@ function checkRequirements(list: unknown, where: string): PolicyRequirement[] {
       const n = ['keyPath', 'keyData'].filter((k) => r[k] !== undefined).length;
       if (n !== 1) bad(`${where}: sigstoreSigned needs exactly one of keyPath, keyData (keyless is not supported)`);
     }
-    const id = r['signedIdentity'] as Record<string, unknown> | undefined;
-    if (id !== undefined && !IDENTITY_TYPES.has(String(id['type']))) bad(`${where}: unknown signedIdentity type "${String(id['type'])}"`);
+    const id: unknown = r['signedIdentity'];
+    if (id !== undefined) {
+      const it: unknown = typeof id === 'object' && id !== null ? (id as Record<string, unknown>)['type'] : undefined;
+      if (typeof it !== 'string' || !IDENTITY_TYPES.has(it)) bad(`${where}: unknown signedIdentity type ${typeof it === 'string' ? `"${it.slice(0, 64)}"` : `(${Array.isArray(it) ? 'array' : typeof it})`}`);
+    }
   }
   return list as PolicyRequirement[];
 }
