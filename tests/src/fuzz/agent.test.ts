@@ -7,7 +7,7 @@
  * three files; a policy check either allows or fails with AGENT_POLICY_DENIED/ERROR, and no
  * request may reach Object.prototype through the policy-state patch.
  */
-import { after, test } from 'node:test';
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import { tempDir } from '@kata-cc/testing';
 import { AgentPolicy, codec, decodeInitdataDisk, parseInitdata } from '@kata-cc/kata-agent';
 // Not exported by @kata-cc/kata-agent (the agent calls it after parseInitdata): reached through its dist.
 import { writeInitdataFiles } from '../../../guest-components/agent/dist/initdata.js';
-import { expectKcc, fuzz, mutate, mutationArb } from './budget.js';
+import { expectKcc, fuzz, mutate, mutationArb, test } from './budget.js';
 
 const tmp = await tempDir('fuzz-agent-');
 after(() => tmp.cleanup());

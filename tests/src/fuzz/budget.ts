@@ -4,8 +4,19 @@
  * the figures in README.md can be checked against a CI log.
  * KATA_CC_FUZZ_SCALE multiplies the number of runs (e.g. 10 for a longer local session).
  */
+import { test as nodeTest } from 'node:test';
 import fc from 'fast-check';
 import { isKccError, type KccError } from '@kata-cc/errors';
+
+/**
+ * The fuzz suite's marker: KATA_CC_SKIP_FUZZ=1 skips it (reported as skipped, never silently)
+ * for a fast local unit run; CI runs it.
+ */
+const SKIP = process.env['KATA_CC_SKIP_FUZZ'] === '1' ? 'fuzz suite skipped by KATA_CC_SKIP_FUZZ=1 (CI runs it)' : false;
+
+export function test(name: string, fn: () => Promise<void> | void): void {
+  nodeTest(name, { skip: SKIP }, fn);
+}
 
 const SCALE = Number(process.env['KATA_CC_FUZZ_SCALE'] ?? '1') || 1;
 

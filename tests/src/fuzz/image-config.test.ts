@@ -3,14 +3,13 @@
  * policy.json (seeded from guest-components' real examples), auth.json, registries.d YAML,
  * image references and private keys. Each parses or fails with an IMG_ KccError.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { sharedDir } from '@kata-cc/testing';
 import { loadPrivateKey, mergeRegistriesD, parseAuthFile, parsePolicy, parseReference } from '@kata-cc/image-rs';
-import { expectKcc, fuzz, mutate, mutationArb } from './budget.js';
+import { expectKcc, fuzz, mutate, mutationArb, test } from './budget.js';
 import { jsonMutant, type Json } from './json-mutant.js';
 
 async function img(what: string, f: () => unknown): Promise<string> {

@@ -5,7 +5,7 @@
  * or the JSON body (structural/byte mutations, garbage). getResource must return the resource
  * or fail with a KBC_/KBS_ KccError, in time; never another exception type.
  */
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import fc from 'fast-check';
@@ -13,7 +13,7 @@ import { KbsClient } from '@kata-cc/kbs-client';
 import { SampleAttester } from '@kata-cc/attester';
 import { encryptToTeeKey } from '@kata-cc/kbs';
 import type { TeePubKey } from '@kata-cc/kbs-types';
-import { expectKcc, fuzz, within } from './budget.js';
+import { expectKcc, fuzz, test, within } from './budget.js';
 import { jsonMutant, type Json } from './json-mutant.js';
 
 type Stage = 'auth' | 'attest' | 'resource' | 'none';

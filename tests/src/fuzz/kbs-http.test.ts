@@ -6,14 +6,14 @@
  * KBS error type; no answer or log line may carry a stack, the stored secret or the admin
  * token; an unexpected exception (logged as KBS_INTERNAL) fails the property.
  */
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import fc from 'fast-check';
 import { createKbsServer, MemoryStore, type KbsServer } from '@kata-cc/kbs';
 import { b64Encode, expectedReportData, KBS_ERROR_TYPE_PREFIX, KBS_PROTOCOL_VERSION, type TeePubKey } from '@kata-cc/kbs-types';
-import { fuzz, within } from './budget.js';
+import { fuzz, test, within } from './budget.js';
 import { jsonMutant, type Json } from './json-mutant.js';
 
 const SECRET = `TOPSECRET-${randomBytes(12).toString('hex')}`;

@@ -3,14 +3,13 @@
  * and by the guest's KBS client on answers). Every parser returns or throws a KBS_ KccError,
  * for mutated valid messages, arbitrary JSON and deep nesting.
  */
-import { test } from 'node:test';
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import {
   canonicalize, checkProtocolVersion, parseAdditionalEvidence, parseAttestation, parseChallenge, parseErrorInformation,
   parseHashAlgorithm, parseJson, parseRequest, parseResponse, parseTeePubKey, runtimeDataDigest, KBS_PROTOCOL_VERSION,
 } from '@kata-cc/kbs-types';
-import { expectKcc, fuzz } from './budget.js';
+import { expectKcc, fuzz, test } from './budget.js';
 import { deepArray, jsonMutant, type Json } from './json-mutant.js';
 
 const j = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });

@@ -4,7 +4,7 @@
  * encrypted layer (pubopts, JWE recipients) that unwrapLayerKey reads before any decryption.
  * Every outcome is a pull/unwrap or an IMG_ KccError, in time.
  */
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
@@ -13,7 +13,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { buildTar, imageBlobs, tempDir } from '@kata-cc/testing';
 import { pullImage, unwrapLayerKey, type Descriptor } from '@kata-cc/image-rs';
-import { expectKcc, fuzz, mutate, mutationArb, within } from './budget.js';
+import { expectKcc, fuzz, mutate, mutationArb, test, within } from './budget.js';
 import { jsonMutant, type Json } from './json-mutant.js';
 
 const tmp = await tempDir('fuzz-oci-auth-');

@@ -7,7 +7,7 @@
  * tar parser and extractor see them; nothing may be written outside the unpack root (a sentinel
  * directory beside the roots is scanned after every input).
  */
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { buildTar, imageBlobs, sha256, tempDir, type TarSpec } from '@kata-cc/testing';
 import { applyLayer, pullImage } from '@kata-cc/image-rs';
-import { expectKcc, fuzz, mutate, mutationArb, within } from './budget.js';
+import { expectKcc, fuzz, mutate, mutationArb, test, within } from './budget.js';
 import { jsonMutant, type Json } from './json-mutant.js';
 
 const tmp = await tempDir('fuzz-oci-');

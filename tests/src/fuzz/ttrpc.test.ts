@@ -8,7 +8,7 @@
  * Client: a hostile server answers with garbage; every call settles with a TTRPC_ KccError
  * (or a decoded response) within its deadline, never another exception type.
  */
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import {
   TtrpcClient, TtrpcServer, decodeRequest, decodeResponse, encodeFrame, encodeRequest, encodeResponse, unaryMethod,
 } from '@kata-cc/ttrpc';
 import { AGENT_SERVICE, codec } from '@kata-cc/kata-agent';
-import { expectKcc, fuzz, mutate, mutationArb, within } from './budget.js';
+import { expectKcc, fuzz, mutate, mutationArb, test, within } from './budget.js';
 
 const tmp = await tempDir('fuzz-ttrpc-');
 const sock = path.join(tmp.dir, 'server.sock');

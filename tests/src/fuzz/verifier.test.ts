@@ -5,7 +5,6 @@
  * full verify path must refuse with a VERIFIER_ code (the expected report_data never matches,
  * so an acceptance would be a bug) and settle in time.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -18,7 +17,7 @@ import { parseCcel } from '../../../kbs/verifier/dist/tdx/ccel.js';
 import { parseSnpReport } from '../../../kbs/verifier/dist/snp/report.js';
 import { reportFromJson, certTableFromJson } from '../../../kbs/verifier/dist/snp/wire.js';
 import { parseCertificate, parseCrl } from '../../../kbs/verifier/dist/common/x509.js';
-import { expectKcc, fuzz, mutate, mutationArb, within } from './budget.js';
+import { expectKcc, fuzz, mutate, mutationArb, test, within } from './budget.js';
 
 const V = (p: string): Uint8Array => new Uint8Array(readFileSync(sharedDir('vectors', p)));
 const TD = 'trustee/deps/verifier/test_data';
