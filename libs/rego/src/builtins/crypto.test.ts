@@ -149,3 +149,18 @@ test('strings.render_template, regex.template_match, graph.*, rego.metadata.*, o
   const hidden = compile([{ path: 't.rego', source: 'package t\nx := opa.runtime().env\n' }], { runtimeEnv: {} }).evaluate('data.t.x').value;
   assert.deepEqual(hidden, {});
 });
+
+test('malformed certificates, CSRs, keys and tokens are builtin errors (undefined; RGO_EVAL when strict)', () => {
+  // A well-formed DER SEQUENCE that is not a certificate / CSR.
+  const notCert = Buffer.from([0x30, 0x03, 0x02, 0x01, 0x05]).toString('base64');
+  for (const expr of [
+    'crypto.x509.parse_certificates(input)',
+    'crypto.x509.parse_certificate_request(input)',
+    'crypto.x509.parse_and_verify_certificates(input)',
+    'crypto.x509.parse_rsa_private_key(input)',
+    'io.jwt.verify_rs256(input, input)',
+  ]) {
+    assert.equal(ev(expr, notCert, false), undefined, expr);
+    assert.throws(() => ev(expr, notCert, true), (e: unknown) => (e as { code?: string }).code === 'RGO_EVAL', expr);
+  }
+});

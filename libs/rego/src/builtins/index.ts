@@ -18,11 +18,12 @@ import { EXTRAS } from './extras.js';
 import { JWT } from './jwt.js';
 import { X509 } from './x509.js';
 import type { Builtin } from './types-api.js';
+import { guarded } from './types-api.js';
 
 export { BuiltinError } from './types-api.js';
 export type { Builtin, BuiltinCtx } from './types-api.js';
 
 export const BUILTINS = new Map<string, Builtin>();
-for (const table of [OPS, NUMBERS, AGGREGATES, COLLECTIONS, STRINGS, REGEX, ENCODING, TYPES, TIME, MISC, NET, NET_SETS, EXTRAS, JWT, X509]) {
+for (const table of [OPS, NUMBERS, AGGREGATES, COLLECTIONS, STRINGS, REGEX, ENCODING, TYPES, TIME, MISC, NET, NET_SETS, EXTRAS, guarded(JWT), guarded(X509)]) {
   for (const [name, b] of Object.entries(table)) BUILTINS.set(name, b);
 }

@@ -36,3 +36,26 @@ export type Table = Record<string, Builtin>;
 export function b(arity: number, fn: (args: Value[], ctx: BuiltinCtx) => Value | undefined): Builtin {
   return { arity, fn };
 }
+
+/**
+ * Builtins over parsers of untrusted bytes (DER, PEM, JWK, JWT): any exception from the
+ * platform (node:crypto TypeErrors, RangeErrors) becomes a BuiltinError naming the builtin,
+ * so bad input is an undefined call (or RGO_EVAL in strict mode), never an internal error.
+ */
+export function guarded(table: Table): Table {
+  const out: Table = {};
+  for (const [name, bi] of Object.entries(table)) {
+    out[name] = {
+      arity: bi.arity,
+      fn: (args, ctx) => {
+        try {
+          return bi.fn(args, ctx);
+        } catch (e) {
+          if (e instanceof BuiltinError) throw e;
+          throw new BuiltinError(`${name}: invalid input (${e instanceof Error ? e.name : 'error'})`);
+        }
+      },
+    };
+  }
+  return out;
+}
