@@ -15,6 +15,8 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { tempDir } from '@kata-cc/testing';
 import { AgentPolicy, codec, decodeInitdataDisk, parseInitdata } from '@kata-cc/kata-agent';
+import { parseAaConfig } from '@kata-cc/attestation-agent';
+import { parseCdhConfig } from '@kata-cc/cdh';
 // Not exported by @kata-cc/kata-agent (the agent calls it after parseInitdata): reached through its dist.
 import { writeInitdataFiles } from '../../../guest-components/agent/dist/initdata.js';
 import { expectKcc, fuzz, mutate, mutationArb, test } from './budget.js';
@@ -103,6 +105,24 @@ test('fuzz: writing parsed initdata creates only its files inside the directory'
     return `${files.length} files`;
   }, { runs: 150, seconds: 2 });
   assert.deepEqual(readdirSync(tmp.dir), []);
+});
+
+test('fuzz: aa.toml and cdh.toml carried in initdata (AA and CDH config parsers)', async () => {
+  const init = parseInitdata(Buffer.from(VALID_TOML));
+  const aa = new Uint8Array(Buffer.from(`${init.data['aa.toml']!}[token_configs.coco_as]\nurl = "http://as"\n[eventlog_config]\neventlog_algorithm = "sha384"\ninit_pcr = 17\nenable_eventlog = false\n`));
+  const cdh = new Uint8Array(Buffer.from(`${init.data['cdh.toml']!}[image]\nmax_concurrent_layer_downloads_per_image = 3\nimage_security_policy_uri = "kbs:///default/security-policy/test"\nregistry_configuration_uri = "kbs:///default/registry-configuration/test"\nimage_pull_proxy = { https_proxy = "http://p:3128" }\n[[credentials]]\nresource_uri = "kbs:///default/credential/test"\npath = "/run/confidential-containers/cdh/kms-credential/aliyun/ecsRamRole.json"\n`));
+  parseAaConfig(Buffer.from(aa).toString());
+  parseCdhConfig(Buffer.from(cdh).toString());
+  const outcome = (prefix: string, f: () => unknown): string => {
+    try {
+      f();
+      return 'parsed';
+    } catch (e) {
+      return expectKcc(e, prefix, prefix).code;
+    }
+  };
+  await fuzz('aa/parseAaConfig(mutated)', [mutationArb(aa.length)], (ms) => outcome('AA_', () => parseAaConfig(Buffer.from(mutate(aa, ms)).toString())), { runs: 500, seconds: 2 });
+  await fuzz('cdh/parseCdhConfig(mutated)', [mutationArb(cdh.length)], (ms) => outcome('CDH_', () => parseCdhConfig(Buffer.from(mutate(cdh, ms)).toString())), { runs: 500, seconds: 2 });
 });
 
 // ---- agent policy on decoded requests ----
