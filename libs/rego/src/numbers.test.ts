@@ -56,6 +56,9 @@ test('input and data: big integers from parseJson (or bigint values) stay exact;
   assert.equal(ev('input.id == 18446744073709551615', input), true);
   assert.equal(ev('input.small + 1', input), 43);
   assert.equal(ev('input.id', { id: 5n }), 5); // a safe bigint is a plain number
+  // A JS number the caller already parsed (rounded beyond 2^53) still equals its literal, as before.
+  assert.equal(ev('input.n == 18446744073709551615', { n: 18446744073709551615 }), true);
+  assert.equal(ev('input.n', { n: 18446744073709551615 }), 18446744073709551615); // stays a double
   // Without `bigints`, results stay JSON.stringify-able numbers (callers unchanged).
   const p = compile([{ path: 't.rego', source: 'package t\nx := 12345678901234567890 + 1\n' }]);
   assert.equal(p.evaluate('data.t.x').value, 12345678901234567000);

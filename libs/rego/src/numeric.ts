@@ -17,11 +17,6 @@ export function normBig(n: bigint): Num {
   return n >= -9007199254740991n && n <= 9007199254740991n ? Number(n) : n;
 }
 
-/** Integral doubles beyond the safe range below 1e21 (which JSON wrote as digits) become exact bigints. */
-export function normNumber(n: number): Num {
-  return Number.isSafeInteger(n) || !Number.isInteger(n) || Math.abs(n) >= 1e21 ? n : BigInt(n);
-}
-
 /** A number literal or JSON number text: digit-only texts beyond 2^53 stay exact. */
 export function numFromText(text: string): Num {
   const n = Number(text);

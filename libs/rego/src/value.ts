@@ -4,7 +4,7 @@
  * are O(1) and composite keys (arrays, objects, sets) still compare structurally.
  * `undefined` is never a value: it means "no value" (OPA's undefined).
  */
-import { normBig, normNumber } from './numeric.js';
+import { normBig } from './numeric.js';
 
 export type Value = null | boolean | number | bigint | string | Value[] | RObject | RSet;
 
@@ -221,7 +221,9 @@ export function fromJson(j: unknown): Value {
   if (j === null || typeof j === 'string' || typeof j === 'boolean') return j;
   if (typeof j === 'number') {
     if (!Number.isFinite(j)) throw new TypeError('non-finite number');
-    return Number.isSafeInteger(j) ? j : normNumber(j);
+    // A JS number stays the double the caller parsed (behaviour of already-parsed input is
+    // unchanged); exact big integers come in as bigint (parseJson).
+    return j;
   }
   if (typeof j === 'bigint') return normBig(j);
   if (Array.isArray(j)) return j.map(fromJson);

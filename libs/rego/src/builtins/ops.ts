@@ -22,9 +22,15 @@ function arith(name: string, f: (x: Num, y: Num, ieee: boolean) => Num): (a: Val
   };
 }
 
-/** A big integer equals an integral double of the same value (`1e21 == 1000000000000000000000`). */
+/**
+ * A big integer equals a double when the double is its nearest one (`1e21 ==
+ * 1000000000000000000000`), so a value the caller already parsed into a JS number (rounded
+ * beyond 2^53) still equals the exact literal it came from, as before exact numbers.
+ */
 function mixedEq(x: Value, y: Value): boolean {
-  return (typeof x === 'bigint' && typeof y === 'number') || (typeof x === 'number' && typeof y === 'bigint') ? x == y : false;
+  if (typeof x === 'bigint' && typeof y === 'number') return Number(x) === y;
+  if (typeof x === 'number' && typeof y === 'bigint') return x === Number(y);
+  return false;
 }
 
 function member(x: Value, c: Value): boolean {
