@@ -3,7 +3,7 @@
  * signatures, our DER reader for vendor extensions), chain building to a bundled root with a
  * validity check at a given time, and CRL parsing/verification (node:crypto has no CRL API).
  */
-import { X509Certificate, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { X509Certificate, constants, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { KccError } from '@kata-cc/errors';
 import { TAG, children, expectTag, intHex, oidToString, parseDer, timeValue, type DerNode } from './der.js';
 
@@ -180,6 +180,8 @@ export interface Crl {
   readonly der: Uint8Array;
   readonly tbs: Uint8Array;
   readonly signatureOid: string;
+  /** DER of the signature AlgorithmIdentifier parameters (RSASSA-PSS carries hash and salt). */
+  readonly signatureParams: Uint8Array | undefined;
   readonly signature: Uint8Array;
   readonly issuerDer: Uint8Array;
   readonly thisUpdate: Date;
@@ -222,6 +224,7 @@ export function parseCrl(der: Uint8Array, code = 'VERIFIER_CRL_MALFORMED'): Crl 
       der,
       tbs: tbs.raw,
       signatureOid: oidToString(expectTag(alg[0], TAG.OID, 'algorithm').value),
+      signatureParams: alg[1]?.raw,
       signature: bits.subarray(1),
       issuerDer: issuer.raw,
       thisUpdate,
@@ -242,11 +245,46 @@ const ECDSA_HASH: Record<string, string> = {
   '1.2.840.113549.1.1.12': 'sha384',
 };
 
-/** True when `crl` is signed by `issuer` (ECDSA or PKCS#1 v1.5; Intel's and AMD's ARK CRLs). */
+const HASH_OID: Record<string, string> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+};
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+
+/** RSASSA-PSS-params (RFC 4055): [0] hashAlgorithm (default SHA-1), [2] saltLength (default 20). */
+function pssParams(der: Uint8Array | undefined): { hash: string; saltLength: number } | undefined {
+  let hash = 'sha1';
+  let saltLength = 20;
+  if (der === undefined) return { hash, saltLength };
+  for (const f of children(parseDer(der))) {
+    if (f.tag === 0xa0) {
+      const h = HASH_OID[oidToString(expectTag(children(children(f)[0]!)[0], TAG.OID, 'hash').value)];
+      if (h === undefined) return undefined;
+      hash = h;
+    } else if (f.tag === 0xa2) {
+      saltLength = Number(BigInt(`0x${intHex(expectTag(children(f)[0], TAG.INTEGER, 'saltLength').value) || '0'}`));
+    }
+  }
+  return { hash, saltLength };
+}
+
+/** True when `crl` is signed by `issuer` (ECDSA, PKCS#1 v1.5 or RSASSA-PSS: Intel's and AMD's ARK CRLs). */
 export function crlSignedBy(crl: Crl, issuer: Certificate): boolean {
-  const hash = ECDSA_HASH[crl.signatureOid];
-  if (!hash || !sameBytes(crl.issuerDer, issuer.subjectDer)) return false;
-  return cryptoVerify(hash, crl.tbs, issuer.publicKey, crl.signature);
+  if (!sameBytes(crl.issuerDer, issuer.subjectDer)) return false;
+  try {
+    if (crl.signatureOid === RSASSA_PSS) {
+      const p = pssParams(crl.signatureParams);
+      if (p === undefined) return false;
+      return cryptoVerify(p.hash, crl.tbs, { key: issuer.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: p.saltLength }, crl.signature);
+    }
+    const hash = ECDSA_HASH[crl.signatureOid];
+    if (!hash) return false;
+    return cryptoVerify(hash, crl.tbs, issuer.publicKey, crl.signature);
+  } catch {
+    return false;
+  }
 }
 
 const rawKeyCache = new Map<string, KeyObject>();

@@ -17,12 +17,13 @@ import {
   type HardwareVerifier,
   type OptionalBinding,
 } from '../common/evidence.js';
-import { parseCertificate, verifyP1363 } from '../common/x509.js';
+import { parseCertificate, verifyP1363, type Crl } from '../common/x509.js';
 import { generationFromCpuid, parseSnpReport, REPORT_SIZE, SIGNED_SIZE, type SnpReport } from './report.js';
 import { snpClaims } from './claims.js';
-import { checkVekMatchesReport, findVek, signingKeyType, verifyVekChain } from './vek.js';
+import { GENERATIONS, checkVekMatchesReport, findVek, signingKeyType, vendorChain, verifyVekChain } from './vek.js';
 import { certTableFromJson, reportFromJson, type CertEntry } from './wire.js';
 import { fetchVcek } from './kds.js';
+import { checkArkCrl, findArkCrl } from './crl.js';
 
 export interface SnpVerifierConfig {
   /** A VCEK/VLEK (DER or PEM bytes, or a file path) used when the evidence has none. */
@@ -39,6 +40,12 @@ export interface SnpVerifierConfig {
   refuseSmt?: boolean;
   /** KDS-compatible URL (https://kdsintf.amd.com) to fetch VCEKs from when none is at hand; cached in `vcekStoreDir`. */
   kdsUrl?: string;
+  /** ARK CRL files (DER or PEM), offline; each applies to the ARK that signed it. */
+  arkCrls?: string[];
+  /** Refuse when no ARK CRL is at hand (files or `kdsUrl`). Default false: the check is listed as skipped. */
+  requireArkCrl?: boolean;
+  /** Injected fetch (tests). */
+  fetch?: typeof fetch;
 }
 
 const MALFORMED = 'VERIFIER_SNP_EVIDENCE_MALFORMED';
@@ -89,7 +96,8 @@ export class SnpVerifier implements HardwareVerifier {
     const ev = decodeSnpEvidence(evidence);
     const report = parseSnpReport(ev.report);
     const at = options.now ?? new Date();
-    const c = this.#config;
+    const c0 = this.#config;
+    const c = { ...c0, arkCrlList: await this.#crls(report, at) };
     if (c.kdsUrl !== undefined && c.vek === undefined) {
       try {
         findVek(report, signingKeyType(report), generationFromCpuid(report), { certTable: ev.certTable, storeDir: c.vcekStoreDir });
@@ -101,13 +109,35 @@ export class SnpVerifier implements HardwareVerifier {
     }
     return verifySnpReport(report, ev.certTable, expected, { ...c, at });
   }
+
+  /**
+   * ARK CRLs for the report's generation (every generation when CPUID is absent: files only,
+   * as the KDS is asked per product).
+   */
+  async #crls(report: SnpReport, at: Date): Promise<Crl[]> {
+    const c = this.#config;
+    if (c.arkCrls === undefined && c.kdsUrl === undefined) return [];
+    const cpuGen = generationFromCpuid(report);
+    const src = { arkCrls: c.arkCrls, kdsUrl: cpuGen === undefined ? undefined : c.kdsUrl, storeDir: c.vcekStoreDir, ...(c.fetch ? { fetch: c.fetch } : {}) };
+    const out: Crl[] = [];
+    for (const g of cpuGen === undefined ? GENERATIONS : [cpuGen]) {
+      try {
+        const crl = await findArkCrl(vendorChain(g).ark, g, signingKeyType(report), src, at);
+        if (crl) out.push(crl);
+      } catch (err) {
+        // An unreachable KDS leaves the check skipped (listed), unless the operator requires it.
+        if (!(err instanceof KccError && err.code === 'VERIFIER_SNP_CRL_FETCH_FAILED') || c.requireArkCrl === true) throw err;
+      }
+    }
+    return out;
+  }
 }
 
 export function verifySnpReport(
   report: SnpReport,
   certTable: readonly CertEntry[],
   expected: OptionalBinding,
-  config: SnpVerifierConfig & { at: Date },
+  config: SnpVerifierConfig & { at: Date; arkCrlList?: readonly Crl[] },
 ): HardwareVerified {
   const type = signingKeyType(report);
   const cpuGen = generationFromCpuid(report);
@@ -126,6 +156,12 @@ export function verifySnpReport(
   checkVekMatchesReport(vek, report, type, gen);
   checkSnpPolicy(report, config);
   const skipped: string[] = [];
+  const chain = vendorChain(gen);
+  const crl = config.arkCrlList?.find((x) => Buffer.from(x.issuerDer).equals(Buffer.from(chain.ark.subjectDer)));
+  if (crl) checkArkCrl(crl, chain.ark, [type === 'VCEK' ? chain.ask : chain.asvk, vek], config.at);
+  else if (config.requireArkCrl === true) {
+    throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'VERIFIER_SNP_CRL_MISSING', message: `No ARK CRL for ${gen} (configure arkCrls files or kdsUrl)` });
+  } else skipped.push('ark_crl');
   if (expected.reportData) checkBinding(report.reportData, expected.reportData, 'VERIFIER_SNP_REPORT_DATA_MISMATCH', 'report_data');
   else skipped.push('report_data');
   if (expected.initDataHash) checkBinding(report.hostData, expected.initDataHash, 'VERIFIER_SNP_INIT_DATA_MISMATCH', 'HOST_DATA (init_data)');
