@@ -6,7 +6,7 @@ export type WrapType = 'A256GCM' | 'A256CTR';
 
 export function parseWrapType(value: unknown, where: string): WrapType {
   if (value === 'A256GCM' || value === 'A256CTR') return value;
-  throw cdhError('CDH_KEYPROVIDER_INPUT', `Invalid ${where} wrap_type ${JSON.stringify(value)}: expected A256GCM or A256CTR`);
+  throw cdhError('CDH_KEYPROVIDER_INPUT', `Invalid ${where} wrap_type ${typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : `of type ${typeof value}`}: expected A256GCM or A256CTR`);
 }
 
 /**

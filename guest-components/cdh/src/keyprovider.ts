@@ -49,8 +49,9 @@ export function parseAnnotationPacket(bytes: Uint8Array): AnnotationPacket {
  */
 export async function unwrapLayerKey(annotation: Uint8Array, resources: ResourceGetter): Promise<Uint8Array> {
   const packet = parseAnnotationPacket(annotation);
-  const provider = packet.provider ?? 'kbs';
-  if (provider !== 'kbs') throw cdhError('CDH_UNSUPPORTED', `Annotation packet provider "${provider}" is not built into this CDH; use "kbs"`);
+  const provider: unknown = packet.provider ?? 'kbs';
+  // A non-string provider is named by its type: interpolating hostile nesting overflows the stack.
+  if (provider !== 'kbs') throw cdhError('CDH_UNSUPPORTED', `Annotation packet provider ${typeof provider === 'string' ? `"${provider.slice(0, 64)}"` : `of type ${typeof provider}`} is not built into this CDH; use "kbs"`);
   const wrapType = parseWrapType(packet.wrap_type, 'annotation packet');
   const kek = await resources.getResource(packet.kid);
   return decryptWith(kek, b64Strict(packet.wrapped_data, 'annotation packet wrapped_data'), b64Strict(packet.iv, 'annotation packet iv'), wrapType);
@@ -70,7 +71,7 @@ export async function handleKeyProviderInput(inputJson: Uint8Array, resources: R
   }
   const req = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
   if (req['op'] === 'keywrap') throw cdhError('CDH_UNSUPPORTED', 'WrapKey is not supported by the CDH: encrypt images on the tenant side');
-  if (req['op'] !== 'keyunwrap') throw input(`unknown op ${JSON.stringify(req['op'])}`);
+  if (req['op'] !== 'keyunwrap') throw input(`unknown op ${typeof req['op'] === 'string' ? JSON.stringify(req['op'].slice(0, 64)) : `of type ${typeof req['op']}`}`);
   const params = req['keyunwrapparams'];
   if (typeof params !== 'object' || params === null) throw input('keyunwrapparams is missing');
   const annotation = bytesField((params as Record<string, unknown>)['annotation'], 'keyunwrapparams.annotation');

@@ -94,8 +94,10 @@ async function openJws(secret: string, options: UnsealOptions): Promise<Record<s
 export async function unsealSecret(secret: Uint8Array | string, options: UnsealOptions): Promise<Uint8Array> {
   const text = typeof secret === 'string' ? secret : Buffer.from(secret).toString('utf8');
   const payload = await openJws(text.trim(), options);
+  // Names a bad field by its JSON type (strings bounded): JSON.stringify overflows on hostile nesting.
+  const shown = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : Array.isArray(v) ? 'an array' : v === null ? 'null' : `a ${typeof v}`);
   if (payload['version'] !== SEALED_SECRET_VERSION) {
-    throw cdhError('CDH_SEALED_SECRET_VERSION', `Unsupported sealed secret version ${JSON.stringify(payload['version'])}: expected "${SEALED_SECRET_VERSION}"`);
+    throw cdhError('CDH_SEALED_SECRET_VERSION', `Unsupported sealed secret version ${shown(payload['version'])}: expected "${SEALED_SECRET_VERSION}"`);
   }
   const provider = payload['provider'];
   if (typeof provider !== 'string') throw malformed('"provider" must be a string');
@@ -116,6 +118,6 @@ export async function unsealSecret(secret: Uint8Array | string, options: UnsealO
       return decryptWith(dek, b64Strict(payload['encrypted_data'], 'envelope encrypted_data'), b64Strict(payload['iv'], 'envelope iv'), wrapType);
     }
     default:
-      throw malformed(`unknown secret type ${JSON.stringify(payload['type'])}; expected vault or envelope`);
+      throw malformed(`unknown secret type ${shown(payload['type'])}; expected vault or envelope`);
   }
 }
