@@ -22,7 +22,7 @@ import type { QuoteCollateral } from './collateral.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-root.js';
 import { parsePckExtensions, type PckExtensions } from './pck.js';
 import type { TdxQuote } from './quote.js';
-import { converge, maskedEqual, matchIsvLevel, matchTcbLevel, parseQeIdentity, parseTcbInfo, type Matched } from './tcb.js';
+import { converge, maskedEqual, matchIsvLevel, matchTcbLevel, parseQeIdentity, parseTcbInfo, relaunchStatus, sgxTcbStatus, type Matched, type TcbStatus } from './tcb.js';
 
 export interface DcapOptions {
   readonly at: Date;
@@ -211,6 +211,9 @@ export function verifyDcap(quote: TdxQuote, options: DcapOptions): DcapResult {
       fail('VERIFIER_TDX_MODULE_MISMATCH', 'TDX module signer or SEAM attributes do not match the TCB info');
     }
     tcb = matchTcbLevel(tcbInfo, pck.components, pck.pceSvn, quote.body.teeTcbSvn);
+    const platformStatus = tcb.status;
+    // Module major version 0: the module SVN is TDX component 0 of the level, so its status is the level's.
+    let moduleStatus: TcbStatus | undefined = quote.body.teeTcbSvn[1] === 0 ? platformStatus : undefined;
     const major = quote.body.teeTcbSvn[1]!;
     if (major > 0 && tcbInfo.tdxModuleIdentities) {
       const id = `TDX_${major.toString(16).padStart(2, '0').toUpperCase()}`;
@@ -219,7 +222,15 @@ export function verifyDcap(quote: TdxQuote, options: DcapOptions): DcapResult {
       if (!Buffer.from(mod.mrsigner, 'hex').equals(Buffer.from(quote.body.mrSignerSeam)) || !maskedEqual(quote.body.seamAttributes, mod.attributes, mod.attributesMask)) {
         fail('VERIFIER_TDX_MODULE_MISMATCH', `TDX module does not match identity ${id}`);
       }
-      tcb = converge(tcb, matchIsvLevel(mod.tcbLevels, quote.body.teeTcbSvn[0]!, 'VERIFIER_TDX_MODULE_MISMATCH', `TDX module ${id}`));
+      const modLevel = matchIsvLevel(mod.tcbLevels, quote.body.teeTcbSvn[0]!, 'VERIFIER_TDX_MODULE_MISMATCH', `TDX module ${id}`);
+      moduleStatus = modLevel.status;
+      tcb = converge(tcb, modLevel);
+    }
+    // TDX 1.5: QVL's relaunch check with TEE_TCB_SVN2 (the module a relaunched TD would get).
+    const svn2 = quote.body.teeTcbSvn2;
+    if (svn2 !== undefined) {
+      const relaunch = relaunchStatus(tcbInfo, svn2, { sgx: sgxTcbStatus(tcbInfo, pck.components, pck.pceSvn), tdx: platformStatus, module: moduleStatus, qe: qeMatched?.status });
+      if (relaunch !== undefined) tcb = { ...tcb, status: relaunch };
     }
     info['tcb_eval_num'] = tcbInfo.tcbEvaluationDataNumber;
     info['tcb_info_issue_date'] = tcbInfo.issueDate;

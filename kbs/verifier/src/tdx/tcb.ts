@@ -138,3 +138,44 @@ export function converge(platform: Matched, other: Matched): Matched {
   }
   return { status, tcbDate, advisoryIds };
 }
+
+/** The status of the first level whose SGX components and PCE SVN the platform meets (TDX ignored). */
+export function sgxTcbStatus(info: TcbInfo, cpuComponents: readonly number[], pceSvn: number): TcbStatus | undefined {
+  return info.tcbLevels.find((l) => l.tcb.sgxtcbcomponents.every((c, i) => (cpuComponents[i] ?? 0) >= c.svn) && pceSvn >= l.tcb.pcesvn)?.tcbStatus;
+}
+
+export interface RelaunchInputs {
+  readonly sgx: TcbStatus | undefined;
+  readonly tdx: TcbStatus;
+  readonly module: TcbStatus | undefined;
+  readonly qe: TcbStatus | undefined;
+}
+
+/**
+ * TDX 1.5 (v5 quote, TD report 1.5): QVL's relaunch check with TEE_TCB_SVN2, the SVN of the
+ * TDX module the TD would get if relaunched now. When the platform is OutOfDate only because of
+ * the running TDX module and SVN2 already meets the latest TCB level (or, for module major
+ * version > 0, the latest level of that module's identity), the status is TDRelaunchAdvised
+ * (ConfigurationNeeded kept). Returns undefined when no relaunch status applies.
+ */
+export function relaunchStatus(info: TcbInfo, svn2: Uint8Array, s: RelaunchInputs): TcbStatus | undefined {
+  if (s.qe === 'OutOfDate' || s.qe === 'Revoked') return undefined;
+  const sgxOk = s.sgx === 'UpToDate' || s.sgx === 'SWHardeningNeeded' || s.sgx === 'ConfigurationNeeded' || s.sgx === 'ConfigurationAndSWHardeningNeeded';
+  if (!sgxOk || (s.tdx !== 'OutOfDate' && s.tdx !== 'OutOfDateConfigurationNeeded') || s.module !== 'OutOfDate') return undefined;
+  const latest = info.tcbLevels[0];
+  if (latest === undefined) return fail('VERIFIER_TDX_TCB_LEVEL_NOT_FOUND', 'The TCB info has no TDX TCB level');
+  const comp = (i: number): number => latest.tcb.tdxtcbcomponents?.[i]?.svn ?? 0;
+  let minor: number;
+  if (svn2[1] === 0) minor = comp(0);
+  else {
+    const id = `TDX_${svn2[1]!.toString(16).padStart(2, '0').toUpperCase()}`;
+    const mod = info.tdxModuleIdentities?.find((m) => m.id === id);
+    if (!mod) return fail('VERIFIER_TDX_MODULE_MISMATCH', `TCB info has no TDX module identity ${id} (TEE_TCB_SVN2)`);
+    const top = mod.tcbLevels[0];
+    if (!top) return fail('VERIFIER_TDX_TCB_LEVEL_NOT_FOUND', `TDX module identity ${id} has no TCB level`);
+    minor = top.tcb.isvsvn;
+  }
+  if (svn2[0]! < minor || svn2[2]! < comp(2)) return undefined;
+  const config = (x: TcbStatus | undefined): boolean => x !== undefined && /Configuration/.test(x);
+  return config(s.sgx) || config(s.tdx) ? 'TDRelaunchAdvisedConfigurationNeeded' : 'TDRelaunchAdvised';
+}
