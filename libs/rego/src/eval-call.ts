@@ -5,7 +5,7 @@ import { setCurrent } from './builtins/check.js';
 import { isKccError } from '@kata-cc/errors';
 import { rgoError } from './errors.js';
 import type { Evaluator, Frame } from './eval.js';
-import { NOT_SIMPLE } from './eval.js';
+import { NOT_SIMPLE } from './eval-const.js';
 import { formatPrint } from './format.js';
 import type { RuleSet } from './tree.js';
 import type { Value } from './value.js';

@@ -8,6 +8,7 @@ import type { Expr, Literal, Term } from './ast.js';
 import type { BuiltinCtx } from './builtins/index.js';
 import { rgoError } from './errors.js';
 import { callRule, evalCall, zeroArgCall } from './eval-call.js';
+import { NOT_SIMPLE } from './eval-const.js';
 import { DataWalker } from './eval-data.js';
 import { IN_PROGRESS, ruleValue } from './eval-rules.js';
 import { withLiteral } from './eval-with.js';
@@ -19,7 +20,7 @@ import { equal, RObject, RSet } from './value.js';
 export type Frame = Array<Value | undefined>;
 
 /** simpleValue() result for terms that need the general (callback) evaluation. */
-export const NOT_SIMPLE = Symbol('not-simple');
+export { NOT_SIMPLE };
 type Cb = (v: Value) => boolean;
 type K = () => boolean;
 
