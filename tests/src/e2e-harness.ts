@@ -6,7 +6,7 @@
  * PostgreSQL, the `kbs` (HTTPS, PostgreSQL storage), gpg keys, the guest-pull snapshotter, a
  * private containerd 1.6 whose CRI uses that snapshotter and the kata-cc handler.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -287,12 +287,46 @@ export function findBytes(roots: string[], needle: Buffer): string[] {
   for (const root of roots) {
     if (!existsSync(root)) continue;
     // grep -r does not follow symlinks; -a treats binary files as text; -l lists files; -F fixed string
-    try {
-      const out = execFileSync('grep', ['-rlaF', '--', needle.toString('latin1'), root], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24 });
-      hits.push(...out.split('\n').filter(Boolean));
-    } catch (e) {
-      if ((e as { status?: number }).status !== 1) throw e; // 1 = no match
-    }
+    // -s: files that vanish while we search (other tests under /tmp) are not errors of ours.
+    const r = spawnSync('grep', ['-rlaFs', '--', needle.toString('latin1'), root], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (r.status !== 0 && r.status !== 1 && r.status !== 2) throw new Error(`grep failed on ${root}: ${String(r.status)} ${r.error?.message ?? ''}`);
+    hits.push(...r.stdout.split('\n').filter(Boolean));
   }
   return hits;
+}
+
+/**
+ * A TCP front for KBS replicas (what a Kubernetes Service with readiness does): each connection
+ * goes to the first backend that accepts it, so a killed replica is skipped. `connections` counts
+ * per backend port.
+ */
+export async function failoverProxy(backends: () => number[]): Promise<{ port: number; connections: Map<number, number>; close(): Promise<void> }> {
+  const net = await import('node:net');
+  const connections = new Map<number, number>();
+  const open = new Set<import('node:net').Socket>();
+  const server = net.createServer((client) => {
+    open.add(client);
+    client.once('close', () => open.delete(client));
+    client.pause();
+    const tryAt = (i: number): void => {
+      const port = backends()[i];
+      if (port === undefined) return void client.destroy();
+      const up = net.connect(port, '127.0.0.1');
+      up.once('error', () => { up.destroy(); tryAt(i + 1); });
+      up.once('connect', () => {
+        up.removeAllListeners('error');
+        connections.set(port, (connections.get(port) ?? 0) + 1);
+        up.on('error', () => client.destroy());
+        client.on('error', () => up.destroy());
+        client.once('close', () => up.destroy());
+        up.once('close', () => client.destroy());
+        client.pipe(up).pipe(client);
+        client.resume();
+      });
+    };
+    tryAt(0);
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { port, connections, close: () => new Promise((r) => { for (const c of open) c.destroy(); server.close(() => r()); }) };
 }
