@@ -13,7 +13,9 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import fc from 'fast-check';
 import { createKbsServer, MemoryStore, type KbsServer } from '@kata-cc/kbs';
 import { b64Encode, expectedReportData, KBS_ERROR_TYPE_PREFIX, KBS_PROTOCOL_VERSION, type TeePubKey } from '@kata-cc/kbs-types';
-import { fuzz, test, within } from './budget.js';
+import { readFileSync } from 'node:fs';
+import { sharedDir } from '@kata-cc/testing';
+import { fuzz, mutate, mutationArb, test, within } from './budget.js';
 import { jsonMutant, type Json } from './json-mutant.js';
 
 const SECRET = `TOPSECRET-${randomBytes(12).toString('hex')}`;
@@ -82,7 +84,11 @@ function checkLogs(what: string): void {
 }
 
 before(async () => {
-  kbs = await createKbsServer({ store: new MemoryStore(), adminKeys: [admin.publicKey.export({ format: 'pem', type: 'spki' }).toString()], devMode: true, bodyLimitBytes: 64 * 1024, logger });
+  kbs = await createKbsServer({
+    store: new MemoryStore(), adminKeys: [admin.publicKey.export({ format: 'pem', type: 'spki' }).toString()], devMode: true, bodyLimitBytes: 64 * 1024, logger,
+    // Real TDX quotes are checked offline (no PCCS here); debug TDs allowed so the seeds reach the binding check.
+    verifier: { tees: { tdx: { allowMissingCollateral: true, allowDebug: true } } },
+  });
   base = new URL(await kbs.app.listen({ host: '127.0.0.1', port: 0 }));
   const r = await send('POST', '/kbs/v0/resource/default/fuzz/secret', new Uint8Array(Buffer.from(SECRET)), { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' });
   assert.equal(r.status, 200, r.body);
@@ -207,4 +213,21 @@ test('fuzz: oversized bodies get 413 with {type, detail}', async () => {
     checkLogs('oversize');
     return out;
   }, { runs: 20, seconds: 3 });
+});
+
+test('fuzz: POST /kbs/v0/attest with mutated real TDX quotes in a tdx session (KBS -> AS -> verifier)', async () => {
+  const quote = new Uint8Array(readFileSync(sharedDir('vectors', 'trustee/deps/verifier/test_data/tdx_quote_4.dat')));
+  const tdxRequest = new Uint8Array(Buffer.from(JSON.stringify({ version: KBS_PROTOCOL_VERSION, tee: 'tdx', 'extra-params': '' })));
+  await fuzz('kbs/attest tdx evidence', [fc.oneof({ weight: 1, arbitrary: fc.constant(quote) }, { weight: 6, arbitrary: mutationArb(quote.length).map((ms) => mutate(quote, ms)) })], async (q) => {
+    const a = await send('POST', '/kbs/v0/auth', tdxRequest, { 'content-type': 'application/json' });
+    const cookie = /kbs-session-id=[0-9a-f]+/.exec(String(a.headers['set-cookie']))?.[0] ?? '';
+    const nonce = (JSON.parse(a.body) as { nonce: string }).nonce;
+    const body = { 'init-data': null, 'runtime-data': { nonce, 'tee-pubkey': JWK }, 'tee-evidence': { primary_evidence: { quote: Buffer.from(q).toString('base64'), cc_eventlog: null }, additional_evidence: '' } };
+    // The quote never binds this session's nonce: 401 whatever the mutation.
+    check(await send('POST', '/kbs/v0/attest', new Uint8Array(Buffer.from(JSON.stringify(body))), { 'content-type': 'application/json', cookie }), [401], 'attest tdx');
+    // The KBS's log line carries the stable code: shows how deep the mutated quote got.
+    const code = logs.map((l) => (l.obj as { code?: unknown } | undefined)?.code).find((c) => typeof c === 'string');
+    checkLogs('attest tdx');
+    return String(code);
+  }, { runs: 100, seconds: 4 });
 });
