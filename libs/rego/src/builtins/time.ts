@@ -1,6 +1,6 @@
 /**
- * time.* builtins. Times are ns since the epoch held in JS numbers (exact to 2^53; larger
- * values are rounded to whole microseconds when split into fields).
+ * time.* builtins. Times are ns since the epoch: results are exact (bigint beyond 2^53, as
+ * OPA's int64); a double argument beyond 2^53 is only good to the microsecond.
  */
 import type { Value } from '../value.js';
 import { normBig } from '../numeric.js';
