@@ -164,3 +164,18 @@ test('malformed certificates, CSRs, keys and tokens are builtin errors (undefine
     assert.throws(() => ev(expr, notCert, true), (e: unknown) => (e as { code?: string }).code === 'RGO_EVAL', expr);
   }
 });
+
+test('crypto.x509.parse_and_verify_certificates_with_options: DNSName, KeyUsages, CurrentTime as Go x509.Verify', () => {
+  const chain = fx('root.pem') + fx('leaf.pem');
+  const v = (opts: string) => (ev(`crypto.x509.parse_and_verify_certificates_with_options(input, ${opts})`, chain) as unknown[])[0];
+  assert.equal(v('{"DNSName": "a.leaf.example.com", "KeyUsages": ["KeyUsageServerAuth"]}'), true);
+  assert.equal(v('{"DNSName": "leaf.example.com"}'), true); // no KeyUsages: server auth, as Go
+  assert.equal(v('{"DNSName": "10.0.0.1", "KeyUsages": ["KeyUsageClientAuth"]}'), true);
+  assert.equal(v('{"DNSName": "a.b.leaf.example.com"}'), false); // a wildcard covers one label
+  assert.equal(v('{"DNSName": "example.org"}'), false);
+  assert.equal(v('{"KeyUsages": ["KeyUsageCodeSigning"]}'), false);
+  assert.equal(v('{"KeyUsages": ["KeyUsageAny"], "CurrentTime": 7258118400000000000}'), false); // year 2200: expired
+  assert.equal(v('{"KeyUsages": ["KeyUsageAny"], "CurrentTime": 0}'), false); // 1970: not yet valid
+  assert.throws(() => v('{"Bogus": 1}'), /invalid option/);
+  assert.throws(() => v('{"KeyUsages": ["KeyUsageWhatever"]}'), /unknown key usage/);
+});

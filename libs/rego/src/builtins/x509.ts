@@ -3,11 +3,12 @@
  * (Go's encoding/json of x509.Certificate): byte fields base64, names as pkix.Name, times
  * RFC 3339, enums as Go's integers, big integers (serial, RSA modulus) as exact numbers.
  */
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { Value } from '../value.js';
 import { bigValue, fromJson, objectOf, RObject } from '../value.js';
-import { str } from './check.js';
+import { obj, str } from './check.js';
+import { EKU_ANY, verifyChain, verifyOptions } from './x509-verify.js';
 import { bigInt, children, content, oid, oidArcs, raw, readTlv, text, time } from './der.js';
 import type { Tlv } from './der.js';
 import { b, BuiltinError } from './types-api.js';
@@ -200,28 +201,13 @@ function ders(input: string, label: string): Buffer[] {
   return [...s.matchAll(re)].map((m) => Buffer.from((m[1] as string).replace(/\s+/g, ''), 'base64'));
 }
 
-function parseCerts(input: string): { ders: Buffer[]; values: RObject[] } {
+export function parseCerts(input: string): { ders: Buffer[]; values: RObject[] } {
   try {
     const list = ders(input, 'CERTIFICATE');
     return { ders: list, values: list.map(certValue) };
   } catch (e) {
     throw e instanceof BuiltinError ? e : new BuiltinError('crypto.x509: invalid certificate data');
   }
-}
-
-/** Root first, leaf last (OPA's order): each certificate is issued and signed by the one before. */
-function verifyChain(list: Buffer[], nowMs: number): boolean {
-  if (list.length === 0) return false;
-  const certs = list.map((d) => new X509Certificate(d));
-  for (let i = 0; i < certs.length; i++) {
-    const c = certs[i] as X509Certificate;
-    if (Date.parse(c.validFrom) > nowMs || Date.parse(c.validTo) < nowMs) return false;
-    const issuer = certs[i === 0 ? 0 : i - 1] as X509Certificate;
-    // SECURITY: every link must be signed by the previous certificate, which must be a CA.
-    if (!c.checkIssued(issuer) || !c.verify(issuer.publicKey)) return false;
-    if (i < certs.length - 1 && !c.ca) return false;
-  }
-  return true;
 }
 
 function csrValue(der: Buffer): RObject {
@@ -268,7 +254,11 @@ export const X509: Table = {
   'crypto.x509.parse_certificates': b(1, (a) => parseCerts(str(a, 0)).values),
   'crypto.x509.parse_and_verify_certificates': b(1, (a, ctx) => {
     const { ders: list, values } = parseCerts(str(a, 0));
-    return verifyChain(list, Number(ctx.nowNs / 1000000n)) ? [true, values] : [false, []];
+    return verifyChain(list, values, { nowMs: Number(ctx.nowNs / 1000000n), usages: [EKU_ANY] }) ? [true, values] : [false, []];
+  }),
+  'crypto.x509.parse_and_verify_certificates_with_options': b(2, (a, ctx) => {
+    const { ders: list, values } = parseCerts(str(a, 0));
+    return verifyChain(list, values, verifyOptions(obj(a, 1), ctx.nowNs)) ? [true, values] : [false, []];
   }),
   'crypto.x509.parse_certificate_request': b(1, (a) => {
     const list = ders(str(a, 0), 'CERTIFICATE REQUEST');
