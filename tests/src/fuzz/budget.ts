@@ -65,10 +65,20 @@ export async function fuzz<Ts extends [unknown, ...unknown[]]>(
   opts: { runs: number; seconds?: number },
 ): Promise<number> {
   const tally = new Tally(target);
+  // When the time limit interrupts the property, the input in flight keeps running: it is awaited
+  // below (its cleanup and checks finish, a late failure still fails the test).
+  let inflight: Promise<void> = Promise.resolve();
+  let lateError: unknown;
   const prop = fc.asyncProperty(...(arbs as unknown as [fc.Arbitrary<unknown>]), async (...args: unknown[]) => {
-    tally.hit(await body(...(args as Ts)));
+    const run = (async () => body(...(args as Ts)))();
+    inflight = run.then(() => undefined, (e: unknown) => {
+      lateError = e;
+    });
+    tally.hit(await run);
   });
   await fc.assert(prop as fc.IAsyncProperty<unknown>, budget(opts.runs, opts.seconds));
+  await inflight;
+  if (lateError !== undefined) throw lateError;
   tally.report();
   return tally.count;
 }
