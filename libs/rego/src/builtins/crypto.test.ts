@@ -103,6 +103,7 @@ test('crypto.x509.parse_certificates gives Go x509.Certificate fields; chains ve
   assert.equal(ok[0], true);
   assert.equal((ok[1] as unknown[]).length, 2);
   assert.deepEqual(ev('crypto.x509.parse_and_verify_certificates(input)', fx('leaf.pem') + fx('root.pem')), [false, []]);
+  assert.deepEqual(ev('crypto.x509.parse_and_verify_certificates(input)', fx('root.pem')), [false, []]); // not a chain
 });
 
 test('crypto.x509.parse_certificate_request, parse_rsa_private_key, crypto.parse_private_keys', () => {

@@ -2,7 +2,8 @@
  * Chain verification for crypto.x509.parse_and_verify_certificates(_with_options), with
  * Go's x509.Verify rules that OPA inherits: root first, leaf last; every link issued and
  * signed by the previous certificate, which must be a CA; all valid at the time; extended
- * key usages allowed along the chain; the leaf's DNS/IP SANs matching DNSName.
+ * key usages allowed along the chain (server auth unless told otherwise); the leaf's DNS/IP
+ * SANs matching DNSName; at least two certificates.
  */
 import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
@@ -11,6 +12,8 @@ import { RObject } from '../value.js';
 import { BuiltinError } from './types-api.js';
 
 export const EKU_ANY = 0;
+/** Go's x509.Verify default when no KeyUsages are given (OPA passes none without options). */
+export const EKU_SERVER_AUTH = 1;
 /** Go's x509.ExtKeyUsage names as OPA's KeyUsages option spells them. */
 const USAGES = [
   'KeyUsageAny', 'KeyUsageServerAuth', 'KeyUsageClientAuth', 'KeyUsageCodeSigning', 'KeyUsageEmailProtection',
@@ -53,7 +56,7 @@ export function verifyOptions(o: RObject, nowNs: bigint): VerifyOptions {
     }
   }
   // Go: no KeyUsages means server authentication.
-  if (out.usages.length === 0) out.usages.push(1);
+  if (out.usages.length === 0) out.usages.push(EKU_SERVER_AUTH);
   return out;
 }
 
@@ -86,7 +89,8 @@ function hostOk(leaf: RObject, name: string): boolean {
 }
 
 export function verifyChain(list: Buffer[], values: RObject[], opts: VerifyOptions): boolean {
-  if (list.length === 0) return false;
+  // OPA needs a root and a leaf at least (a lone self-signed certificate is not a chain).
+  if (list.length < 2) return false;
   const certs = list.map((d) => new X509Certificate(d));
   for (let i = 0; i < certs.length; i++) {
     const c = certs[i] as X509Certificate;

@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Value } from '../value.js';
 import { bigValue, fromJson, objectOf, RObject } from '../value.js';
 import { obj, str } from './check.js';
-import { EKU_ANY, verifyChain, verifyOptions } from './x509-verify.js';
+import { EKU_SERVER_AUTH, verifyChain, verifyOptions } from './x509-verify.js';
 import { bigInt, children, content, oid, oidArcs, raw, readTlv, text, time } from './der.js';
 import type { Tlv } from './der.js';
 import { b, BuiltinError } from './types-api.js';
@@ -254,7 +254,7 @@ export const X509: Table = {
   'crypto.x509.parse_certificates': b(1, (a) => parseCerts(str(a, 0)).values),
   'crypto.x509.parse_and_verify_certificates': b(1, (a, ctx) => {
     const { ders: list, values } = parseCerts(str(a, 0));
-    return verifyChain(list, values, { nowMs: Number(ctx.nowNs / 1000000n), usages: [EKU_ANY] }) ? [true, values] : [false, []];
+    return verifyChain(list, values, { nowMs: Number(ctx.nowNs / 1000000n), usages: [EKU_SERVER_AUTH] }) ? [true, values] : [false, []];
   }),
   'crypto.x509.parse_and_verify_certificates_with_options': b(2, (a, ctx) => {
     const { ders: list, values } = parseCerts(str(a, 0));
