@@ -59,7 +59,22 @@ test('io.jwt.decode_verify checks signature, alg, exp/nbf against time, iss and 
   assert.deepEqual(dv('{"secret": "k", "time": 1500000000000, "aud": "a", "alg": "RS256"}'), [false, {}, {}]);
   // SECURITY: an HMAC token is never checked against a public key given as `cert`.
   assert.deepEqual(dv(`{"cert": ${JSON.stringify(fx('leaf.pem'))}, "aud": "a", "time": 1500000000000}`), [false, {}, {}]);
-  assert.throws(() => dv('{"secret": "k", "bogus": 1}'), /unknown constraint/);
+  assert.throws(() => dv('{"secret": "k", "bogus": 1}'), /unknown token validation constraint/);
+  assert.throws(() => dv('{"secret": "k", "cert": "x"}'), /duplicate key constraints/);
+  assert.throws(() => dv('{"aud": "a"}'), /no key constraint/);
+  assert.throws(() => dv('{"secret": "k", "time": -1}'), /must be a non-negative number/);
+  // As OPA: a token without `iss` passes an `iss` constraint; a `crit` header we do not know fails.
+  const noIss = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
+  assert.equal((ev('io.jwt.decode_verify(input, {"secret": "k", "iss": "kbs"})', noIss) as unknown[])[0], true);
+  const crit = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256', crit: ['x-unknown'], 'x-unknown': 1 }).sign(secret, { crit: { 'x-unknown': true } });
+  assert.deepEqual(ev('io.jwt.decode_verify(input, {"secret": "k"})', crit), [false, {}, {}]);
+  // Nested token (cty: JWT): both levels verify, the inner claims come out.
+  const inner = await new SignJWT({ sub: 'inner', big: 1 }).setProtectedHeader({ alg: 'HS256' }).sign(secret);
+  assert.throws(() => ev('io.jwt.encode_sign_raw(`{"alg":"HS256"}`, input, `{"kty":"oct","k":"aw"}`)', inner), /payload is not JSON/);
+  const outer = ev('io.jwt.encode_sign_raw(`{"alg":"HS256","typ":"JOSE","cty":"JWT"}`, input, `{"kty":"oct","k":"aw"}`)', inner) as string;
+  const nested = ev('io.jwt.decode_verify(input, {"secret": "k"})', outer) as unknown[];
+  assert.equal(nested[0], true);
+  assert.deepEqual(nested[2], { big: 1, sub: 'inner' });
 });
 
 test('io.jwt.encode_sign and encode_sign_raw produce tokens that jose verifies', async () => {

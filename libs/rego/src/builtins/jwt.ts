@@ -6,7 +6,8 @@
 import { createHmac, createPrivateKey, createPublicKey, sign, timingSafeEqual, verify, X509Certificate, constants } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { Value } from '../value.js';
-import { fromJson, RObject, toJson } from '../value.js';
+import { fromJson, RObject } from '../value.js';
+import { parseJson } from '../json.js';
 import { obj, str } from './check.js';
 import { jsonMarshal } from './encoding.js';
 import { b, BuiltinError } from './types-api.js';
@@ -23,7 +24,8 @@ const ALGS: Record<string, { fam: Family; hash: string | null }> = {
 
 interface Jws {
   header: Record<string, unknown>;
-  payload: unknown;
+  /** The decoded payload text (JSON, or a nested JWT when the header says `cty: JWT`). */
+  payloadText: string;
   signingInput: Buffer;
   sig: Buffer;
 }
@@ -31,14 +33,43 @@ interface Jws {
 function parseJws(token: string): Jws {
   const parts = token.split('.');
   if (parts.length !== 3) throw new BuiltinError('io.jwt: a JWS compact token has three parts');
+  let header: unknown;
   try {
-    const header = JSON.parse(Buffer.from(parts[0] as string, 'base64url').toString('utf8')) as unknown;
-    if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error('header');
-    const payload = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as unknown;
-    return { header: header as Record<string, unknown>, payload, signingInput: Buffer.from(`${parts[0]}.${parts[1]}`), sig: Buffer.from(parts[2] as string, 'base64url') };
+    header = JSON.parse(Buffer.from(parts[0] as string, 'base64url').toString('utf8')) as unknown;
   } catch {
-    throw new BuiltinError('io.jwt: invalid JWT segment');
+    throw new BuiltinError('io.jwt: invalid JWT header');
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new BuiltinError('io.jwt: the JWT header is not an object');
+  if ('enc' in header) throw new BuiltinError('io.jwt: JWT is a JWE object, which is not supported');
+  return {
+    header: header as Record<string, unknown>,
+    payloadText: Buffer.from(parts[1] as string, 'base64url').toString('utf8'),
+    signingInput: Buffer.from(`${parts[0]}.${parts[1]}`),
+    sig: Buffer.from(parts[2] as string, 'base64url'),
+  };
+}
+
+/** The claims object of a token (JSON object, big integers exact). */
+function claimsOf(jws: Jws): RObject {
+  let v: Value;
+  try {
+    v = fromJson(parseJson(jws.payloadText));
+  } catch {
+    throw new BuiltinError('io.jwt: the JWT payload is not valid JSON');
+  }
+  if (!(v instanceof RObject)) throw new BuiltinError('io.jwt: the JWT payload is not a JSON object');
+  return v;
+}
+
+const KNOWN_HEADERS = new Set(['alg', 'kid', 'typ', 'cty', 'crit']);
+
+/** RFC 7515: `alg` present, and no `crit` parameter that we do not understand. */
+function headerValid(h: Record<string, unknown>): boolean {
+  if (typeof h['alg'] !== 'string' || h['alg'] === '') return false;
+  const crit = h['crit'];
+  if (crit === undefined) return true;
+  if (!Array.isArray(crit) || crit.length === 0) return false;
+  return !Object.keys(h).some((k) => !KNOWN_HEADERS.has(k) && crit.includes(k));
 }
 
 /** Public keys from a PEM certificate / public key, or a JWK / JWK Set JSON text. */
@@ -92,39 +123,56 @@ const verifier = (alg: string) =>
 
 const CONSTRAINTS = new Set(['cert', 'secret', 'alg', 'iss', 'aud', 'time']);
 
+function constraintString(c: RObject, name: string): string | undefined {
+  const v = c.getStr(name);
+  if (v !== undefined && typeof v !== 'string') throw new BuiltinError(`io.jwt.decode_verify: ${name} constraint: must be a string`);
+  return v;
+}
+
+/** OPA's decode_verify: constraint errors are errors; anything the token fails is [false, {}, {}]. */
 function decodeVerify(a: Value[], ctx: BuiltinCtx): Value {
-  const jws = parseJws(str(a, 0));
   const c = obj(a, 1);
-  for (const k of c.sortedKeys()) if (typeof k !== 'string' || !CONSTRAINTS.has(k)) throw new BuiltinError(`io.jwt.decode_verify: unknown constraint ${JSON.stringify(toJson(k))}`);
-  const cert = c.getStr('cert');
-  const secret = c.getStr('secret');
-  if ((cert === undefined) === (secret === undefined)) throw new BuiltinError('io.jwt.decode_verify: exactly one of the cert and secret constraints is required');
-  const invalid: Value = [false, new RObject(), new RObject()];
-  const alg = jws.header['alg'];
-  const want = c.getStr('alg');
-  if (typeof alg !== 'string' || !ALGS[alg] || (want !== undefined && want !== alg)) return invalid;
-  // SECURITY: an HMAC token only verifies with a secret and a public-key token only with a cert,
-  // so a public key can never be misused as an HMAC secret (alg confusion).
-  const hmac = ALGS[alg]?.fam === 'HS';
-  if (hmac !== (secret !== undefined)) return invalid;
-  if (!verifyWith(alg, jws, String(hmac ? secret : cert))) return invalid;
-  const p = jws.payload;
-  if (p === null || typeof p !== 'object' || Array.isArray(p)) return invalid;
-  const claims = p as Record<string, unknown>;
+  for (const k of c.sortedKeys()) if (typeof k !== 'string' || !CONSTRAINTS.has(k)) throw new BuiltinError(`io.jwt.decode_verify: unknown token validation constraint ${jsonMarshal(k)}`);
+  const cert = constraintString(c, 'cert');
+  const secret = constraintString(c, 'secret');
+  const want = constraintString(c, 'alg');
+  const iss = constraintString(c, 'iss');
+  const aud = constraintString(c, 'aud');
+  if (cert !== undefined && secret !== undefined) throw new BuiltinError('io.jwt.decode_verify: duplicate key constraints');
+  if (cert === undefined && secret === undefined) throw new BuiltinError('io.jwt.decode_verify: no key constraint');
   const t = c.getStr('time');
-  const nowSec = typeof t === 'number' ? t / 1e9 : Number(ctx.nowNs / 1000n) / 1e6;
-  if (typeof claims['exp'] === 'number' && nowSec >= claims['exp']) return invalid;
-  if (typeof claims['nbf'] === 'number' && nowSec < claims['nbf']) return invalid;
-  const iss = c.getStr('iss');
-  if (iss !== undefined && claims['iss'] !== iss) return invalid;
-  const aud = c.getStr('aud');
-  const tokAud = claims['aud'];
-  if (tokAud !== undefined || aud !== undefined) {
-    if (aud === undefined || tokAud === undefined) return invalid;
-    const list = Array.isArray(tokAud) ? tokAud : [tokAud];
-    if (!list.includes(aud)) return invalid;
+  if (t !== undefined && ((typeof t !== 'number' && typeof t !== 'bigint') || t < 0)) throw new BuiltinError('io.jwt.decode_verify: token time constraint: must be a non-negative number');
+  const nowSec = t !== undefined ? Number(t) / 1e9 : Number(ctx.nowNs / 1000n) / 1e6;
+  const invalid: Value = [false, new RObject(), new RObject()];
+  let jws = parseJws(str(a, 0));
+  // Nested tokens (`cty: JWT`): each level must verify, the innermost carries the claims.
+  for (let depth = 0; ; depth++) {
+    if (!headerValid(jws.header)) return invalid;
+    const alg = jws.header['alg'] as string;
+    if ((want !== undefined && want !== alg) || !ALGS[alg]) return invalid;
+    // SECURITY: an HMAC token only verifies with a secret and a public-key token only with a
+    // cert, so a public key can never be misused as an HMAC secret (alg confusion).
+    const hmac = ALGS[alg]?.fam === 'HS';
+    if (hmac !== (secret !== undefined)) return invalid;
+    if (!verifyWith(alg, jws, String(hmac ? secret : cert))) return invalid;
+    const cty = jws.header['cty'];
+    if (typeof cty !== 'string' || cty.toUpperCase() !== 'JWT') break;
+    if (depth >= 8) throw new BuiltinError('io.jwt.decode_verify: too many nested tokens');
+    jws = parseJws(jws.payloadText);
   }
-  return [true, fromJson(jws.header), fromJson(p)];
+  const claims = claimsOf(jws);
+  const tokIss = claims.getStr('iss');
+  if (iss !== undefined && tokIss !== undefined && tokIss !== iss) return invalid;
+  const tokAud = claims.getStr('aud');
+  if (tokAud !== undefined) {
+    const ok = typeof tokAud === 'string' ? tokAud === aud : Array.isArray(tokAud) && aud !== undefined && tokAud.includes(aud);
+    if (!ok) return invalid;
+  } else if (aud !== undefined) return invalid;
+  const exp = claims.getStr('exp');
+  if ((typeof exp === 'number' || typeof exp === 'bigint') && nowSec >= Number(exp)) return invalid;
+  const nbf = claims.getStr('nbf');
+  if ((typeof nbf === 'number' || typeof nbf === 'bigint') && nowSec < Number(nbf)) return invalid;
+  return [true, fromJson(jws.header), claims];
 }
 
 /** Signs header.payload (already base64url-encoded) with a JWK. */
@@ -140,6 +188,14 @@ function signJws(headerText: string, payloadText: string, jwkText: string): stri
   const alg = String(header['alg'] ?? '');
   const a = ALGS[alg];
   if (!a) throw new BuiltinError(`io.jwt.encode_sign: unsupported alg ${JSON.stringify(alg)}`);
+  const typ = header['typ'];
+  if (typ === undefined || typ === '' || typ === 'JWT') {
+    try {
+      JSON.parse(payloadText);
+    } catch {
+      throw new BuiltinError('io.jwt.encode_sign: type is JWT but payload is not JSON');
+    }
+  }
   const input = `${Buffer.from(headerText).toString('base64url')}.${Buffer.from(payloadText).toString('base64url')}`;
   let sig: Buffer;
   try {
