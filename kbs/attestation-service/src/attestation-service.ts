@@ -77,6 +77,12 @@ export class AttestationService {
     return v;
   }
 
+  /** The TEE's own /auth nonce (trustee's supplemental challenge: `se`), or undefined for a random one. */
+  async challenge(tee: Tee): Promise<string | undefined> {
+    const v = this.#verifier(tee);
+    return v.challenge === undefined ? undefined : v.challenge();
+  }
+
   /** Verifies the evidence bound to `nonce` and the TEE key, appraises it, returns the token. */
   async attest(input: AttestInput): Promise<{ token: string; claims: Record<string, unknown> }> {
     const { tee, nonce, attestation } = input;

@@ -82,7 +82,8 @@ export class KbsCore {
       const session: Session = {
         id: randomUUID().replaceAll('-', ''),
         tee: request.tee,
-        nonce: randomBytes(32).toString('base64'),
+        // SE: the nonce is the verifier's SeAttestationRequest (trustee's supplemental challenge).
+        nonce: (await this.as.challenge(request.tee)) ?? randomBytes(32).toString('base64'),
         state: 'authed',
         expiresAt: Date.now() + this.#sessionMs,
       };

@@ -36,6 +36,11 @@ export interface VerifiedEvidence {
 export interface Verifier {
   readonly tee: Tee;
   verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence>;
+  /**
+   * A TEE-specific /auth nonce (trustee `generate_supplemental_challenge`; only `se` has one).
+   * Absent: the KBS uses 32 random bytes.
+   */
+  challenge?(): Promise<string>;
 }
 
 /** Configuration handed to `createVerifier`; TEE folders read their own section. */

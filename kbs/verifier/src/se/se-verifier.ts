@@ -12,17 +12,22 @@
  * are authenticated by the HMAC but must be matched against the expected image by policy
  * (`tag` claim). No real SE evidence exists in the vectors, so tests use synthetic responses.
  */
-import { constants, createHmac, createPrivateKey, privateDecrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { constants, createHmac, createPrivateKey, createPublicKey, privateDecrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
 import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
 import { toHex } from '../common/bytes.js';
+import { loadHostKeys, seChallenge, seHeaderTags } from './challenge.js';
 import { checkBinding, decodeBase64, evidenceObject, verifyWithBinding, type HardwareVerified, type HardwareVerifier, type OptionalBinding } from '../common/evidence.js';
 
 export interface SeVerifierConfig {
   /** The RSA private key (PEM text or file) that encrypted the measurement key and nonce. */
   measurementKeyPrivate?: string;
+  /** Host-key documents (X.509 files or directories) the /auth challenge is encrypted to. */
+  hostKeyDocuments?: string[];
+  /** The guest's SE image or its header (`hdr.bin`), for the header tags. */
+  imageHeader?: string;
 }
 
 const MALFORMED = 'VERIFIER_SE_EVIDENCE_MALFORMED';
@@ -85,10 +90,25 @@ function rsaDecrypt(key: KeyObject, data: Uint8Array): Buffer | undefined {
 export class SeVerifier implements HardwareVerifier {
   readonly tee: Tee = 'se';
   readonly #key: KeyObject | undefined;
+  readonly #config: SeVerifierConfig;
+  #challengeInput: Parameters<typeof seChallenge>[0] | undefined;
 
   constructor(config: SeVerifierConfig = {}) {
     const k = config.measurementKeyPrivate;
+    this.#config = config;
     this.#key = k === undefined ? undefined : createPrivateKey(!k.includes('-----BEGIN') && existsSync(k) ? readFileSync(k, 'utf8') : k);
+  }
+
+  /** The /auth nonce: a JSON SeAttestationRequest (see challenge.ts for what is not verified). */
+  async challenge(): Promise<string> {
+    if (this.#challengeInput === undefined) {
+      const c = this.#config;
+      if (!this.#key || c.hostKeyDocuments === undefined || c.imageHeader === undefined) {
+        throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'VERIFIER_SE_CONFIG_INVALID', message: 'An SE challenge needs measurementKeyPrivate, hostKeyDocuments and imageHeader in the se verifier config' });
+      }
+      this.#challengeInput = { hostKeys: loadHostKeys(c.hostKeyDocuments), imageHdrTags: seHeaderTags(new Uint8Array(readFileSync(c.imageHeader))), measurementKeyPublic: createPublicKey(this.#key) };
+    }
+    return seChallenge(this.#challengeInput);
   }
 
   verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
