@@ -35,6 +35,10 @@ test('io.jwt.verify_* accept tokens signed by jose (PEM key, certificate, JWKS) 
   assert.equal(ev('io.jwt.verify_rs256(input.rs, input.jwks)', input), true);
   assert.equal(ev('io.jwt.verify_rs256(input.rs, input.rootCert)', input), false);
   assert.equal(ev('io.jwt.verify_rs512(input.rs, input.cert)', input), false);
+  // Relabelling the header breaks the signature (the header is signed input).
+  const relabelled = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${rs.split('.')[1]}.${rs.split('.')[2]}`;
+  assert.equal(ev('io.jwt.verify_rs256(input.t, input.cert)', { ...input, t: relabelled }), false);
+
   assert.equal(ev('io.jwt.verify_ps384(input.ps, input.cert)', input), true);
   assert.equal(ev('io.jwt.verify_es256(input.es, input.rootCert)', input), true);
   assert.equal(ev('io.jwt.verify_eddsa(input.eddsa, input.edPub)', input), true);
