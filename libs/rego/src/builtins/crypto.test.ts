@@ -161,6 +161,9 @@ test('strings.render_template, regex.template_match, graph.*, rego.metadata.*, o
   const g = '{"a": ["b"], "b": ["c", "d"], "c": [], "d": ["a"], "e": ["a"]}';
   assert.deepEqual(ev(`graph.reachable(${g}, {"b"})`), ['a', 'b', 'c', 'd']);
   assert.deepEqual(ev(`graph.reachable_paths(${g}, {"a"})`), [['a', 'b', 'c'], ['a', 'b', 'd']]);
+  // A neighbour missing from the graph ends the path before it; a start without edges is a path of one.
+  assert.deepEqual(ev('graph.reachable_paths({"a": ["x", "b"], "b": []}, ["a"])'), [['a'], ['a', 'b']]);
+  assert.deepEqual(ev('graph.reachable_paths({"a": []}, ["a", "zz"])'), [['a']]);
   assert.deepEqual(ev('rego.metadata.rule()'), {});
   assert.deepEqual(ev('rego.metadata.chain()'), [{ path: ['t', 'x'] }]);
   const rt = ev('opa.runtime()') as Record<string, unknown>;

@@ -22,22 +22,43 @@ function edges(graph: RObject, node: Value): Value[] {
   return [];
 }
 
-function reachablePaths(graph: RObject, start: Value): Value[][] {
-  const out: Value[][] = [];
-  const walk = (node: Value, path: Value[], onPath: Set<Value>): void => {
-    const next = edges(graph, node).filter((n) => graph.has(n));
-    let extended = false;
-    for (const n of next) {
-      // A cycle ends the path where it would repeat a node.
-      if (onPath.has(n)) continue;
-      extended = true;
-      onPath.add(n);
-      walk(n, [...path, n], onPath);
-      onPath.delete(n);
+/**
+ * OPA's graph.reachable_paths: a depth-first walk from each neighbour of each start node,
+ * recording the path where it ends (a node without edges, a node missing from the graph,
+ * which is not included, or an edge back to a node already reached in this walk; OPA's
+ * `reached` set is shared by the whole walk and its paths accumulate per node, and so do
+ * ours, so results match OPA's on cyclic graphs too).
+ */
+function reachablePaths(graph: RObject, starts: Value[]): RSet {
+  const out = new RSet();
+  const build = (root: Value, path: Value[], reached: RSet): void => {
+    if (!graph.has(root)) {
+      out.add(path);
+      return;
     }
-    if (!extended) out.push(path);
+    const p = [...path, root];
+    const es = edges(graph, root);
+    if (es.length === 0) {
+      out.add(p);
+      return;
+    }
+    const acc: Value[] = [];
+    for (const n of es) {
+      if (reached.has(n)) {
+        acc.push(...p);
+        out.add([...acc]);
+      } else {
+        reached.add(root);
+        build(n, p, reached);
+      }
+    }
   };
-  if (graph.has(start)) walk(start, [start], new Set([start]));
+  for (const s of starts) {
+    if (!graph.has(s)) continue;
+    const es = edges(graph, s);
+    if (es.length === 0) out.add([s]);
+    for (const n of es) build(n, [s], RSet.of([s]));
+  }
   return out;
 }
 
@@ -79,12 +100,7 @@ export const EXTRAS: Table = {
     }
     return seen;
   }),
-  'graph.reachable_paths': b(2, (a) => {
-    const graph = obj(a, 0);
-    const out = new RSet();
-    for (const start of coll(a, 1)) for (const p of reachablePaths(graph, start)) out.add(p);
-    return out;
-  }),
+  'graph.reachable_paths': b(2, (a) => reachablePaths(obj(a, 0), coll(a, 1))),
   // Annotations (METADATA comments) are not parsed: OPA returns these for unannotated rules.
   'rego.metadata.rule': b(0, () => new RObject()),
   'rego.metadata.chain': b(0, () => []),
