@@ -12,7 +12,9 @@
  *
  * NOT done (see README): host-key documents are trusted as configured; their IBM Z signing-key
  * chain, issuer and CRLs are not verified (trustee's CertVerifier); hybrid (ML-KEM, v2) key
- * slots are not produced; the ARCB was not checked against an Ultravisor or a libpv golden file.
+ * slots are not produced; no real Ultravisor has consumed our ARCB. With libpv's fixed test keys,
+ * IV and protection key, buildArcb output was byte-identical to libpv's `exp/arcb.bin` (checked
+ * by hand on 2026-11-23; that file is not ours to commit).
  */
 import { constants, createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
