@@ -154,7 +154,11 @@ test('net.cidr_merge/expand/contains_matches', () => {
 test('strings.render_template, regex.template_match, graph.*, rego.metadata.*, opa.runtime', () => {
   assert.equal(
     ev('strings.render_template("Hi {{.name}}! {{range $i, $v := .xs}}{{$i}}={{$v}} {{end}}{{if .ok}}yes{{else}}no{{end}} {{.m}} {{.missing}}", {"name": "Ann", "xs": ["a", "b"], "ok": false, "m": {"k": [1, 2]}})'),
-    'Hi Ann! 0=a 1=b no map[k:[1 2]] <no value>',
+    'Hi Ann! 0=a 1=b no map[k:[1 2]] <undefined>',
+  );
+  assert.equal(
+    ev('strings.render_template(`{{if eq .kind "pod"}}{{len .xs}} {{index .xs 1}} {{index .m "k"}}{{end}}{{if and .a (not .b)}} ok{{end}}`, {"kind": "pod", "xs": [5, 6], "m": {"k": "v"}, "a": true, "b": false})'),
+    '2 6 v ok',
   );
   assert.equal(ev('regex.template_match("urn:foo:{.*}", "urn:foo:bar:baz", "{", "}")'), true);
   assert.equal(ev('regex.template_match("urn:foo.com:{[a-z]+}", "urn:fooxcom:bar", "{", "}")'), false);

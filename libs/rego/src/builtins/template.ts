@@ -2,8 +2,9 @@
  * strings.render_template: the subset of Go text/template that policies use — `{{.a.b}}`,
  * `{{$v}}`, `{{if}}`/`{{else if}}`/`{{else}}`, `{{range [$i, $v :=] ...}}`/`{{else}}`,
  * `{{with}}`, `{{end}}`, comments and `{{-`/`-}}` trimming. Values print as Go's %v would
- * (maps as `map[k:v]`, slices as `[a b]`, a missing key as `<no value>`). Anything else
- * (functions, pipelines) is an error naming the action.
+ * (maps as `map[k:v]`, slices as `[a b]`, null as `<nil>`, a missing key as `<undefined>`
+ * as OPA 1.x prints it) and the functions len, index, eq, ne, not, and, or, print with plain
+ * arguments (parenthesized calls allowed). Anything else (other functions, pipelines) is an error naming it.
  */
 import { formatNumber } from '../format.js';
 import type { Value } from '../value.js';
@@ -100,13 +101,57 @@ function field(v: Value | undefined, name: string): Value | undefined {
   return err(`can't evaluate field ${name} in type ${Array.isArray(v) ? 'array' : typeof v}`);
 }
 
+/** Space-separated arguments of a function action (quoted strings and parenthesized groups kept whole). */
+function splitArgs(e: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < e.length) {
+    if (/\s/.test(e[i] as string)) {
+      i++;
+      continue;
+    }
+    const start = i;
+    if (e[i] === '"') {
+      for (i++; i < e.length && e[i] !== '"'; i++) if (e[i] === '\\') i++;
+      i++;
+    } else if (e[i] === '(') {
+      for (let depth = 0; i < e.length; i++) {
+        if (e[i] === '(') depth++;
+        else if (e[i] === ')' && --depth === 0) break;
+      }
+      i++;
+    } else while (i < e.length && !/\s/.test(e[i] as string)) i++;
+    out.push(e.slice(start, i));
+  }
+  return out;
+}
+
+const FUNCS: Record<string, (args: (Value | undefined)[]) => Value | undefined> = {
+  len: ([x]) => (typeof x === 'string' ? Buffer.byteLength(x) : Array.isArray(x) ? x.length : x instanceof RObject || x instanceof RSet ? x.size : err('len of a non-collection')),
+  index: ([x, ...ks]) => {
+    let v = x;
+    for (const k of ks) v = Array.isArray(v) && typeof k === 'number' ? v[k] : v instanceof RObject && k !== undefined ? v.get(k) : err('index of a non-collection');
+    return v;
+  },
+  eq: ([a, ...bs]) => bs.some((b) => goText(a) === goText(b)),
+  ne: ([a, b]) => goText(a) !== goText(b),
+  not: ([a]) => !truthy(a),
+  and: (xs) => xs.find((x) => !truthy(x)) ?? xs[xs.length - 1],
+  or: (xs) => xs.find((x) => truthy(x)) ?? xs[xs.length - 1],
+  print: (xs) => xs.map(goText).join(' '),
+};
+
 function evalExpr(expr: string, s: Scope): Value | undefined {
-  const e = expr.trim();
+  let e = expr.trim();
+  if (e.startsWith('(') && e.endsWith(')')) e = e.slice(1, -1).trim();
+  const words = splitArgs(e);
+  const fn = words.length > 1 ? FUNCS[words[0] as string] : undefined;
+  if (fn) return fn(words.slice(1).map((w) => evalExpr(w, s)));
   if (/^"(?:[^"\\]|\\.)*"$/.test(e)) return JSON.parse(e) as string;
   if (/^-?\d+(\.\d+)?$/.test(e)) return Number(e);
   if (e === 'true' || e === 'false') return e === 'true';
   const m = /^(\$\w*|\.)((?:\.\w+)*)$/.exec(e) ?? /^()((?:\.\w+)+)$/.exec(e);
-  if (!m) return err(`unsupported action {{${e}}} (only fields, variables and literals)`);
+  if (!m) return err(`unsupported action {{${e}}} (fields, variables, literals and len/index/eq/ne/not/and/or/print)`);
   let v: Value | undefined = m[1] === '.' || m[1] === '' ? s.dot : s.vars.has(m[1] as string) ? s.vars.get(m[1] as string) : err(`undefined variable ${m[1]}`);
   for (const f of (m[2] as string).split('.').slice(1)) v = field(v, f);
   return v;
@@ -121,7 +166,8 @@ function truthy(v: Value | undefined): boolean {
 
 /** Go's fmt %v of the JSON value OPA hands to text/template. */
 function goText(v: Value | undefined): string {
-  if (v === undefined || v === null) return '<no value>';
+  if (v === undefined) return '<undefined>';
+  if (v === null) return '<nil>';
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'bigint') return formatNumber(v);
   if (typeof v === 'boolean') return String(v);
@@ -138,7 +184,7 @@ function render(nodes: Node[], s: Scope, out: string[]): void {
         break;
       case 'out': {
         const v = evalExpr(n.expr, s);
-        out.push(v === undefined ? '<no value>' : goText(v));
+        out.push(goText(v));
         break;
       }
       case 'if':
