@@ -18,7 +18,4 @@ export { guestSpec, ociKey, protoToOci } from './container/oci-spec.js';
 export type { ImagePuller, PulledImage } from './storage/image-puller.js';
 export { openChannel } from './transport/registry.js';
 export type { AgentChannel } from './transport/channel.js';
-export { FdDuplex } from './transport/fd-duplex.js';
-export { loadVsockAddon } from './transport/vsock.js';
-export type { VsockAddon } from './transport/vsock.js';
 export { AgentClient } from './client.js';

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { constants } from 'node:os';
-import { writeAll } from '../transport/fd-duplex.js';
-import { loadVsockAddon, type VsockAddon } from '../transport/vsock.js';
+import { loadNativeAddon, writeAll, type NativeAddon } from '@kata-cc/vsock';
 import { agentError } from '../errors.js';
 import { StreamBuffer } from './stream-buffer.js';
 
@@ -19,7 +18,7 @@ export class AgentProcess {
   #exit: Promise<number> | undefined;
   #status: number | undefined;
   #stdinClosed = false;
-  #pty: { master: number; addon: VsockAddon } | undefined;
+  #pty: { master: number; addon: NativeAddon } | undefined;
 
   constructor(execId: string) {
     this.execId = execId;
@@ -45,7 +44,7 @@ export class AgentProcess {
   start(cmd: string, args: string[], env: NodeJS.ProcessEnv, terminal = false): void {
     let stdin: 'pipe' | number = 'pipe';
     if (terminal) {
-      const addon = loadVsockAddon();
+      const addon = loadNativeAddon();
       const pty = addon.openpty();
       this.#pty = { master: pty.master, addon };
       stdin = openSync(pty.slave, fsConstants.O_RDWR | fsConstants.O_NOCTTY);

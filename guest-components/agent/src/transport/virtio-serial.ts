@@ -4,7 +4,7 @@ import { Duplex } from 'node:stream';
 import path from 'node:path';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { agentError } from '../errors.js';
-import { writeAll } from './fd-duplex.js';
+import { writeAll } from '@kata-cc/vsock';
 import type { AgentChannel } from './channel.js';
 
 /** Finds /dev/vportNpM whose sysfs name is `name` (no udev in the guest, so no by-name links). */

@@ -1,11 +1,7 @@
 import type { Logger } from '@kata-cc/log';
 import { TtrpcClient } from '@kata-cc/ttrpc';
 import { HEALTH_SERVICE, codec } from '../proto.js';
-import { FdDuplex } from './fd-duplex.js';
-import { loadVsockAddon } from './vsock.js';
-
-/** VMADDR_CID_LOCAL: the loopback transport (vsock_loopback) delivers to this guest's own listeners. */
-const CID_LOCAL = 1;
+import { connectVsock, VMADDR_CID_LOCAL } from '@kata-cc/vsock';
 
 /**
  * Proves the vsock path inside the guest: dials our own vsock listener through the kernel's
@@ -20,9 +16,8 @@ export async function vsockSelfCheck(address: string, log: Logger): Promise<void
   }
   const t = Date.now();
   try {
-    const addon = loadVsockAddon();
-    const fd = await new Promise<number>((resolve, reject) => addon.connect(CID_LOCAL, Number(m[1]), (err, f) => (err ? reject(err) : resolve(f))));
-    const client = new TtrpcClient(new FdDuplex(fd, () => addon.close(fd)));
+    // VMADDR_CID_LOCAL: the loopback transport (vsock_loopback) delivers to our own listener.
+    const client = new TtrpcClient(await connectVsock(VMADDR_CID_LOCAL, Number(m[1])));
     const payload = await client.call(HEALTH_SERVICE, 'Check', codec('grpc.CheckRequest').encode({ service: '' }), { timeoutMs: 30_000 });
     const status = Number(codec('grpc.HealthCheckResponse').decode(payload)['status']);
     client.close();

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "vsock",
-      "sources": ["vsock.c"],
+      "sources": ["native/vsock.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

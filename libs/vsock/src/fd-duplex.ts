@@ -14,7 +14,8 @@ export function writeAll(fd: number, data: Buffer, cb: (err?: Error | null) => v
 }
 
 /**
- * A Duplex over a connected socket fd that libuv cannot wrap as a net.Socket (AF_VSOCK): reads
+ * A Duplex over a connected socket fd that libuv cannot wrap as a net.Socket (AF_VSOCK, also a
+ * virtio-serial char device in the guest agent): reads
  * and writes are blocking syscalls on the thread pool. EOF (read of 0 bytes) ends the stream.
  * The fd is closed by `onClose`.
  */

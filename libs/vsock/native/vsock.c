@@ -1,6 +1,7 @@
-// The kata-agent's native helpers, for what Node cannot do: AF_VSOCK sockets (listen, accept,
-// connect; plain fds the agent reads and writes through libuv's thread pool, FdDuplex) and
-// pseudo-terminals (openpty, TIOCSWINSZ) for terminal processes. accept() and connect() block,
+// Native helpers for what Node cannot do: AF_VSOCK sockets (listen, accept, connect; plain fds
+// read and written through libuv's thread pool, FdDuplex in src/) for the guest agent and the
+// host runtime, and pseudo-terminals (openpty, TIOCSWINSZ) for the agent's terminal processes.
+// Errors carry the raw errno (`errno` property); src/errors.ts maps it to a VSOCK_* code. accept() and connect() block,
 // so they run as async work off the JS thread. N-API only: ABI-stable across Node versions, so
 // one build serves the host and the pinned Node in the guest.
 #define _GNU_SOURCE
@@ -13,19 +14,28 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <stdint.h>
 #include <linux/vm_sockets.h>
 #include <node_api.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
+static napi_value errno_error(napi_env env, const char *what, int err) {
   char msg[160];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value code, message, error;
-  napi_create_string_utf8(env, err == ENODEV || err == EAFNOSUPPORT ? "AGENT_VSOCK_UNAVAILABLE" : "AGENT_CHANNEL_FAILED", NAPI_AUTO_LENGTH, &code);
+  napi_value code, message, error, num;
+  napi_create_string_utf8(env, "VSOCK_SYSCALL", NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
   napi_create_error(env, code, message, &error);
-  napi_throw(env, error);
+  napi_create_int32(env, err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  napi_throw(env, errno_error(env, what, err));
   return NULL;
 }
 
@@ -33,7 +43,8 @@ static int get_u32(napi_env env, napi_value v, uint32_t *out) {
   return napi_get_value_uint32(env, v, out) == napi_ok ? 0 : -1;
 }
 
-// listen(cid, port) -> fd
+// listen(cid, port) -> { fd, wake }: `wake` is an eventfd that cancel() signals to end a pending
+// accept (shutdown() does not wake accept() on an AF_VSOCK listener).
 static napi_value Listen(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -49,8 +60,14 @@ static napi_value Listen(napi_env env, napi_callback_info info) {
   addr.svm_port = port;
   if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { int e = errno; close(fd); return throw_errno(env, "bind(vsock)", e); }
   if (listen(fd, 16) < 0) { int e = errno; close(fd); return throw_errno(env, "listen(vsock)", e); }
-  napi_value result;
-  CHECK(napi_create_int32(env, fd, &result));
+  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake < 0) { int e = errno; close(fd); return throw_errno(env, "eventfd", e); }
+  napi_value result, vfd, vwake;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_create_int32(env, fd, &vfd));
+  CHECK(napi_create_int32(env, wake, &vwake));
+  CHECK(napi_set_named_property(env, result, "fd", vfd));
+  CHECK(napi_set_named_property(env, result, "wake", vwake));
   return result;
 }
 
@@ -58,7 +75,7 @@ typedef struct {
   napi_async_work work;
   napi_ref callback;
   int mode;  // 0 accept, 1 connect
-  int fd;
+  int fd, wake;
   uint32_t cid, port;
   int result, err;
 } Work;
@@ -67,6 +84,11 @@ static void execute(napi_env env, void *data) {
   (void)env;
   Work *w = data;
   if (w->mode == 0) {
+    struct pollfd p[2] = { { w->fd, POLLIN, 0 }, { w->wake, POLLIN, 0 } };
+    int n;
+    do { n = poll(p, 2, -1); } while (n < 0 && errno == EINTR);
+    if (n < 0) { w->result = -1; w->err = errno; return; }
+    if (p[1].revents) { w->result = -1; w->err = ECANCELED; return; }
     int fd;
     do { fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC); } while (fd < 0 && errno == EINTR);
     w->result = fd;
@@ -92,12 +114,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   napi_get_reference_value(env, w->callback, &cb);
   napi_get_global(env, &global);
   if (w->result < 0) {
-    napi_value code, message;
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s(vsock): %s", w->mode == 0 ? "accept" : "connect", strerror(w->err));
-    napi_create_string_utf8(env, "AGENT_CHANNEL_FAILED", NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, code, message, &argv[0]);
+    argv[0] = errno_error(env, w->mode == 0 ? "accept(vsock)" : "connect(vsock)", w->err);
     napi_create_int32(env, -1, &argv[1]);
   } else {
     napi_get_null(env, &argv[0]);
@@ -118,17 +135,31 @@ static napi_value queue(napi_env env, Work *w, napi_value cb, const char *name) 
   return NULL;
 }
 
-// accept(fd, cb(err, fd))
+// accept(fd, wake, cb(err, fd)): err.errno is ECANCELED after cancel(wake).
 static napi_value Accept(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  int32_t fd;
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t fd, wake;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) { napi_throw_type_error(env, NULL, "accept(fd, cb)"); return NULL; }
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &wake) != napi_ok) { napi_throw_type_error(env, NULL, "accept(fd, wake, cb)"); return NULL; }
   Work *w = calloc(1, sizeof *w);
   w->mode = 0;
   w->fd = fd;
-  return queue(env, w, argv[1], "vsock.accept");
+  w->wake = wake;
+  return queue(env, w, argv[2], "vsock.accept");
+}
+
+// cancel(wake): wakes the pending accept on that listener.
+static napi_value Cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t wake;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 1 && napi_get_value_int32(env, argv[0], &wake) == napi_ok && wake >= 0) {
+    uint64_t one = 1;
+    if (write(wake, &one, sizeof one) < 0) { /* already signalled (counter full) */ }
+  }
+  return NULL;
 }
 
 // connect(cid, port, cb(err, fd))
@@ -193,10 +224,11 @@ static napi_value Init(napi_env env, napi_value exports) {
     { "accept", NULL, Accept, NULL, NULL, NULL, napi_default, NULL },
     { "connect", NULL, Connect, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, Close, NULL, NULL, NULL, napi_default, NULL },
+    { "cancel", NULL, Cancel, NULL, NULL, NULL, napi_default, NULL },
     { "openpty", NULL, OpenPty, NULL, NULL, NULL, napi_default, NULL },
     { "setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_default, NULL },
   };
-  napi_define_properties(env, exports, 6, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }
 
