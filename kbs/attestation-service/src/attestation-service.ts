@@ -142,10 +142,14 @@ export class AttestationService {
     const data = { reference_values: refValues, dev_mode: this.#o.devMode };
     const out = this.engine.evaluate(modules, 'data.policy.trust_claims', annotated, data);
     const vector = toTrustVector(out, policyId);
+    // trustee: `data.policy.extensions` = [{name, key, value}] become appraisal extensions,
+    // serialized as `name: value` members of the submod (e.g. ear.trustee.identifiers).
+    const ext = source.includes('extensions') ? toExtensions(this.engine.evaluate(modules, 'data.policy.extensions', annotated, data), policyId) : {};
     return {
       'ear.status': statusOf(vector),
       'ear.trustworthiness-vector': vector,
       'ear.appraisal-policy-id': policyId,
+      ...ext,
       'ear.veraison.annotated-evidence': annotated,
     };
   }
@@ -159,6 +163,25 @@ export class AttestationService {
     await this.#o.store.putPolicy('attestation', id, rego);
     this.#o.logger.info({ policyId: id }, 'attestation policy set');
   }
+}
+
+const RESERVED = new Set(['ear.status', 'ear.trustworthiness-vector', 'ear.appraisal-policy-id', 'ear.veraison.annotated-evidence']);
+
+function toExtensions(out: unknown, policyId: string): Record<string, unknown> {
+  if (out === undefined) return {};
+  const bad = (why: string): never => {
+    throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'AS_POLICY_EXTENSIONS_INVALID', message: `Policy "${policyId}" extensions ${why}` });
+  };
+  if (!Array.isArray(out)) bad('must be an array of {name, key, value}');
+  const ext: Record<string, unknown> = {};
+  for (const e of out as unknown[]) {
+    const o = e as Record<string, unknown> | null;
+    if (typeof o !== 'object' || o === null || typeof o['name'] !== 'string' || !Number.isInteger(o['key']) || !('value' in o)) bad('entries must be {name: string, key: integer, value}');
+    const name = o!['name'] as string;
+    if (RESERVED.has(name) || name in ext) bad(`name "${name.slice(0, 64)}" is reserved or repeated`);
+    ext[name] = o!['value'];
+  }
+  return ext;
 }
 
 function toTrustVector(out: unknown, policyId: string): TrustVector {

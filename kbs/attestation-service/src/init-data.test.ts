@@ -63,3 +63,29 @@ test('Initdata fields are required as trustee deserializes them: version, algori
   bad('version = 1\nalgorithm = "sha384"\n[data]\n');
   assert.deepEqual(parseInitData({ format: 'toml', body: 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n' }).claims, {});
 });
+
+test('default policy: agent_policy_claims give trustee\'s ear.trustee.identifiers extension in the EAR submod (sample TEE, dev mode)', async () => {
+  const { AttestationService, TokenSigner } = await import('./index.js');
+  const { expectedReportData, b64Encode } = await import('@kata-cc/kbs-types');
+  const { generateKeyPairSync } = await import('node:crypto');
+  const policies = new Map<string, string>();
+  const as = new AttestationService({
+    store: { getPolicy: async (_k, id) => policies.get(id), putPolicy: async (_k, id, b) => void policies.set(id, b), listReferenceValues: async () => ({}) },
+    signer: new TokenSigner(TokenSigner.generatePem()),
+    devMode: true,
+  });
+  const j = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+  const k = { kty: 'EC', crv: 'P-256', alg: 'ECDH-ES+A256KW', x: String(j.x), y: String(j.y) } as const;
+  const run = async (body: string): Promise<Record<string, unknown>> => {
+    const rd = expectedReportData('n', k, '', 'sha384');
+    const { claims } = await as.attest({ tee: 'sample', nonce: 'n', attestation: { 'init-data': { format: 'toml', body }, 'runtime-data': { nonce: 'n', 'tee-pubkey': k }, 'tee-evidence': { primary_evidence: { svn: '1', report_data: b64Encode(rd) }, additional_evidence: '' } } });
+    return (claims['submods'] as Record<string, Record<string, unknown>>)['cpu0']!;
+  };
+  const cpu0 = await run(initdata(`"policy.rego" = '''\n${POLICY}'''\n`));
+  assert.deepEqual(cpu0['ear.trustee.identifiers'], { validated: { container_images: ['quay.io/x/app:1'], container_uids: [1000] } });
+  assert.equal(cpu0['ear.status'], 'affirming');
+  assert.deepEqual((await run(initdata(''))) ['ear.trustee.identifiers'], { validated: {} });
+  // A custom policy with malformed extensions is refused with its code.
+  await as.setPolicy('default_cpu', 'package policy\nimport rego.v1\ntrust_claims := {"executables": 3}\nextensions := {"not": "an array"}\n');
+  await assert.rejects(run(initdata('')), (e: { code?: string }) => e.code === 'AS_POLICY_EXTENSIONS_INVALID');
+});

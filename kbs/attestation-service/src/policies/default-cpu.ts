@@ -36,6 +36,29 @@ trust_claims := {
 	"sourced-data": sourced_data,
 }
 
+##### EAR extensions (trustee): workload identifiers from the agent policy in init-data
+# (init_data_claims.agent_policy_claims = policy_data of its policy.rego), as
+# "ear.trustee.identifiers" {"validated": {container_images, container_uids}}.
+container_images := [img |
+	some container in input.init_data_claims.agent_policy_claims.containers
+	img := container.OCI.Annotations["io.kubernetes.cri.image-name"]
+]
+
+container_uids := [uid |
+	some container in input.init_data_claims.agent_policy_claims.containers
+	uid := container.OCI.Process.User.UID
+]
+
+validated_images := {"container_images": container_images} if count(container_images) > 0
+
+else := {}
+
+validated_uids := {"container_uids": container_uids} if count(container_uids) > 0
+
+else := {}
+
+extensions := [{"name": "ear.trustee.identifiers", "key": -18, "value": {"validated": object.union(validated_images, validated_uids)}}]
+
 ##### Sample: no hardware root of trust, so affirmed only in dev mode.
 executables = 3 if {
 	input.sample
