@@ -103,7 +103,7 @@ export const NET_SETS: Table = {
     return out;
   }),
   'net.cidr_contains_matches': b(2, (a) => {
-    const outer = matchEntries(a[0] as Value).map(([k, t]) => [k, range(t, false)] as const);
+    const outer = matchEntries(a[0] as Value).map(([k, t]) => [k, range(t, true)] as const);
     const inner = matchEntries(a[1] as Value).map(([k, t]) => [k, range(t, true)] as const);
     const out = new RSet();
     for (const [ko, o] of outer) {
