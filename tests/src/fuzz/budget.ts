@@ -14,8 +14,8 @@ import { isKccError, type KccError } from '@kata-cc/errors';
  */
 const SKIP = process.env['KATA_CC_SKIP_FUZZ'] === '1' ? 'fuzz suite skipped by KATA_CC_SKIP_FUZZ=1 (CI runs it)' : false;
 
-export function test(name: string, fn: () => Promise<void> | void): void {
-  nodeTest(name, { skip: SKIP }, fn);
+export function test(name: string, fn: () => Promise<void> | void, todo?: string): void {
+  nodeTest(name, { skip: SKIP, ...(todo === undefined ? {} : { todo }) }, fn);
 }
 
 const SCALE = Number(process.env['KATA_CC_FUZZ_SCALE'] ?? '1') || 1;
