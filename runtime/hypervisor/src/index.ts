@@ -15,7 +15,7 @@ export type { Initdata, InitdataAlgorithm } from './initdata.js';
 export type { AgentEndpoint, Hypervisor, VmExit, VmRequest, VmTimings } from './hypervisor.js';
 export { AGENT_SERIAL_PORT_NAME, AGENT_VSOCK_PORT, kernelCommandLine, qemuCommandLine, rootParams, snpObject, tdxObject } from './qemu/cmdline.js';
 export type { QemuLaunch, VmSpec } from './qemu/cmdline.js';
-export { QemuHypervisor } from './qemu/qemu.js';
+export { QemuHypervisor, randomGuestCid } from './qemu/qemu.js';
 export { FakeHypervisor } from './fake/fake.js';
 export { createHypervisor } from './registry.js';
 export { reapVmDir, tail } from './process.js';

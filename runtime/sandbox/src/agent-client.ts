@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { KccError } from '@kata-cc/errors';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { loadProtos } from '@kata-cc/protocols';
 import { TtrpcClient, protobufCodec, type MessageCodec } from '@kata-cc/ttrpc';
 import type { AgentEndpoint } from '@kata-cc/hypervisor';
+import { connectVsock } from '@kata-cc/vsock';
 
 type Msg = Record<string, unknown>;
 
@@ -35,6 +38,47 @@ export function methodCodecs(service: string, method: string): { req: MessageCod
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The host's vsock device: QEMU's vhost-vsock-pci needs it, and without it no guest CID is reachable. */
+export const VHOST_VSOCK_DEVICE = '/dev/vhost-vsock';
+
+/** vsock errors that no retry fixes (the others: the guest is still booting). */
+const FATAL_VSOCK = new Set(['VSOCK_UNSUPPORTED', 'VSOCK_ADDON_MISSING', 'VSOCK_BAD_ADDRESS']);
+
+/**
+ * One connection to the agent: a Unix socket (QEMU's virtio-serial chardev) or AF_VSOCK to the
+ * guest's CID, port 1024 (kata: QEMU `vhost-vsock-pci,guest-cid=N`, the host dials N:1024; kata's
+ * "hybrid vsock" over a Unix socket is for Firecracker/Cloud Hypervisor only).
+ */
+export async function openAgentStream(endpoint: AgentEndpoint, vhostDevice: string = VHOST_VSOCK_DEVICE): Promise<Duplex> {
+  if (endpoint.kind === 'unix') {
+    return new Promise<net.Socket>((resolve, reject) => {
+      const s = net.createConnection(endpoint.path);
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  }
+  try {
+    return await connectVsock(endpoint.cid, endpoint.port);
+  } catch (err) {
+    const code = err instanceof KccError ? err.code : '';
+    const noDevice = !existsSync(vhostDevice);
+    // Without the device the kernel answers ENODEV, or routes the CID to an outer hypervisor's
+    // transport and times out: both mean the same here.
+    if (FATAL_VSOCK.has(code) || (noDevice && (code === 'VSOCK_NO_TRANSPORT' || code === 'VSOCK_TIMEOUT'))) {
+      throw new KccError({
+        kind: 'FAILED_PRECONDITION',
+        code: 'SANDBOX_VSOCK_UNAVAILABLE',
+        message: noDevice
+          ? `Cannot dial the agent at vsock CID ${endpoint.cid} port ${endpoint.port}: this host has no ${vhostDevice} (modprobe vhost_vsock), or set agent_channel = "virtio-serial"`
+          : `Cannot dial the agent at vsock CID ${endpoint.cid} port ${endpoint.port}: ${(err as Error).message}`,
+        cause: err,
+        details: { cid: endpoint.cid, port: endpoint.port, vsockCode: code },
+      });
+    }
+    throw err;
+  }
+}
+
 export interface AgentClientOptions {
   logger?: Logger;
   /** Default per-request timeout (kata defaultRequestTimeout). */
@@ -59,25 +103,21 @@ export class AgentClient {
   /**
    * Dials the agent and waits for `grpc.Health/Check` to answer, retrying until `dialTimeoutMs`
    * (the guest may still be booting). virtio-serial: QEMU's chardev socket accepts at once and
-   * holds bytes until the guest opens its port, so the deadline is on the Check answer.
+   * holds bytes until the guest opens its port, so the deadline is on the Check answer. vsock:
+   * refused/timed-out connects are retried until the agent listens; a host that cannot reach
+   * guest CIDs at all fails at once with SANDBOX_VSOCK_UNAVAILABLE.
    */
-  static async dial(endpoint: AgentEndpoint, options: AgentClientOptions & { dialTimeoutMs: number; onDead?: Promise<unknown> }): Promise<AgentClient> {
-    if (endpoint.kind === 'vsock') {
-      throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'SANDBOX_VSOCK_UNSUPPORTED', message: `Cannot dial the agent at vsock CID ${endpoint.cid} port ${endpoint.port}: Node.js has no AF_VSOCK sockets; set agent_channel = "virtio-serial"` });
-    }
+  static async dial(endpoint: AgentEndpoint, options: AgentClientOptions & { dialTimeoutMs: number; onDead?: Promise<unknown>; vhostVsockDevice?: string }): Promise<AgentClient> {
     const deadline = Date.now() + options.dialTimeoutMs;
     let dead = false;
     void options.onDead?.then(() => { dead = true; });
     let lastError: unknown;
     while (Date.now() < deadline && !dead) {
-      let sock: net.Socket;
+      let sock: Duplex;
       try {
-        sock = await new Promise<net.Socket>((resolve, reject) => {
-          const s = net.createConnection(endpoint.path);
-          s.once('connect', () => resolve(s));
-          s.once('error', reject);
-        });
+        sock = await openAgentStream(endpoint, options.vhostVsockDevice ?? VHOST_VSOCK_DEVICE);
       } catch (err) {
+        if (err instanceof KccError && err.code === 'SANDBOX_VSOCK_UNAVAILABLE') throw err;
         lastError = err;
         await sleep(50);
         continue;
@@ -99,7 +139,7 @@ export class AgentClient {
       code: 'SANDBOX_AGENT_TIMEOUT',
       message: `The agent did not answer grpc.Health/Check within ${options.dialTimeoutMs} ms`,
       cause: lastError,
-      details: { endpoint: endpoint.path },
+      details: { endpoint: endpoint.kind === 'vsock' ? `vsock://${endpoint.cid}:${endpoint.port}` : endpoint.path },
     });
   }
 

@@ -79,3 +79,15 @@ test('the kernel command line is byte-stable and configuration params come last'
   assert.equal(a, b);
   assert.ok(a.endsWith(' agent.log=debug lpj=9780000'));
 });
+
+test('vsock agent channel: vhost-vsock-pci with the VM guest CID, agent endpoint on port 1024; random CIDs avoid 0-2 and CID_ANY', async () => {
+  const { randomGuestCid } = await import('./qemu.js');
+  for (let i = 0; i < 1000; i++) {
+    const c = randomGuestCid();
+    assert.ok(Number.isInteger(c) && c >= 3 && c < 0xffffffff);
+  }
+  const l = qemuCommandLine(cfg('none', { accel: 'tcg', agent_channel: 'vsock' }), { ...vm, vsockCid: 123456 });
+  assert.deepEqual(l.agent, { kind: 'vsock', cid: 123456, port: 1024 });
+  assert.ok(after(l.args, '-device').includes('vhost-vsock-pci,disable-modern=false,id=vsock-123456,guest-cid=123456'));
+  assert.match(after(l.args, '-append')[0] ?? '', /agent\.server_addr=vsock:\/\/-1:1024/);
+});

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -38,6 +38,7 @@ export class QemuHypervisor implements Hypervisor {
       ...(vm.initdata ? { initdata: vm.initdata } : {}),
       ...(initdataImage ? { initdataImage } : {}),
       exists: existsSync,
+      ...(cfg.agentChannel === 'vsock' ? { vsockCid: randomGuestCid() } : {}),
     });
     this.#proc = new VmmProcess(vm.dir, this.#log);
   }
@@ -84,4 +85,13 @@ export class QemuHypervisor implements Hypervisor {
   get profile(): QemuConfig['profile'] {
     return this.#cfg.profile;
   }
+}
+
+/**
+ * A guest CID for `vhost-vsock-pci,guest-cid=N`, unique per VM on the host: random in
+ * [3, 2^32-2] (0-2 are reserved, 2^32-1 is VMADDR_CID_ANY), as kata's FindContextID starts from a
+ * random CID. A collision (~n/2^32) makes QEMU fail to start ("unable to set guest cid").
+ */
+export function randomGuestCid(): number {
+  return 3 + randomInt(0, 0xffffffff - 3);
 }
