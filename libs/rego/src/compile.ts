@@ -40,7 +40,9 @@ export function compile(modules: ModuleSource[], options: CompileOptions = {}): 
     prints: options.prints ?? true,
     bigints: options.bigints ?? false,
     decimals: options.decimals ?? 'opa',
-    runtimeEnv: options.runtimeEnv ?? process.env,
+    // SECURITY: empty unless the caller opts in: the KBS's environment holds storage DSNs and
+    // the agent's print output reaches the untrusted host, so no policy sees env by default.
+    runtimeEnv: options.runtimeEnv ?? {},
     strict: options.strictBuiltinErrors ?? false,
   });
 }

@@ -106,3 +106,11 @@ test('policy eval: a real genpolicy agent policy (v0) allows a recorded CreateSa
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout), true);
 });
+
+test('policy eval: integers beyond 2^53 in input and results stay exact, as OPA prints them', () => {
+  const pol = file('big.rego', 'package big\nimport rego.v1\nnext := input.n + 1\n');
+  const input = file('big.json', '{"n": 12345678901234567890}');
+  const r = policyEval('--policy', pol, '--input', input, '--query', 'data.big.next');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '12345678901234567891');
+});

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isKccError } from '@kata-cc/errors';
-import { compile } from '@kata-cc/rego';
+import { compile, parseJson, toJsonText } from '@kata-cc/rego';
 import type { ModuleSource } from '@kata-cc/rego';
 import { writeOut } from '../context.js';
 import { cliError } from '../errors.js';
@@ -20,7 +20,8 @@ interface PolicyEvalOpts {
 async function readJson(path: string, option: string): Promise<unknown> {
   const text = (await readInput(path, option)).toString('utf8');
   try {
-    return JSON.parse(text) as unknown;
+    // parseJson keeps integers beyond 2^53 exact, as OPA reads its input.
+    return parseJson(text);
   } catch (cause) {
     throw cliError('KBSCLI_USAGE', `${option} "${path}" is not valid JSON: ${(cause as Error).message}`, { cause });
   }
@@ -40,12 +41,19 @@ async function policyEval(opts: PolicyEvalOpts): Promise<number> {
   for (const file of opts.policy) modules.push({ path: file, source: (await readInput(file, '--policy')).toString('utf8') });
   const data = opts.data === undefined ? undefined : await readJson(opts.data, '--data');
   const input = opts.input === undefined ? undefined : await readJson(opts.input, '--input');
-  const policy = compile(modules, { regoVersion: opts.regoVersion, timeoutMs, strictBuiltinErrors: opts.strict === true });
+  const policy = compile(modules, {
+    regoVersion: opts.regoVersion,
+    timeoutMs,
+    strictBuiltinErrors: opts.strict === true,
+    bigints: true,
+    // A local tool like `opa eval`: the policy may read the caller's environment.
+    runtimeEnv: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)),
+  });
   const result = policy.evaluate(opts.query, input, data);
   // print() output goes to stderr so stdout stays machine-readable JSON.
   if (!opts.quiet) for (const line of result.prints) process.stderr.write(`${line}\n`);
   if (!result.defined) return 1;
-  await writeOut(`${JSON.stringify(result.value, null, 2)}\n`);
+  await writeOut(`${toJsonText(result.value, 2)}\n`);
   return 0;
 }
 
