@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { agentError } from '../errors.js';
 import { AgentProcess } from './process.js';
-import type { Runc } from './runc.js';
+import { runcLogError, type Runc } from './runc.js';
 import type { OciSpec } from './oci-spec.js';
 
 export type ContainerStatus = 'created' | 'running' | 'stopped';
@@ -51,21 +51,34 @@ export class Container {
 
   /**
    * `runc run` in the foreground; returns once runc wrote the pid file (the container process
-   * exists), even if it already exited; a runc that exits without one failed to start it.
+   * exists), even if it already exited; a runc that exits without one failed to start it. runc's
+   * reason comes from its `--log` file, never from the process's stderr: that stream belongs to
+   * the container, and the shim's ReadStderr (issued right after CreateContainer) used to take
+   * runc's message first, leaving AGENT_RUNC_FAILED without it.
    */
   async start(): Promise<void> {
     if (this.#status !== 'created') throw agentError('AGENT_INVALID_STATE', `Container ${this.id} is ${this.#status}, not created`);
-    const pidFile = path.join(this.bundle, 'init.pid');
-    this.init.start(this.#runc.binary, this.#runc.args('run', '--pid-file', pidFile, '--bundle', this.bundle, this.id), process.env, this.spec.process?.terminal === true);
+    // Claimed before the first await: a concurrent StartContainer sees 'running' and is refused.
     this.#status = 'running';
+    const pidFile = path.join(this.bundle, 'init.pid');
+    const logFile = path.join(this.bundle, 'runc-init.log');
+    // A record left by an earlier attempt must not be mistaken for this run's.
+    await Promise.all([rm(pidFile, { force: true }), rm(logFile, { force: true })]);
+    try {
+      this.init.start(this.#runc.binary, this.#runc.argsWithLog(logFile, 'run', '--pid-file', pidFile, '--bundle', this.bundle, this.id), process.env, this.spec.process?.terminal === true);
+    } catch (err) {
+      this.#status = 'stopped';
+      throw err;
+    }
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       if (existsSync(pidFile)) return;
       if (this.init.exited) {
         if (existsSync(pidFile)) return;
-        const err = (await this.init.stderr.read(4096).catch(() => Buffer.alloc(0))).toString().trim();
+        const status = await this.init.wait();
         this.#status = 'stopped';
-        throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} failed to start: ${err.slice(0, 400) || `runc exited with ${await this.init.wait()}`}`);
+        const reason = (await runcLogError(logFile)) || this.init.spawnError || `runc exited with ${status} and logged no error`;
+        throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} failed to start: ${reason}`, undefined, { exit: status });
       }
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -19,6 +19,8 @@ export class AgentProcess {
   #status: number | undefined;
   #stdinClosed = false;
   #pty: { master: number; addon: NativeAddon } | undefined;
+  /** Why the process could not be spawned at all, if it could not. */
+  spawnError: string | undefined;
 
   constructor(execId: string) {
     this.execId = execId;
@@ -62,7 +64,14 @@ export class AgentProcess {
     if (child.stderr) pipe(child.stderr, this.stderr);
     child.stdin?.on('error', () => undefined);
     this.#exit = new Promise<number>((resolve) => {
-      child.on('error', () => { this.#status = 255; this.stdout.end(); this.stderr.end(); resolve(255); });
+      child.on('error', (err) => {
+        // spawn failed (ENOENT, EAGAIN under load): no 'close' follows; the reason is kept for the caller.
+        this.spawnError = `cannot run ${cmd}: ${err.message}`;
+        this.#status = 255;
+        this.stdout.end();
+        this.stderr.end();
+        resolve(255);
+      });
       child.on('close', (code, signal) => {
         if (this.#pty) this.#pty.addon.close(this.#pty.master);
         // runc reports the container's signal death as 128+n; runc killed itself looks the same.

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { agentError } from '../errors.js';
 
 /** runc invocations of the agent (state lives under `root`, /run/runc by default). */
@@ -13,6 +14,16 @@ export class Runc {
 
   args(...rest: string[]): string[] {
     return ['--root', this.root, ...rest];
+  }
+
+  /**
+   * Arguments with runc's own log in `logFile` (JSON lines). A foreground `runc run`/`runc exec`
+   * shares its stderr with the container process, whose stderr the shim drains concurrently
+   * (ReadStderr): runc's error message must not depend on winning that race, so it is read from
+   * this file instead.
+   */
+  argsWithLog(logFile: string, ...rest: string[]): string[] {
+    return ['--root', this.root, '--log', logFile, '--log-format', 'json', ...rest];
   }
 
   /** Runs a short runc command; non-zero exit becomes AGENT_RUNC_FAILED with runc's message. */
@@ -39,4 +50,31 @@ export class Runc {
       return undefined;
     }
   }
+}
+
+/**
+ * The last error runc logged in a `--log-format json` file (runc 1.1 may leave the last record
+ * without a newline), or '' when there is none. Warnings are kept as a fallback.
+ */
+export async function runcLogError(logFile: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(logFile, 'utf8');
+  } catch {
+    return '';
+  }
+  let error = '';
+  let warning = '';
+  for (const line of text.split(/\n|(?<=\})(?=\{)/)) {
+    if (!line.trim()) continue;
+    try {
+      const rec = JSON.parse(line) as { level?: unknown; msg?: unknown };
+      if (typeof rec.msg !== 'string' || !rec.msg) continue;
+      if (rec.level === 'error' || rec.level === 'fatal' || rec.level === 'panic') error = rec.msg;
+      else if (rec.level === 'warning') warning = rec.msg;
+    } catch {
+      // Not JSON (a partial record): skip.
+    }
+  }
+  return (error || warning).slice(0, 400);
 }
