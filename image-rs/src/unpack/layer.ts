@@ -78,6 +78,9 @@ export async function applyLayer(source: AsyncIterable<Buffer> | NodeJS.Readable
   const diffHash = createHash(layer.diffId.startsWith('sha512:') ? 'sha512' : 'sha256');
   const compressedCounter = new DigestCheck(opts.verifyDigest === false ? undefined : layer.digest, `Layer ${layer.digest}`, opts.onProgress);
   let uncompressed = 0;
+  // The chunk the parser is extracting: when another stage fails (network, gzip), pipeline
+  // rejects at once while this keeps creating entries; it is awaited before returning.
+  let inflight: Promise<void> = Promise.resolve();
   const sink = new Writable({
     highWaterMark: 256 * 1024,
     write(chunk: Buffer, _e, cb) {
@@ -88,7 +91,9 @@ export async function applyLayer(source: AsyncIterable<Buffer> | NodeJS.Readable
         cb(imgError('IMG_TAR_BOMB', `Layer ${layer.digest} expands more than ${limits.maxRatio}x`));
         return;
       }
-      parser.write(chunk).then(() => cb(), cb);
+      const w = parser.write(chunk);
+      inflight = w.then(() => undefined, () => undefined);
+      w.then(() => cb(), cb);
     },
     final(cb) {
       parser
@@ -110,6 +115,8 @@ export async function applyLayer(source: AsyncIterable<Buffer> | NodeJS.Readable
   try {
     await pipeline(source as NodeJS.ReadableStream, ...(stages as [Transform]), sink);
   } catch (err) {
+    // SECURITY (no half-written state): nothing may be written after we return; the caller removes the root.
+    await inflight;
     await extractor.abort();
     if (isKccError(err)) throw err;
     const code = (err as { code?: string }).code ?? '';
