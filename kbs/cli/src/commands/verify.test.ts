@@ -232,3 +232,13 @@ test('through a real KBS: real TDX, SNP and az-snp-vtpm evidence pass every hard
     await kbs.stop();
   }
 });
+
+test('kbs-cli verify --tee snp: the ARK CRL check is listed as skipped without a CRL, and --require-ark-crl refuses', () => {
+  const ev = V('trustee/attestation-service/tests/e2e/evidence.json');
+  const plain = cli('--tee', 'snp', '--evidence', ev);
+  assert.equal(plain.status, 0, JSON.stringify(plain.json));
+  assert.ok((plain.json['skipped_checks'] as string[]).includes('ark_crl'));
+  const strict = cli('--tee', 'snp', '--evidence', ev, '--require-ark-crl');
+  assert.notEqual(strict.status, 0);
+  assert.match(JSON.stringify(strict.json['error']), /VERIFIER_SNP_CRL_MISSING/);
+});

@@ -31,6 +31,8 @@ interface VerifyOpts {
   pccsUrl?: string;
   collateralCache?: string;
   kdsUrl?: string;
+  arkCrl?: string[];
+  requireArkCrl?: boolean;
 }
 
 /**
@@ -78,6 +80,8 @@ function teeConfig(o: VerifyOpts): Record<string, unknown> {
   if (o.pccsUrl !== undefined) c['pccsUrl'] = o.pccsUrl;
   if (o.collateralCache !== undefined) c['collateralCacheDir'] = o.collateralCache;
   if (o.kdsUrl !== undefined) c['kdsUrl'] = o.kdsUrl;
+  if (o.arkCrl !== undefined) c['arkCrls'] = o.arkCrl;
+  if (o.requireArkCrl) c['requireArkCrl'] = true;
   for (const ak of o.trustedAk ?? []) {
     if (statSync(ak, { throwIfNoEntry: false })?.isDirectory()) c['trustedAkKeysDir'] = ak;
     else c['trustedAks'] = [...((c['trustedAks'] as string[] | undefined) ?? []), ak];
@@ -151,6 +155,8 @@ export function registerVerify(program: Command): void {
     .option('--vcek <file>', 'SNP: VCEK or VLEK (DER or PEM) when the evidence carries none')
     .option('--vcek-store <dir>', 'SNP: offline VCEK store root (vcek/<hwid>/<tcb>_vcek.der)')
     .option('--kds-url <url>', 'SNP: fetch a missing VCEK from this KDS (e.g. https://kdsintf.amd.com), cached in --vcek-store')
+    .option('--ark-crl <file...>', 'SNP: AMD ARK CRL file(s) (DER or PEM) revoking ASK/ASVK certificates; also fetched from --kds-url')
+    .option('--require-ark-crl', 'SNP: fail when no ARK CRL is at hand (default: the check is listed as skipped)')
     .option('--max-vmpl <n>', 'SNP: highest VMPL accepted (default 0)')
     .option('--trusted-ak <file|dir...>', 'TPM: trusted attestation key(s), PEM public key files or a directory of *.pub')
     .option('--se-key <file>', 'SE: RSA private key PEM that encrypted the measurement key and nonce of the request')
