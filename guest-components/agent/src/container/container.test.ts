@@ -98,3 +98,8 @@ test('runcLogError: last error of JSON lines, records without newline, warnings 
   assert.equal(await runcLogError(f), 'only a warning');
   assert.equal(await runcLogError(path.join(dir, 'missing.json')), '');
 });
+
+test('short runc commands: a failure without stderr still has a reason', async () => {
+  process.env['FAKE_RUNC_MODE'] = 'silent';
+  await assert.rejects(runc.exec(['kill', 'x', 'KILL']), (e: unknown) => e instanceof KccError && e.message === 'runc kill failed: exit status 1, no message');
+});

@@ -37,7 +37,10 @@ export class Runc {
       child.on('error', (cause) => reject(agentError('AGENT_RUNC_FAILED', `Cannot run ${this.binary}`, cause)));
       child.on('close', (code) => {
         if (code === 0) resolve(out);
-        else reject(agentError('AGENT_RUNC_FAILED', `runc ${args[0] ?? ''} failed: ${err.trim().split('\n').slice(-2).join(' ').slice(0, 400)}`, undefined, { exit: code }));
+        else {
+          const reason = err.trim().split('\n').slice(-2).join(' ').slice(0, 400) || `exit status ${String(code)}, no message`;
+          reject(agentError('AGENT_RUNC_FAILED', `runc ${args[0] ?? ''} failed: ${reason}`, undefined, { exit: code }));
+        }
       });
       if (input !== undefined) child.stdin?.end(input);
     });
