@@ -11,6 +11,7 @@ import { registerSetResource } from './commands/set-resource.js';
 import { registerSealSecret } from './commands/seal-secret.js';
 import { registerSetResourcePolicy } from './commands/set-resource-policy.js';
 import { registerVerify } from './commands/verify.js';
+import { registerEncryptImage } from './commands/encrypt-image.js';
 
 /**
  * Builds the kbs-cli program: global options, then one `register<Name>(program)` per
@@ -49,5 +50,6 @@ Exit codes: 0 ok, 1 unexpected, 2 usage/bad input, 3 KBS unreachable,
   registerSealSecret(program);
   registerVerify(program);
   registerPolicyEval(program);
+  registerEncryptImage(program);
   return program;
 }

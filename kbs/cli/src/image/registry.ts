@@ -39,7 +39,14 @@ interface Res { status: number; headers: Record<string, string | string[] | unde
 export class RegistryPusher {
   private auth: string | undefined;
   private base = '';
-  private constructor(private readonly ref: DockerRef, private readonly opts: PushOptions, private readonly dispatcher: Dispatcher) {}
+  private readonly ref: DockerRef;
+  private readonly opts: PushOptions;
+  private readonly dispatcher: Dispatcher;
+  private constructor(ref: DockerRef, opts: PushOptions, dispatcher: Dispatcher) {
+    this.ref = ref;
+    this.opts = opts;
+    this.dispatcher = dispatcher;
+  }
 
   static async open(ref: DockerRef, opts: PushOptions): Promise<RegistryPusher> {
     const ca: string[] = [];
