@@ -95,7 +95,7 @@ test('SE challenge -> sample Ultravisor answer -> SeVerifier: verifies and binds
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   const tags = Buffer.alloc(208, 0x42);
   writeFileSync(path.join(d, 'hdr.bin'), sampleHeader(tags));
-  const v = new SeVerifier({ measurementKeyPrivate: rsa, hostKeyDocuments: [path.join(d, 'hkd.crt')], imageHeader: path.join(d, 'hdr.bin') });
+  const v = new SeVerifier({ measurementKeyPrivate: rsa, hostKeyDocuments: [path.join(d, 'hkd.crt')], imageHeader: path.join(d, 'hdr.bin'), skipHkdVerification: true });
   const req = JSON.parse(await v.challenge()) as Record<string, string | number>;
   assert.deepEqual(Object.keys(req), ['request_blob', 'measurement_size', 'additional_size', 'encr_measurement_key', 'encr_request_nonce', 'image_hdr_tags']);
   assert.deepEqual([req['measurement_size'], req['additional_size']], [64, 64]);
@@ -118,4 +118,6 @@ test('SE challenge -> sample Ultravisor answer -> SeVerifier: verifies and binds
   const other = JSON.parse(await v.challenge()) as Record<string, string>;
   await assert.rejects(v.inspect({ ...response, encr_measurement_key: other['encr_measurement_key'], encr_request_nonce: other['encr_request_nonce'] }, { reportData }), { code: 'VERIFIER_SE_MEASUREMENT_MISMATCH' });
   await assert.rejects(new SeVerifier({ measurementKeyPrivate: rsa }).challenge(), { code: 'VERIFIER_SE_CONFIG_INVALID' });
+  // Host-key documents are checked unless the operator explicitly skips it.
+  await assert.rejects(new SeVerifier({ measurementKeyPrivate: rsa, hostKeyDocuments: [path.join(d, 'hkd.crt')], imageHeader: path.join(d, 'hdr.bin') }).challenge(), /need hkdTrust/);
 });

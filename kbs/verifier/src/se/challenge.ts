@@ -10,16 +10,17 @@
  * SHA-256(ECDH(customer, host) ‖ 00000001), IV 0), then AES-256-GCM over measurement key (64) ‖
  * nonce (16) with everything before as AAD, and the tag.
  *
- * NOT done (see README): host-key documents are trusted as configured; their IBM Z signing-key
- * chain, issuer and CRLs are not verified (trustee's CertVerifier); hybrid (ML-KEM, v2) key
+ * Host-key documents are checked by hkd.ts (IBM Z signing key, chain, CRLs) unless the operator
+ * skips it. NOT done (see README): hybrid (ML-KEM, v2) key
  * slots are not produced; no real Ultravisor has consumed our ARCB. With libpv's fixed test keys,
  * IV and protection key, buildArcb output was byte-identical to libpv's `exp/arcb.bin` (checked
  * by hand on 2026-11-23; that file is not ours to commit).
  */
-import { constants, createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { constants, createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { KccError } from '@kata-cc/errors';
+import { parseCertificate, pemBlocks, type Certificate } from '../common/x509.js';
 
 const CONFIG = 'VERIFIER_SE_CONFIG_INVALID';
 const PAGE = 4096;
@@ -107,14 +108,19 @@ function files(entry: string): string[] {
   return statSync(entry).isDirectory() ? readdirSync(entry).sort().map((n) => path.join(entry, n)).filter((f) => statSync(f).isFile()) : [entry];
 }
 
-/** The public keys of host-key documents (PEM or DER X.509 files, or directories of them). */
-export function loadHostKeys(entries: readonly string[]): KeyObject[] {
+/** The public keys of host-key documents (PEM or DER X.509 files, or directories of them), each passed to `check` first. */
+export function loadHostKeys(entries: readonly string[], check: (hkd: Certificate) => void): KeyObject[] {
   return entries.flatMap(files).map((f) => {
+    const raw = new Uint8Array(readFileSync(f));
+    const der = pemBlocks(Buffer.from(raw).toString('latin1'))[0] ?? raw;
+    let hkd: Certificate;
     try {
-      return new X509Certificate(readFileSync(f)).publicKey;
+      hkd = parseCertificate(der, CONFIG);
     } catch {
       throw bad(`The host-key document ${path.basename(f)} is not an X.509 certificate`);
     }
+    check(hkd);
+    return hkd.publicKey;
   });
 }
 

@@ -19,6 +19,7 @@ import type { Tee } from '@kata-cc/kbs-types';
 import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
 import { toHex } from '../common/bytes.js';
 import { loadHostKeys, seChallenge, seHeaderTags } from './challenge.js';
+import { verifyHostKeyDocument, type HkdTrust } from './hkd.js';
 import { checkBinding, decodeBase64, evidenceObject, verifyWithBinding, type HardwareVerified, type HardwareVerifier, type OptionalBinding } from '../common/evidence.js';
 
 export interface SeVerifierConfig {
@@ -28,6 +29,10 @@ export interface SeVerifierConfig {
   hostKeyDocuments?: string[];
   /** The guest's SE image or its header (`hdr.bin`), for the header tags. */
   imageHeader?: string;
+  /** Trust anchors for the host-key documents (IBM Z signing key chain and CRLs). */
+  hkdTrust?: HkdTrust;
+  /** Encrypt to the host-key documents without checking them (trustee's SE_SKIP_CERTS_VERIFICATION). */
+  skipHkdVerification?: boolean;
 }
 
 const MALFORMED = 'VERIFIER_SE_EVIDENCE_MALFORMED';
@@ -92,6 +97,8 @@ export class SeVerifier implements HardwareVerifier {
   readonly #key: KeyObject | undefined;
   readonly #config: SeVerifierConfig;
   #challengeInput: Parameters<typeof seChallenge>[0] | undefined;
+  /** When the host-key documents were last checked: re-checked hourly (CRLs, validity). */
+  #checkedAt = 0;
 
   constructor(config: SeVerifierConfig = {}) {
     const k = config.measurementKeyPrivate;
@@ -101,12 +108,18 @@ export class SeVerifier implements HardwareVerifier {
 
   /** The /auth nonce: a JSON SeAttestationRequest (see challenge.ts for what is not verified). */
   async challenge(): Promise<string> {
-    if (this.#challengeInput === undefined) {
+    if (this.#challengeInput === undefined || Date.now() - this.#checkedAt > 3_600_000) {
       const c = this.#config;
       if (!this.#key || c.hostKeyDocuments === undefined || c.imageHeader === undefined) {
         throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'VERIFIER_SE_CONFIG_INVALID', message: 'An SE challenge needs measurementKeyPrivate, hostKeyDocuments and imageHeader in the se verifier config' });
       }
-      this.#challengeInput = { hostKeys: loadHostKeys(c.hostKeyDocuments), imageHdrTags: seHeaderTags(new Uint8Array(readFileSync(c.imageHeader))), measurementKeyPublic: createPublicKey(this.#key) };
+      const trust = c.hkdTrust;
+      if (trust === undefined && c.skipHkdVerification !== true) {
+        throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'VERIFIER_SE_CONFIG_INVALID', message: 'SE host-key documents need hkdTrust {rootCa, caCerts, crls} (or skipHkdVerification)' });
+      }
+      const check = trust === undefined ? (): void => {} : (hkd: Parameters<typeof verifyHostKeyDocument>[0]): void => verifyHostKeyDocument(hkd, trust, new Date());
+      this.#challengeInput = { hostKeys: loadHostKeys(c.hostKeyDocuments, check), imageHdrTags: seHeaderTags(new Uint8Array(readFileSync(c.imageHeader))), measurementKeyPublic: createPublicKey(this.#key) };
+      this.#checkedAt = Date.now();
     }
     return seChallenge(this.#challengeInput);
   }
