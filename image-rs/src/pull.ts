@@ -130,7 +130,8 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     const t2 = performance.now();
     const configBytes = await client.getSmallBlob(ref, manifest.config);
     const config = parseConfig(configBytes, manifest.layers.length);
-    if (config.os !== undefined && config.os !== 'linux') throw imgError('IMG_CONFIG_INVALID', `Image os is "${config.os}"; only linux images run in the guest`);
+    // Only a string os is shown: interpolating a hostile (deeply nested) value overflows the stack.
+    if (config.os !== undefined && config.os !== 'linux') throw imgError('IMG_CONFIG_INVALID', `Image os is ${typeof config.os === 'string' ? `"${config.os.slice(0, 64)}"` : 'not a string'}; only linux images run in the guest`);
     options.onProgress?.({ type: 'resolved', manifestDigest: resolved.digest, layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size })) });
 
     // Keys first: a missing key fails the pull before any download.
