@@ -22,6 +22,17 @@ export async function loadRegistriesD(dir: string): Promise<LookasideConfig> {
 export async function mergeRegistriesD(cfg: LookasideConfig, yamlText: string): Promise<LookasideConfig> {
   // yaml is loaded only when a registries.d is used (startup time in the guest).
   const { parse: parseYaml } = await import('yaml');
+  // SECURITY: deeply nested YAML makes V8 abort the whole process inside the yaml parser
+  // ("RegExpCompiler Allocation failed", uncatchable): nesting is bounded before parsing.
+  // registries.d files are a few levels deep; the count is conservative (brackets in strings count).
+  let flow = 0;
+  for (let i = 0; i < yamlText.length; i++) {
+    const ch = yamlText.charCodeAt(i);
+    if (ch === 0x5b || ch === 0x7b) flow++;
+    else if ((ch === 0x5d || ch === 0x7d) && flow > 0) flow--;
+    if (flow > 64) throw imgError('IMG_POLICY_INVALID', 'Invalid registries.d YAML: nested more than 64 levels');
+  }
+  if (/^[ \t?:-]{257}/m.test(yamlText)) throw imgError('IMG_POLICY_INVALID', 'Invalid registries.d YAML: indented or nested more than 256 columns');
   let doc: Record<string, unknown>;
   try {
     doc = (parseYaml(yamlText) ?? {}) as Record<string, unknown>;
