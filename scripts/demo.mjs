@@ -77,7 +77,12 @@ let cleaned = false;
 async function cleanup() {
   if (cleaned) return;
   cleaned = true;
-  await registry?.stop().catch(() => {});
+  if (registry) {
+    // A Ctrl-C reaches the registry too (same process group); stop() of the test helper then
+    // waits for an exit that already happened, so it gets 5 s and its dir is removed here.
+    await Promise.race([registry.stop().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+    await rm(registry.dir, { recursive: true, force: true });
+  }
   if (work && !keep) await rm(work, { recursive: true, force: true });
   if (work && keep) process.stderr.write(`[demo] kept ${work}\n`);
 }
