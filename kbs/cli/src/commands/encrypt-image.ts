@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseResourceUri } from '@kata-cc/kbs-client';
 import { encImgError } from '../image/errors.js';
 import { encryptManifest, OCI_MANIFEST } from '../image/encrypt.js';
-import { parseOciRef, readLayoutBlob, readLayoutManifest, sha256, writeLayout } from '../image/layout.js';
+import { parseOciRef, readLayoutManifest, sha256, verifyLayoutBlob, writeLayout } from '../image/layout.js';
 import { parseDockerRef, RegistryPusher } from '../image/registry.js';
 
 interface Opts {
@@ -104,32 +106,38 @@ kata-cc guests both decrypt it after attestation.`)
       const src = parseOciRef(opts.src);
       const { manifest } = await readLayoutManifest(src.dir, src.tag);
       const kek = opts.keyFile === undefined ? undefined : await loadKek(opts.keyFile, opts.generateKey === true);
-      const result = await encryptManifest(manifest, (d) => readLayoutBlob(src.dir, d.digest), { ...(kek && kid ? { kek, kid } : {}), recipients, ...(layers ? { layers } : {}) });
-      kek?.fill(0);
-      for (const e of result.encrypted) process.stderr.write(`Encrypted layer ${e.index}: ${e.digest} (${e.size} bytes)\n`);
+      // Ciphertexts are staged in a private temp dir (mode 0700), removed on every exit path.
+      const stage = await mkdtemp(path.join(tmpdir(), 'kbs-cli-encimg-'));
       let digest: string;
-      if (dockerDest) {
-        const pusher = await RegistryPusher.open(dockerDest, {
-          tlsVerify: opts.destTlsVerify === 'true' && opts.insecure !== true,
-          ...(opts.destCertDir ? { certDir: opts.destCertDir } : {}),
-          ...(opts.destCreds ? { creds: opts.destCreds } : {}),
-        });
-        try {
-          let n = 0;
-          for (const [d, b] of result.blobs) {
-            await pusher.pushBlob(d, b);
-            process.stderr.write(`Pushed blob ${++n}/${result.blobs.size} ${d.slice(0, 19)} (${b.length} bytes)\n`);
+      try {
+        const result = await encryptManifest(manifest, (d) => verifyLayoutBlob(src.dir, d.digest), stage, { ...(kek && kid ? { kek, kid } : {}), recipients, ...(layers ? { layers } : {}) });
+        kek?.fill(0);
+        for (const e of result.encrypted) process.stderr.write(`Encrypted layer ${e.index}: ${e.digest} (${e.size} bytes)\n`);
+        if (dockerDest) {
+          const pusher = await RegistryPusher.open(dockerDest, {
+            tlsVerify: opts.destTlsVerify === 'true' && opts.insecure !== true,
+            ...(opts.destCertDir ? { certDir: opts.destCertDir } : {}),
+            ...(opts.destCreds ? { creds: opts.destCreds } : {}),
+          });
+          try {
+            let n = 0;
+            for (const [d, b] of result.blobs) {
+              await pusher.pushBlob(d, b);
+              process.stderr.write(`Pushed blob ${++n}/${result.blobs.size} ${d.slice(0, 19)} (${b.size} bytes)\n`);
+            }
+            await pusher.pushManifest(result.manifest, OCI_MANIFEST);
+          } finally {
+            await pusher.close();
           }
-          await pusher.pushManifest(result.manifest, OCI_MANIFEST);
-        } finally {
-          await pusher.close();
+          digest = sha256(result.manifest);
+          process.stderr.write(`Pushed ${dockerDest.host}/${dockerDest.repo}:${dockerDest.tag}@${digest}\n`);
+        } else {
+          const d = parseOciRef(opts.dest);
+          digest = await writeLayout(d.dir, d.tag ?? 'latest', result.manifest, OCI_MANIFEST, result.blobs);
+          process.stderr.write(`Wrote oci:${d.dir}:${d.tag ?? 'latest'}@${digest}\n`);
         }
-        digest = sha256(result.manifest);
-        process.stderr.write(`Pushed ${dockerDest.host}/${dockerDest.repo}:${dockerDest.tag}@${digest}\n`);
-      } else {
-        const d = parseOciRef(opts.dest);
-        digest = await writeLayout(d.dir, d.tag ?? 'latest', result.manifest, OCI_MANIFEST, result.blobs);
-        process.stderr.write(`Wrote oci:${d.dir}:${d.tag ?? 'latest'}@${digest}\n`);
+      } finally {
+        await rm(stage, { recursive: true, force: true });
       }
       if (kid) process.stderr.write(`Release the key to attested guests: kbs-cli set-resource --path ${kid.slice('kbs:///'.length)} --file ${opts.keyFile ?? 'KEK'}\n`);
       process.stdout.write(`${digest}\n`);

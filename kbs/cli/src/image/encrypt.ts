@@ -6,9 +6,10 @@
  * still name the plaintext tars.
  */
 import type { KeyObject } from 'node:crypto';
+import path from 'node:path';
 import { encImgError } from './errors.js';
-import { ANN_KEYS_COCO, ANN_KEYS_JWE, ANN_PUBOPTS, encryptBlob, wrapForKbs, wrapJwe } from './ocicrypt.js';
-import { sha256, type Descriptor, type Manifest } from './layout.js';
+import { ANN_KEYS_COCO, ANN_KEYS_JWE, ANN_PUBOPTS, encryptFile, wrapForKbs, wrapJwe } from './ocicrypt.js';
+import type { BlobFile, Descriptor, Manifest } from './layout.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -31,8 +32,8 @@ export interface EncryptOptions {
 
 export interface EncryptResult {
   manifest: Buffer;
-  /** New (encrypted) blobs plus the unchanged ones the manifest still references. */
-  blobs: Map<string, Buffer>;
+  /** New (encrypted, in the staging dir) blobs plus the unchanged ones the manifest still references. */
+  blobs: Map<string, BlobFile>;
   encrypted: { index: number; digest: string; size: number }[];
 }
 
@@ -47,20 +48,24 @@ function chosenLayers(n: number, wanted: number[] | undefined): Set<number> {
   return out;
 }
 
-export async function encryptManifest(src: Manifest, readBlob: (d: Descriptor) => Promise<Buffer>, opts: EncryptOptions): Promise<EncryptResult> {
+/**
+ * `blobFile` returns a source blob's file after checking its digest; ciphertexts are written
+ * into `stage` (a private temp dir the caller removes).
+ */
+export async function encryptManifest(src: Manifest, blobFile: (d: Descriptor) => Promise<BlobFile>, stage: string, opts: EncryptOptions): Promise<EncryptResult> {
   const mt = src.mediaType ?? OCI_MANIFEST;
   if (src.schemaVersion !== 2 || (mt !== OCI_MANIFEST && mt !== DOCKER_MANIFEST) || !Array.isArray(src.layers) || typeof src.config?.digest !== 'string') {
     throw encImgError('ENCIMG_MANIFEST_UNSUPPORTED', `The source is a ${mt} (schemaVersion ${String(src.schemaVersion)}); only single-platform OCI or Docker schema 2 image manifests can be encrypted (pick one platform of an index)`);
   }
   const which = chosenLayers(src.layers.length, opts.layers);
-  const blobs = new Map<string, Buffer>();
+  const blobs = new Map<string, BlobFile>();
   const config = { ...src.config, mediaType: TO_OCI[src.config.mediaType] ?? src.config.mediaType };
-  blobs.set(config.digest, await readBlob(src.config));
+  blobs.set(config.digest, await blobFile(src.config));
   const encrypted: EncryptResult['encrypted'] = [];
   const layers: Descriptor[] = [];
   for (const [i, l] of src.layers.entries()) {
     const mediaType = TO_OCI[l.mediaType] ?? l.mediaType;
-    const plain = await readBlob(l);
+    const plain = await blobFile(l);
     if (!which.has(i) || mediaType.endsWith('+encrypted')) {
       if (mediaType.endsWith('+encrypted') && opts.layers?.length) throw encImgError('ENCIMG_LAYER_INDEX', `Layer ${i} is already encrypted`);
       blobs.set(l.digest, plain);
@@ -68,15 +73,15 @@ export async function encryptManifest(src: Manifest, readBlob: (d: Descriptor) =
       continue;
     }
     if (!ENCRYPTABLE.test(mediaType)) throw encImgError('ENCIMG_MANIFEST_UNSUPPORTED', `Layer ${i} has media type ${mediaType.slice(0, 100)}, which ocicrypt does not encrypt`);
-    const enc = encryptBlob(plain);
+    const out = path.join(stage, `layer-${i}`);
+    const enc = await encryptFile(plain.path, out);
     const annotations: Record<string, string> = { ...(l.annotations ?? {}), [ANN_PUBOPTS]: enc.pubopts };
     if (opts.kek && opts.kid) annotations[ANN_KEYS_COCO] = wrapForKbs(enc.privateOpts, opts.kek, opts.kid);
     if (opts.recipients?.length) annotations[ANN_KEYS_JWE] = (await Promise.all(opts.recipients.map((r) => wrapJwe(enc.privateOpts, r)))).join(',');
     enc.privateOpts.fill(0);
-    const digest = sha256(enc.ciphertext);
-    blobs.set(digest, enc.ciphertext);
-    layers.push({ ...l, mediaType: `${mediaType}+encrypted`, digest, size: enc.ciphertext.length, annotations });
-    encrypted.push({ index: i, digest, size: enc.ciphertext.length });
+    blobs.set(enc.digest, { path: out, size: enc.size });
+    layers.push({ ...l, mediaType: `${mediaType}+encrypted`, digest: enc.digest, size: enc.size, annotations });
+    encrypted.push({ index: i, digest: enc.digest, size: enc.size });
   }
   const manifest = Buffer.from(JSON.stringify({ ...src, schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }));
   return { manifest, blobs, encrypted };

@@ -4,7 +4,8 @@
  * layout are checked against their digest before use.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { encImgError } from './errors.js';
 
@@ -51,6 +52,25 @@ export async function readLayoutBlob(dir: string, digest: string): Promise<Buffe
   return b;
 }
 
+/** A blob on disk: where it is and how big. */
+export interface BlobFile { path: string; size: number }
+
+/** Checks a (possibly large) layout blob against its digest by streaming it; returns its file. */
+export async function verifyLayoutBlob(dir: string, digest: string): Promise<BlobFile> {
+  // SECURITY: the digest names a file under blobs/: only sha256:<64 hex> is accepted (no path tricks).
+  if (!DIGEST_RE.test(digest)) throw encImgError('ENCIMG_SOURCE_INVALID', `Blob digest "${digest.slice(0, 80)}" is not sha256:<64 hex>`);
+  const file = path.join(dir, 'blobs', 'sha256', digest.slice(7));
+  const h = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const c of createReadStream(file)) { h.update(c as Buffer); size += (c as Buffer).length; }
+  } catch (cause) {
+    throw encImgError('ENCIMG_SOURCE_INVALID', `Blob ${digest} is missing from the layout ${dir}`, { cause });
+  }
+  if (`sha256:${h.digest('hex')}` !== digest) throw encImgError('ENCIMG_SOURCE_INVALID', `Blob ${digest} in ${dir} does not match its digest`);
+  return { path: file, size };
+}
+
 /** Finds the manifest tagged `tag` (or the only one) in the layout's index.json. */
 export async function readLayoutManifest(dir: string, tag: string | undefined): Promise<{ manifest: Manifest; raw: Buffer }> {
   let index: { manifests?: Descriptor[] };
@@ -82,11 +102,15 @@ export async function readLayoutManifest(dir: string, tag: string | undefined): 
  * manifest: index.json is replaced atomically last, so a failure never leaves a tag naming
  * missing blobs.
  */
-export async function writeLayout(dir: string, tag: string, manifest: Buffer, mediaType: string, blobs: Map<string, Buffer>): Promise<string> {
+export async function writeLayout(dir: string, tag: string, manifest: Buffer, mediaType: string, blobs: Map<string, BlobFile>): Promise<string> {
   const digest = sha256(manifest);
   try {
     await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-    for (const [d, b] of [...blobs, [digest, manifest] as const]) await writeFile(path.join(dir, 'blobs', 'sha256', d.slice(7)), b);
+    for (const [d, b] of blobs) {
+      const to = path.join(dir, 'blobs', 'sha256', d.slice(7));
+      if (path.resolve(b.path) !== path.resolve(to)) await copyFile(b.path, to);
+    }
+    await writeFile(path.join(dir, 'blobs', 'sha256', digest.slice(7)), manifest);
     await writeFile(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     let index: { schemaVersion: number; manifests: Descriptor[] } = { schemaVersion: 2, manifests: [] };
     try {

@@ -1,13 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
-import { encryptBlob, wrapForKbs } from './ocicrypt.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { encryptFile, wrapForKbs } from './ocicrypt.js';
 import { parseOciRef } from './layout.js';
 import { parseDockerRef } from './registry.js';
 
-test('encryptBlob: AES-256-CTR with the private nonce, HMAC-SHA256 over the ciphertext, digest of the plaintext', () => {
-  const plain = randomBytes(100_003);
-  const e = encryptBlob(plain);
+test('encryptFile: AES-256-CTR with the private nonce, HMAC-SHA256 over the ciphertext, digest of the plaintext', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kbs-cli-ocicrypt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const plain = randomBytes(300_003);
+  writeFileSync(path.join(dir, 'plain'), plain);
+  const e = await encryptFile(path.join(dir, 'plain'), path.join(dir, 'enc'));
+  const ciphertext = readFileSync(path.join(dir, 'enc'));
+  assert.equal(e.size, ciphertext.length);
+  assert.equal(e.digest, `sha256:${createHash('sha256').update(ciphertext).digest('hex')}`);
   const priv = JSON.parse(e.privateOpts.toString()) as { symkey: string; digest: string; cipheroptions: { nonce: string } };
   assert.deepEqual(Object.keys(priv), ['symkey', 'digest', 'cipheroptions']);
   const pub = JSON.parse(Buffer.from(e.pubopts, 'base64').toString()) as { cipher: string; hmac: string; cipheroptions: object };
@@ -15,10 +24,11 @@ test('encryptBlob: AES-256-CTR with the private nonce, HMAC-SHA256 over the ciph
   const key = Buffer.from(priv.symkey, 'base64');
   assert.equal(key.length, 32);
   assert.equal(priv.digest, `sha256:${createHash('sha256').update(plain).digest('hex')}`);
-  assert.deepEqual(createHmac('sha256', key).update(e.ciphertext).digest(), Buffer.from(pub.hmac, 'base64'));
+  assert.deepEqual(createHmac('sha256', key).update(ciphertext).digest(), Buffer.from(pub.hmac, 'base64'));
   const d = createDecipheriv('aes-256-ctr', key, Buffer.from(priv.cipheroptions.nonce, 'base64'));
-  assert.deepEqual(Buffer.concat([d.update(e.ciphertext), d.final()]), plain);
-  assert.notDeepEqual(encryptBlob(plain).ciphertext, e.ciphertext, 'fresh key and nonce per layer');
+  assert.deepEqual(Buffer.concat([d.update(ciphertext), d.final()]), plain);
+  await encryptFile(path.join(dir, 'plain'), path.join(dir, 'enc2'));
+  assert.notDeepEqual(readFileSync(path.join(dir, 'enc2')), ciphertext, 'fresh key and nonce per layer');
 });
 
 test('wrapForKbs: the coco_keyprovider annotation, GCM tag appended, fails under another KEK', () => {

@@ -9,6 +9,9 @@
  * a KEK the KBS holds, as guest-components' coco_keyprovider does) and optionally as a JWE.
  */
 import { createCipheriv, createHash, createHmac, randomBytes, type KeyObject } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { FlattenedEncrypt } from 'jose';
 
 export const ANN_PUBOPTS = 'org.opencontainers.image.enc.pubopts';
@@ -16,27 +19,36 @@ export const ANN_KEYS_JWE = 'org.opencontainers.image.enc.keys.jwe';
 export const ANN_KEYS_COCO = 'org.opencontainers.image.enc.keys.provider.attestation-agent';
 export const CIPHER = 'AES_256_CTR_HMAC_SHA256';
 
-export interface EncryptedBlob {
-  ciphertext: Buffer;
+export interface EncryptedLayer {
   /** PrivateLayerBlockCipherOptions JSON (secret: holds the symmetric key). */
   privateOpts: Buffer;
   /** base64 of the PublicLayerBlockCipherOptions JSON. */
   pubopts: string;
+  /** Digest and size of the ciphertext written to `dst`. */
+  digest: string;
+  size: number;
 }
 
-/** Encrypts one layer blob (key and nonce are fresh per layer, as ocicrypt does). */
-export function encryptBlob(plain: Buffer): EncryptedBlob {
+/**
+ * Encrypts one layer blob file into `dst`, streaming (memory stays flat whatever the layer
+ * size); key and nonce are fresh per layer, as ocicrypt does.
+ */
+export async function encryptFile(src: string, dst: string): Promise<EncryptedLayer> {
   const symkey = randomBytes(32);
   const nonce = randomBytes(16);
-  const c = createCipheriv('aes-256-ctr', symkey, nonce);
-  const ciphertext = Buffer.concat([c.update(plain), c.final()]);
-  const hmac = createHmac('sha256', symkey).update(ciphertext).digest();
-  const digest = `sha256:${createHash('sha256').update(plain).digest('hex')}`;
+  const hmac = createHmac('sha256', symkey);
+  const plainSha = createHash('sha256');
+  const encSha = createHash('sha256');
+  let size = 0;
+  const tap = (fn: (c: Buffer) => void): Transform => new Transform({ transform(c: Buffer, _e, cb) { fn(c); cb(null, c); } });
+  await pipeline(createReadStream(src), tap((c) => plainSha.update(c)), createCipheriv('aes-256-ctr', symkey, nonce),
+    tap((c) => { hmac.update(c); encSha.update(c); size += c.length; }), createWriteStream(dst, { mode: 0o644 }));
+  const digest = `sha256:${plainSha.digest('hex')}`;
   // Field names and order as Go's encoding/json writes ocicrypt's structs ([]byte -> base64).
   const privateOpts = Buffer.from(JSON.stringify({ symkey: symkey.toString('base64'), digest, cipheroptions: { nonce: nonce.toString('base64') } }));
   symkey.fill(0);
-  const pubopts = Buffer.from(JSON.stringify({ cipher: CIPHER, hmac: hmac.toString('base64'), cipheroptions: {} })).toString('base64');
-  return { ciphertext, privateOpts, pubopts };
+  const pubopts = Buffer.from(JSON.stringify({ cipher: CIPHER, hmac: hmac.digest().toString('base64'), cipheroptions: {} })).toString('base64');
+  return { privateOpts, pubopts, digest: `sha256:${encSha.digest('hex')}`, size };
 }
 
 /**

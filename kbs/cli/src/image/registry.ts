@@ -5,10 +5,13 @@
  * spec) with the Basic credentials. TLS: system roots plus --dest-cert-dir CAs; with
  * --dest-tls-verify=false, HTTPS without verification and then plain HTTP (as skopeo does).
  */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { encImgError } from './errors.js';
+import type { BlobFile } from './layout.js';
 
 export interface DockerRef { host: string; repo: string; tag: string }
 
@@ -80,10 +83,10 @@ export class RegistryPusher {
     throw encImgError('ENCIMG_REGISTRY_UNREACHABLE', `Registry ${this.ref.host} is unreachable over ${schemes.join(' or ')} (${why})${this.opts.tlsVerify ? '; for a plain-HTTP or self-signed registry pass --dest-tls-verify=false or --dest-cert-dir' : ''}`, { cause: last });
   }
 
-  private async send(method: Dispatcher.HttpMethod, url: string, headers: Record<string, string>, body?: Buffer): Promise<Res> {
+  private async send(method: Dispatcher.HttpMethod, url: string, headers: Record<string, string>, body?: Buffer | (() => Readable)): Promise<Res> {
     const go = async (): Promise<Res> => {
       try {
-        const r = await request(url, { dispatcher: this.dispatcher, method, headers: { ...headers, ...(this.auth ? { authorization: this.auth } : {}) }, ...(body ? { body } : {}) });
+        const r = await request(url, { dispatcher: this.dispatcher, method, headers: { ...headers, ...(this.auth ? { authorization: this.auth } : {}) }, ...(body ? { body: typeof body === 'function' ? body() : body } : {}) });
         return { status: r.statusCode, headers: r.headers, body: Buffer.from(await r.body.arrayBuffer()) };
       } catch (cause) {
         throw encImgError('ENCIMG_REGISTRY_UNREACHABLE', `${method} ${new URL(url).pathname} failed (${(cause as { code?: string }).code ?? (cause as Error).message})`, { cause });
@@ -122,7 +125,8 @@ export class RegistryPusher {
     return true;
   }
 
-  async pushBlob(digest: string, blob: Buffer): Promise<void> {
+  /** Streams the blob file (a retry after a 401 reopens it). */
+  async pushBlob(digest: string, blob: BlobFile): Promise<void> {
     const repoUrl = `${this.base}/v2/${this.ref.repo}`;
     if ((await this.send('HEAD', `${repoUrl}/blobs/${digest}`, {})).status === 200) return;
     const start = await this.send('POST', `${repoUrl}/blobs/uploads/`, {});
@@ -130,7 +134,7 @@ export class RegistryPusher {
     if (start.status !== 202 || typeof loc !== 'string') throw this.failed(`blob upload start for ${digest}`, start);
     const put = new URL(loc, this.base);
     put.searchParams.set('digest', digest);
-    const r = await this.send('PUT', put.toString(), { 'content-type': 'application/octet-stream', 'content-length': String(blob.length) }, blob);
+    const r = await this.send('PUT', put.toString(), { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) }, () => createReadStream(blob.path));
     if (r.status !== 201) throw this.failed(`blob upload of ${digest}`, r);
   }
 
