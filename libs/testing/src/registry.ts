@@ -93,7 +93,8 @@ export async function startRegistry(opts: { mode?: 'plain' | 'tls' | 'token'; us
     ...(caPem === undefined ? {} : { caPem, caFile: path.join(dir, 'ca.crt') }),
     ...(mode === 'plain' ? {} : { user, password }),
     stop: async () => {
-      if (child.exitCode === null) {
+      // A child killed by a signal has a signalCode and no exitCode: waiting for its exit would hang.
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
       }
@@ -104,7 +105,7 @@ export async function startRegistry(opts: { mode?: 'plain' | 'tls' | 'token'; us
   for (let i = 0; i < 100; i++) {
     const status = await httpRaw('GET', `${url}/v2/`, {}, undefined, caPem).then((r) => r.status, () => 0);
     if (status === 200 || status === 401) return reg;
-    if (child.exitCode !== null) break;
+    if (child.exitCode !== null || child.signalCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   await reg.stop();

@@ -72,7 +72,12 @@ export async function runImage(o: RunOptions): Promise<number> {
   const work = await mkdtemp(path.join(tmpdir(), 'kcc-run-'));
   let kbs: EmbeddedKbs | undefined;
   let sandbox: Sandbox | undefined;
+  let booting: Promise<Sandbox> | undefined;
+  // Ctrl-C while the guest boots: abort stops QEMU (its own process group would outlive us).
+  const abort = new AbortController();
   const cleanup = async (): Promise<void> => {
+    abort.abort();
+    await booting?.catch(() => undefined);
     await sandbox?.destroy().catch(() => undefined);
     await kbs?.stop();
     await rm(work, { recursive: true, force: true });
@@ -116,7 +121,8 @@ export async function runImage(o: RunOptions): Promise<number> {
     const annotations = { 'io.katacontainers.config.hypervisor.cc_init_data': gzipSync(runInitdata(guestKbs, insecure, keyAtRunResource)).toString('base64') };
     progress.step(`booting the guest (${o.tee}, ${accel})`);
     const id = `run-${randomBytes(4).toString('hex')}`;
-    sandbox = await Sandbox.create({ id, config, annotations, logger: log });
+    booting = Sandbox.create({ id, config, annotations, logger: log, signal: abort.signal });
+    sandbox = await booting;
     progress.step(`attesting and pulling ${imageRef} in the guest`);
     const cid = `${id}-c`;
     await sandbox.createContainer(cid, {

@@ -15,6 +15,8 @@ export interface SandboxOptions {
   annotations: Record<string, string>;
   hostname?: string;
   logger?: Logger;
+  /** Aborting stops the VM while it boots, so an interrupted start leaves no QEMU behind. */
+  signal?: AbortSignal;
 }
 
 /** Millisecond timestamps of the start phases (benchmark, logs). */
@@ -70,7 +72,11 @@ export class Sandbox {
       throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'SANDBOX_STATE_DIR_TOO_LONG', message: `runtime.state_dir "${o.config.runtime.stateDir}" is too long for Unix socket paths (keep it under 60 characters)` });
     }
     const hv = createHypervisor(overrides.hypervisor, { id: o.id, dir: sandboxDir(o.config, o.id), ...(overrides.initdata ? { initdata: overrides.initdata } : {}) }, { logger: log });
+    // Stopping the VM makes the pending start or dial fail, and the catch below reports it.
+    const onAbort = (): void => void hv.stop().catch(() => undefined);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (o.signal?.aborted) throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'SANDBOX_ABORTED', message: `Sandbox "${o.id}" start was aborted` });
       await hv.start();
       timings.vmSpawned = hv.timings.spawned ?? Date.now();
       const agent = await AgentClient.dial(hv.agent, {
@@ -94,7 +100,10 @@ export class Sandbox {
       return new Sandbox(o.id, hv, agent, o.config, log, timings);
     } catch (err) {
       await hv.stop().catch(() => undefined);
+      if (o.signal?.aborted) throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'SANDBOX_ABORTED', message: `Sandbox "${o.id}" start was aborted`, cause: err });
       throw err;
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
     }
   }
 
