@@ -161,6 +161,8 @@ test('fault (fake): the VM dies mid-run -> TaskExit published, pod still stops a
   assert.equal(st['exit_code'], 255);
   await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 30_000);
   await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 30_000);
+  // The exiting shim removes the VM state after containerd's Remove returns: wait for it.
+  for (let i = 0; i < 100 && existsSync(vmDir(pod)); i++) await sleep(100);
   assert.equal(existsSync(vmDir(pod)), false);
 });
 
@@ -174,7 +176,8 @@ test('fault (fake): the shim is killed -> containerd runs `shim delete`, which k
   await sleep(300);
   await cri.call('StopPodSandbox', { pod_sandbox_id: pod }, 30_000);
   await cri.call('RemovePodSandbox', { pod_sandbox_id: pod }, 30_000);
-  for (let i = 0; i < 50 && existsSync(`/proc/${vmPid}`); i++) await sleep(100);
+  // containerd runs `shim delete` for the dead shim in the background: wait for its work.
+  for (let i = 0; i < 100 && (existsSync(`/proc/${vmPid}`) || existsSync(vmDir(pod))); i++) await sleep(100);
   assert.equal(existsSync(`/proc/${vmPid}`), false, 'the orphaned VM was killed by shim delete');
   assert.equal(existsSync(vmDir(pod)), false);
 });

@@ -6,6 +6,9 @@ import { AgentProcess } from './process.js';
 import { runcLogError, type Runc } from './runc.js';
 import type { OciSpec } from './oci-spec.js';
 
+/** How long `start()` waits for runc's pid file before giving up (see start()). */
+const START_BACKSTOP_MS = 300_000;
+
 export type ContainerStatus = 'created' | 'running' | 'stopped';
 
 /** A container of the sandbox: its bundle, init process and exec'd processes. */
@@ -70,7 +73,9 @@ export class Container {
       this.#status = 'stopped';
       throw err;
     }
-    const deadline = Date.now() + 60_000;
+    // A backstop only: the shim's StartContainer request carries the deadline that counts. It is
+    // generous because a loaded TCG guest can take over a minute to get runc to write its pid.
+    const deadline = Date.now() + START_BACKSTOP_MS;
     while (Date.now() < deadline) {
       if (existsSync(pidFile)) return;
       if (this.init.exited) {
@@ -82,7 +87,7 @@ export class Container {
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} did not start within 60 s`);
+    throw agentError('AGENT_RUNC_FAILED', `Container ${this.id} did not start within ${START_BACKSTOP_MS / 1000} s`);
   }
 
   /** `runc exec` of an OCI process in the running container. */
