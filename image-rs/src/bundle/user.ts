@@ -18,7 +18,8 @@ async function readInRoot(rootfs: string, file: string): Promise<string | undefi
     const comps = cleanComponents(file.replace(/^\/+/, ''));
     const name = comps.pop();
     if (name === undefined) return undefined;
-    const dir = await new ScopedResolver(rootfs).dir(comps, file);
+    // create=false: reading the image's user database must not add /etc to the rootfs.
+    const dir = await new ScopedResolver(rootfs).dir(comps, file, false);
     // SECURITY: O_NOFOLLOW: /etc/passwd as a symlink to the host's file is not read.
     const fh = await open(path.join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {

@@ -56,11 +56,14 @@ before(async () => {
   });
   // umoci 0.4.7 cannot unpack zstd, so the zstd+encrypted case is checked against its plaintext only.
   writeOciLayout(k('layout-zstd'), 'v1', { layers: [{ tar: buildTar([{ path: 'z.txt', data: 'zstd secret' }]), compression: 'zstd' }] });
+  // An UNCOMPRESSED source layer: skopeo 1.9 gzips it and then encrypts (…tar+gzip+encrypted).
+  writeOciLayout(k('layout-tar'), 'v1', { layers: [{ tar: buildTar([{ path: 'plain.txt', data: 'was uncompressed' }]), compression: 'none' }] });
   const enc = (keys: string[], repo: string, layout = 'layout'): void => {
     execFileSync(skopeo, ['copy', '--quiet', '--dest-tls-verify=false', ...keys.flatMap((x) => ['--encryption-key', `jwe:${k(x)}`]), `oci:${k(layout)}:v1`, `docker://${reg.host}/${repo}:v1`]);
   };
   enc(['ec.pub.pem'], 'enc/zstd', 'layout-zstd');
   enc(['rsa.pub.pem'], 'enc/rsa');
+  enc(['rsa.pub.pem'], 'enc/tar', 'layout-tar');
   enc(['ec.pub.pem'], 'enc/ec');
   enc(['rsa.pub.pem', 'ec.pub.pem'], 'enc/both');
 });
@@ -88,6 +91,24 @@ test('pullImage() decrypts skopeo jwe RSA images exactly like skopeo --decryptio
   const mine = await ours('enc/rsa', ['rsa.pem']);
   assert.equal(readFileSync(path.join(mine, 'secret.txt'), 'utf8'), 'top secret');
   assert.deepEqual(tree(mine), tree(reference('enc/rsa', 'rsa.pem')));
+});
+
+test('pullImage() decrypts a layer skopeo compressed and encrypted in one copy (key options digest = diff_id)', async () => {
+  const layout = k('raw-tar');
+  execFileSync(skopeo, ['copy', '--quiet', '--src-tls-verify=false', `docker://${reg.host}/enc/tar:v1`, `oci:${layout}:v1`]);
+  const blob = (d: string): Buffer => readFileSync(path.join(layout, 'blobs', ...d.split(':')));
+  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(blob(index.manifests[0]!.digest).toString()) as { config: { digest: string }; layers: { mediaType: string; annotations: Record<string, string> }[] };
+  const layer = manifest.layers[0]!;
+  assert.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip+encrypted');
+  // The root cause, pinned: the wrapped options name the uncompressed source tar, not the gzip blob.
+  const jwe = JSON.parse(Buffer.from(layer.annotations[ENC_KEYS_JWE]!, 'base64').toString()) as JweJson;
+  const opts = JSON.parse((decryptJwe(jwe, [loadPrivateKey(readFileSync(k('rsa.pem')))]).plaintext as Buffer).toString()) as { digest: string };
+  const config = JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { diff_ids: string[] } };
+  assert.equal(opts.digest, config.rootfs.diff_ids[0]);
+  const mine = await ours('enc/tar', ['rsa.pem']);
+  assert.equal(readFileSync(path.join(mine, 'plain.txt'), 'utf8'), 'was uncompressed');
+  assert.deepEqual(tree(mine), tree(reference('enc/tar', 'rsa.pem')));
 });
 
 test('pullImage() decrypts skopeo jwe EC images with SEC1 and PKCS#8 keys', async () => {

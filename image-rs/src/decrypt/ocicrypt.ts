@@ -23,7 +23,7 @@ export interface DecryptionKeys {
 export interface LayerKey {
   symkey: Redacted<Buffer>;
   nonce: Buffer;
-  /** Digest of the plaintext (still compressed) layer. */
+  /** Digest of the plaintext (still compressed) layer, or of the uncompressed tar (= diff_id) when the encryptor compressed it in the same copy (skopeo). */
   digest: string;
   hmac: Buffer;
 }
@@ -121,6 +121,13 @@ export async function unwrapLayerKey(desc: Descriptor, keys: DecryptionKeys): Pr
  * AES-256-CTR decryption of a layer stream with HMAC-SHA256 over the ciphertext and the
  * plaintext digest from the private options, both checked at the end (ocicrypt
  * blockcipher_aes_ctr.go semantics).
+ *
+ * Which stream the options `digest` names depends on the encryptor: ocicrypt's EncryptLayer
+ * stores the digest of the descriptor its caller passes in, not of what it encrypted.
+ * containers/image (skopeo 1.9) passes the SOURCE blob's descriptor, so when it compresses an
+ * uncompressed (`…tar`) layer in the same copy, `digest` is the uncompressed tar (= diff_id)
+ * while the decrypted bytes are gzip. `diffId` lets that case through; the caller then MUST
+ * check the decompressed stream against that same diff_id (applyLayer always does).
  */
 export class DecryptTransform extends Transform {
   readonly #decipher;
@@ -129,10 +136,13 @@ export class DecryptTransform extends Transform {
   readonly #key: LayerKey;
   readonly #layer: string;
 
-  constructor(key: LayerKey, layer: string) {
+  readonly #diffId: string | undefined;
+
+  constructor(key: LayerKey, layer: string, diffId?: string) {
     super();
     this.#key = key;
     this.#layer = layer;
+    this.#diffId = diffId;
     this.#decipher = createDecipheriv('aes-256-ctr', key.symkey.reveal(), key.nonce);
     this.#hmac = createHmac('sha256', key.symkey.reveal());
     const alg = key.digest.split(':')[0] === 'sha512' ? 'sha512' : 'sha256';
@@ -156,7 +166,9 @@ export class DecryptTransform extends Transform {
       return;
     }
     const got = `${this.#key.digest.split(':')[0]}:${this.#plainHash.digest('hex')}`;
-    if (got !== this.#key.digest) {
+    // SECURITY: `digest` must name either the decrypted blob or the uncompressed tar; in the
+    // second case the diff_id check on the decompressed stream (caller) enforces it.
+    if (got !== this.#key.digest && this.#key.digest !== this.#diffId) {
       cb(imgError('IMG_DIGEST_MISMATCH', `Decrypted layer ${this.#layer} does not match the digest in its key options`, { expected: this.#key.digest, actual: got }));
       return;
     }

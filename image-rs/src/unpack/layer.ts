@@ -109,7 +109,7 @@ export async function applyLayer(source: AsyncIterable<Buffer> | NodeJS.Readable
   const stages: (NodeJS.ReadWriteStream | Transform)[] = [];
   if (opts.tee !== undefined) stages.push(opts.tee);
   stages.push(compressedCounter);
-  if (encrypted && opts.key !== undefined) stages.push(new DecryptTransform(opts.key, layer.digest));
+  if (encrypted && opts.key !== undefined) stages.push(new DecryptTransform(opts.key, layer.digest, layer.diffId));
   const d = decompressor(comp);
   if (d !== undefined) stages.push(d);
   try {
