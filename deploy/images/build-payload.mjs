@@ -54,10 +54,10 @@ if (o.link) {
   step(`lib -> ${repo}`);
   symlinkSync(repo, libOut);
 } else {
-  // The host runs the shim and the kata-cc CLI: their dependency closure, laid out as in
+  // The host runs the shim, the kata-cc CLI and the guest-pull snapshotter: their dependency closure, laid out as in
   // the checkout (deploy/images/closure.mjs).
-  step('lib (runtime/shim and runtime/cli with their dependency closure)');
-  const addons = copyClosure(repo, ['runtime/shim', 'runtime/cli'], libOut);
+  step('lib (runtime/shim, runtime/cli and runtime/snapshotter with their dependency closure)');
+  const addons = copyClosure(repo, ['runtime/shim', 'runtime/cli', 'runtime/snapshotter'], libOut);
   if (addons.length > 0) step(`native addons: ${addons.map((a) => path.relative(libOut, a)).join(', ')}`);
 }
 

@@ -20,6 +20,7 @@ before(async () => {
   await mkdir(path.join(payload, 'share/defaults/kata-cc'), { recursive: true });
   await mkdir(path.join(payload, 'share/kata-cc'), { recursive: true });
   await writeFile(path.join(payload, 'bin/containerd-shim-kata-cc-v2'), '#!/bin/sh\nexit 1\n');
+  await writeFile(path.join(payload, 'bin/kata-cc-snapshotter'), '#!/bin/sh\nexit 1\n');
   await chmod(path.join(payload, 'bin/containerd-shim-kata-cc-v2'), 0o755);
   for (const tee of ['tdx', 'snp', 'se', 'dev']) await writeFile(path.join(payload, `share/defaults/kata-cc/configuration-${tee}.toml`), `# ${tee}\n`);
   await writeFile(path.join(payload, 'share/kata-cc/vmlinuz'), 'kernel');

@@ -11,12 +11,17 @@ import { onRoot, prefixPaths, resolveOnRoot, type Layout } from './layout.js';
 import { linkShim } from './shim-link.js';
 import { loadState, saveState, statePaths, type InstallState } from './state.js';
 import { configFileForTee, detectNodeTee, type NodeTee } from './tee.js';
+import { DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET, DEFAULT_UNIT_DIR, SNAPSHOTTER_NAME, removeUnit, writeUnit, type GuestPull } from './snapshotter.js';
 
 export interface InstallerDeps {
   readonly logger?: Logger;
   readonly labeler?: NodeLabeler;
   /** Restarts containerd after its configuration changed; null skips the restart. */
   readonly restartContainerd?: (() => Promise<void>) | null;
+  /** Enables and (re)starts the snapshotter's unit on the host (before containerd restarts); null skips it. */
+  readonly startSnapshotter?: (() => Promise<void>) | null;
+  /** Stops and disables it (uninstall); null skips it. */
+  readonly stopSnapshotter?: (() => Promise<void>) | null;
 }
 
 export interface InstallOptions {
@@ -31,6 +36,12 @@ export interface InstallOptions {
   readonly nodeName?: string | null;
   /** Host path of containerd's socket: wait for it after a restart. */
   readonly containerdSocket?: string | null;
+  /** Guest pull through kata-cc-snapshotter (default per-runtime; see snapshotter.ts). */
+  readonly guestPull?: GuestPull;
+  readonly snapshotterSocket?: string;
+  readonly snapshotterRoot?: string;
+  /** Host directory for the systemd unit (default /etc/systemd/system). */
+  readonly unitDir?: string;
 }
 
 export interface InstallResult {
@@ -40,11 +51,12 @@ export interface InstallResult {
   readonly configChanged: boolean;
   readonly restarted: boolean;
   readonly files: number;
+  readonly guestPull: GuestPull;
 }
 
 /** Files the payload must contain: the shim launcher and one configuration per handler TEE. */
-async function checkArtifacts(artifacts: string, handlers: readonly HandlerName[]): Promise<void> {
-  const required = ['bin/containerd-shim-kata-cc-v2', ...new Set(handlerSpecs('/', handlers).filter((h) => h.tee !== 'auto').map((h) => `share/defaults/kata-cc/${h.configFile}`))];
+async function checkArtifacts(artifacts: string, handlers: readonly HandlerName[], guestPull: GuestPull): Promise<void> {
+  const required = ['bin/containerd-shim-kata-cc-v2', ...(guestPull === 'off' ? [] : ['bin/kata-cc-snapshotter']), ...new Set(handlerSpecs('/', handlers).filter((h) => h.tee !== 'auto').map((h) => `share/defaults/kata-cc/${h.configFile}`))];
   required.push('share/defaults/kata-cc/configuration-dev.toml');
   const missing: string[] = [];
   for (const rel of new Set(required)) if ((await readOptional(path.join(artifacts, rel))) === null) missing.push(rel);
@@ -69,7 +81,8 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
   const { layout } = opts;
   const handlers = opts.handlers ?? HANDLER_NAMES;
   await checkRoot(layout.root);
-  await checkArtifacts(opts.artifacts, handlers);
+  const guestPull = opts.guestPull ?? 'per-runtime';
+  await checkArtifacts(opts.artifacts, handlers, guestPull);
   const previous = await loadState(layout);
   const tee = opts.tee ?? (await detectNodeTee(layout.root));
   const node = opts.nodeName ?? null;
@@ -107,7 +120,20 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
     if (base !== null) await atomicWrite(paths.backup, base, 0o600);
   }
   const specs = handlerSpecs(layout.prefix, handlers);
-  const plan = planEdit({ base, containerdMajor: opts.containerdMajor ?? null, specs, shimPath: shim, dropInPath: `${dropInDir}/kata-cc.toml` });
+  const snapSocket = opts.snapshotterSocket ?? DEFAULT_SNAPSHOTTER_SOCKET;
+  const plan = planEdit({
+    base, containerdMajor: opts.containerdMajor ?? null, specs, shimPath: shim, dropInPath: `${dropInDir}/kata-cc.toml`,
+    guestPull: guestPull === 'off' ? null : { mode: guestPull, name: SNAPSHOTTER_NAME, socket: snapSocket },
+  });
+  // The snapshotter's systemd unit (host service), written before containerd is pointed at its socket.
+  let snapshotter: InstallState['snapshotter'] = null;
+  if (guestPull !== 'off') {
+    const unit = await writeUnit(layout, opts.unitDir ?? DEFAULT_UNIT_DIR, `${layout.prefix}/bin/kata-cc-snapshotter`, opts.snapshotterRoot ?? DEFAULT_SNAPSHOTTER_ROOT, snapSocket, previous?.snapshotter ?? null);
+    snapshotter = unit.state;
+  } else if (previous?.snapshotter) {
+    if (deps.stopSnapshotter) await deps.stopSnapshotter();
+    await removeUnit(layout, previous.snapshotter);
+  }
   let dropIn: InstallState['dropIn'] = null;
   if (plan.dropIn !== null) {
     const target = onRoot(layout, plan.dropIn.path);
@@ -124,6 +150,7 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
     config: { path: layout.containerdConfig, originalExisted, schema: plan.schema, mode: plan.mode, writtenSha256: sha256(plan.mainConfig) },
     dropIn,
     shimLink,
+    snapshotter,
     node,
     labels: node === null ? [] : [LABEL_RUNTIME, LABEL_TEE, LABEL_CC_READY],
   };
@@ -142,11 +169,22 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
   if (mainChanged) await atomicWrite(configOnRoot, plan.mainConfig, currentBuf === null ? 0o644 : ((await stat(configOnRoot)).mode & 0o7777));
   log.info({ config: layout.containerdConfig, mode: plan.mode, schema: plan.schema, changed: configChanged, dropIn: plan.dropIn?.path }, 'containerd runtime handlers configured');
 
-  // 3. Restart containerd so CRI loads the handlers, then mark the node ready.
+  // 3. Start the snapshotter, restart containerd so CRI loads the handlers, then mark the node ready.
+  if (snapshotter !== null) {
+    if (deps.startSnapshotter) {
+      log.info({ socket: snapshotter.socket }, 'starting kata-cc-snapshotter');
+      try {
+        await deps.startSnapshotter();
+      } catch (cause) {
+        throw installerError('INST_SNAPSHOTTER_START_FAILED', 'Starting kata-cc-snapshotter failed', { cause });
+      }
+      await waitForSocket(onRoot(layout, snapshotter.socket));
+    } else log.warn({}, 'kata-cc-snapshotter was not started (no start command): start it before pulling guest-pull images');
+  }
   const restarted = restartPending && (await restart(deps, opts.containerdSocket ?? null, layout, log));
   if (restarted) await saveState(layout, { ...state, restartPending: false });
   if (node !== null) await labeler.setLabels(node, { [LABEL_RUNTIME]: 'true', [LABEL_TEE]: tee, [LABEL_CC_READY]: tee === 'none' ? null : 'true' });
-  return { tee, mode: plan.mode, schema: plan.schema, configChanged, restarted, files: installed.length };
+  return { tee, mode: plan.mode, schema: plan.schema, configChanged, restarted, files: installed.length, guestPull };
 }
 
 /** Runs the injected restart and waits for containerd's socket; false when restart is off. */

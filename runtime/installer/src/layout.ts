@@ -33,7 +33,7 @@ export function makeLayout(input: { root: string; prefix?: string; containerdCon
   };
 }
 
-function checkHostPath(flag: string, value: string): string {
+export function checkHostPath(flag: string, value: string): string {
   // SECURITY: host paths end up inside containerd's TOML and are joined onto the root; a
   // relative path, `..` or a control character could escape the root or break the TOML.
   if (!path.isAbsolute(value) || value.split('/').includes('..') || /[\u0000-\u001f"\\]/.test(value)) {

@@ -5,6 +5,7 @@ import type { ConfigSchema } from './containerd/render.js';
 import type { HandlerName } from './handlers.js';
 import { onRoot, prefixPaths, type Layout } from './layout.js';
 import type { ShimLink } from './shim-link.js';
+import type { SnapshotterState } from './snapshotter.js';
 import type { NodeTee } from './tee.js';
 
 /** What install changed, so uninstall can reverse exactly that. Kept in <prefix>/state/. */
@@ -27,6 +28,8 @@ export interface InstallState {
   readonly dropIn: { readonly path: string; readonly createdDirs: readonly string[] } | null;
   /** Host path of the shim symlink install created on containerd's PATH. */
   readonly shimLink: ShimLink | null;
+  /** The guest-pull snapshotter's unit, when install wrote one (absent in older states). */
+  readonly snapshotter?: SnapshotterState | null;
   readonly node: string | null;
   readonly labels: readonly string[];
   /** The configuration changed and containerd has not been restarted since (survives a crash). */

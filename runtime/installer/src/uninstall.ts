@@ -9,6 +9,7 @@ import { LABEL_CC_READY, LABEL_RUNTIME, LABEL_TEE, noLabeler } from './labeler/l
 import { onRoot, prefixPaths, resolveOnRoot, type Layout } from './layout.js';
 import { removeCreatedDirs, unlinkShim } from './shim-link.js';
 import { loadState, statePaths } from './state.js';
+import { removeUnit } from './snapshotter.js';
 
 export interface UninstallOptions {
   readonly layout: Layout;
@@ -63,6 +64,17 @@ export async function uninstall(opts: UninstallOptions, deps: InstallerDeps = {}
   }
   const restarted = config !== 'untouched' || dropInRemoved ? await restart(deps, opts.containerdSocket ?? null, layout, log) : false;
 
+  // containerd no longer uses the snapshotter: stop it, then remove its unit and state.
+  if (state?.snapshotter) {
+    if (deps.stopSnapshotter) {
+      try {
+        await deps.stopSnapshotter();
+      } catch (cause) {
+        throw installerError('INST_SNAPSHOTTER_STOP_FAILED', 'Stopping kata-cc-snapshotter failed', { cause });
+      }
+    } else log.warn({}, 'kata-cc-snapshotter was not stopped (no stop command): stop it by hand');
+    await removeUnit(layout, state.snapshotter);
+  }
   if (state !== null) {
     await unlinkShim(layout, state.shimLink ?? null, state.prefix);
     const prefixOnRoot = onRoot(layout, state.prefix);

@@ -9,7 +9,8 @@ import { HANDLER_NAMES, parseHandlerList } from '../handlers.js';
 import { install, type InstallerDeps } from '../installer.js';
 import { KubeApiLabeler, inClusterOptions } from '../labeler/kube-api.js';
 import { noLabeler } from '../labeler/labeler.js';
-import { makeLayout } from '../layout.js';
+import { checkHostPath, makeLayout } from '../layout.js';
+import { DEFAULT_SNAPSHOTTER_ROOT, DEFAULT_SNAPSHOTTER_SOCKET, DEFAULT_UNIT_DIR, GUEST_PULL_MODES, SNAPSHOTTER_UNIT, type GuestPull } from '../snapshotter.js';
 import { loadState } from '../state.js';
 import { NODE_TEES, type NodeTee } from '../tee.js';
 import { uninstall } from '../uninstall.js';
@@ -27,6 +28,8 @@ interface CommonFlags {
   label: boolean;
   stay: boolean;
   readyFile?: string;
+  snapshotterStartCmd?: string;
+  snapshotterStopCmd?: string;
 }
 
 const log: Logger = createLogger('kata-cc-installer');
@@ -47,7 +50,16 @@ async function deps(flags: CommonFlags): Promise<InstallerDeps> {
     else labeler = new KubeApiLabeler(kube);
   }
   const cmd = flags.restartCmd ?? 'systemctl restart containerd';
-  return { logger: log, labeler, restartContainerd: flags.restart ? () => runShell(cmd) : null };
+  // The snapshotter runs as a host systemd service (like upstream CoCo's nydus-snapshotter).
+  const start = flags.snapshotterStartCmd ?? `systemctl daemon-reload && systemctl enable ${SNAPSHOTTER_UNIT} && systemctl restart ${SNAPSHOTTER_UNIT}`;
+  const stop = flags.snapshotterStopCmd ?? `systemctl disable --now ${SNAPSHOTTER_UNIT}; systemctl daemon-reload`;
+  return {
+    logger: log,
+    labeler,
+    restartContainerd: flags.restart ? () => runShell(cmd) : null,
+    startSnapshotter: flags.restart ? () => runShell(start) : null,
+    stopSnapshotter: flags.restart ? () => runShell(stop) : null,
+  };
 }
 
 /** DaemonSet mode: stay up after the work so the pod reads Ready; exit 0 on SIGTERM. */
@@ -71,7 +83,9 @@ function common(cmd: Command): Command {
     .option('--no-shim-link', 'do not create that symlink')
     .option('--containerd-socket <path>', "containerd's socket on the host: wait for it after a restart")
     .option('--restart-cmd <cmd>', 'shell command that restarts containerd on the host', undefined)
-    .option('--no-restart', 'do not restart containerd (print a warning instead)')
+    .option('--no-restart', 'do not restart containerd nor start/stop the snapshotter (print a warning instead)')
+    .option('--snapshotter-start-cmd <cmd>', `shell command that enables and (re)starts the snapshotter's unit on the host (default: systemctl daemon-reload, enable and restart ${SNAPSHOTTER_UNIT})`)
+    .option('--snapshotter-stop-cmd <cmd>', `shell command that stops and disables it on uninstall (default: systemctl disable --now ${SNAPSHOTTER_UNIT})`)
     .option('--node-name <name>', 'Kubernetes node to label (default: $NODE_NAME)', process.env['NODE_NAME'])
     .option('--no-label', 'do not label the node')
     .option('--stay', 'keep running after the work (DaemonSet mode)', false)
@@ -86,8 +100,13 @@ common(program.command('install').description('Copy the runtime, register the co
   .option('--artifacts <dir>', 'runtime payload to install', '/opt/kata-cc-artifacts')
   .option('--handlers <list>', 'comma-separated runtime handlers', HANDLER_NAMES.join(','))
   .addOption(new Option('--tee <tee>', 'TEE for the default kata-cc handler (default: detect from sysfs)').choices(NODE_TEES))
+  .addOption(new Option('--guest-pull <mode>', 'guest pull through kata-cc-snapshotter: per-runtime (snapshotter on each kata-cc handler; containerd 1.7+ and 2.x), global (also CRI\'s global snapshotter, containerd 1.6/1.7 config v2: EVERY pod on the node, runc too, then gets guest-pulled images), off').choices(GUEST_PULL_MODES).default('per-runtime'))
+  .option('--guest-pull-global', 'same as --guest-pull global (needed on containerd 1.6)')
+  .option('--snapshotter-socket <path>', "the snapshotter's socket on the host", DEFAULT_SNAPSHOTTER_SOCKET)
+  .option('--snapshotter-root <dir>', "the snapshotter's state directory on the host", DEFAULT_SNAPSHOTTER_ROOT)
+  .option('--unit-dir <dir>', 'host directory for the kata-cc-snapshotter systemd unit', DEFAULT_UNIT_DIR)
   .option('--containerd-version <v>', 'containerd version, used only when the node has no config file (default: run containerd --version)')
-  .action(async (flags: CommonFlags & { artifacts: string; handlers: string; tee?: NodeTee; containerdVersion?: string }) => {
+  .action(async (flags: CommonFlags & { artifacts: string; handlers: string; tee?: NodeTee; containerdVersion?: string; guestPull: GuestPull; guestPullGlobal?: boolean; snapshotterSocket: string; snapshotterRoot: string; unitDir: string }) => {
     const layout = makeLayout({ ...flags, shimLinkDir: flags.shimLink ? flags.shimLinkDir : null });
     const major = flags.containerdVersion !== undefined ? parseContainerdMajor(flags.containerdVersion) : await detectContainerdMajor(layout.root);
     const result = await install(
@@ -98,6 +117,10 @@ common(program.command('install').description('Copy the runtime, register the co
         containerdMajor: major,
         nodeName: flags.label ? (flags.nodeName ?? null) : null,
         containerdSocket: flags.containerdSocket ?? null,
+        guestPull: flags.guestPullGlobal ? 'global' : flags.guestPull,
+        snapshotterSocket: checkHostPath('--snapshotter-socket', flags.snapshotterSocket),
+        snapshotterRoot: checkHostPath('--snapshotter-root', flags.snapshotterRoot),
+        unitDir: checkHostPath('--unit-dir', flags.unitDir),
         ...(flags.tee === undefined ? {} : { tee: flags.tee }),
       },
       await deps(flags),

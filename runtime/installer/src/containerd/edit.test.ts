@@ -112,3 +112,48 @@ test('stripManaged(planEdit(x)) gives x back for arbitrary schema-2 configs (pro
     { numRuns: 200 },
   );
 });
+
+const GP_SOCKET = '/run/kata-cc-snapshotter/snapshotter.sock';
+const withGuestPull = (base: string | null, mode: 'per-runtime' | 'global', major: number | null = null): EditInput => ({ ...input(base, major), guestPull: { mode, name: 'kata-cc', socket: GP_SOCKET } });
+
+test('planEdit() with guest pull adds proxy_plugins."kata-cc" and snapshotter = "kata-cc" on each kata-cc handler (schema 2 and 3)', () => {
+  for (const [name, base] of [['aks-v2', fixture('aks-v2.toml')], ['v3-plain', fixture('v3-plain.toml')]] as const) {
+    const plan = planEdit(withGuestPull(base, 'per-runtime'));
+    const cfg = parse(plan.dropIn?.text ?? plan.mainConfig) as Tree;
+    assert.deepEqual(JSON.parse(JSON.stringify(cfg['proxy_plugins'])), { 'kata-cc': { type: 'snapshot', address: GP_SOCKET } }, name);
+    const runtimes = plan.schema === 3 ? cfg['plugins']['io.containerd.cri.v1.runtime']['containerd']['runtimes'] : cfg['plugins']['io.containerd.grpc.v1.cri']['containerd']['runtimes'];
+    for (const h of specs) assert.equal(runtimes[h.name]['snapshotter'], 'kata-cc', `${name} ${h.name}`);
+    if (plan.schema === 2) {
+      assert.equal(runtimes['runc']['snapshotter'], undefined, 'runc pods keep their snapshotter');
+      assert.equal(cfg['plugins']['io.containerd.grpc.v1.cri']['containerd']['snapshotter'], undefined, 'per-runtime leaves the global CRI snapshotter alone');
+      assert.equal(stripManaged(plan.mainConfig), base);
+    }
+  }
+});
+
+test('planEdit() with --guest-pull global sets CRI containerd.snapshotter inside the existing table, and stripManaged() undoes it', () => {
+  const base = fixture('aks-v2.toml');
+  const plan = planEdit(withGuestPull(base, 'global'));
+  const cfg = parse(plan.mainConfig) as Tree;
+  assert.equal(cfg['plugins']['io.containerd.grpc.v1.cri']['containerd']['snapshotter'], 'kata-cc');
+  assert.equal(cfg['plugins']['io.containerd.grpc.v1.cri']['containerd']['default_runtime_name'], 'runc');
+  assert.equal(stripManaged(plan.mainConfig), base);
+  // An existing snapshotter line is replaced and comes back on strip.
+  const own = base.replace('    default_runtime_name = "runc"\n', '    default_runtime_name = "runc"\n    snapshotter = "overlayfs"\n');
+  const p2 = planEdit(withGuestPull(own, 'global'));
+  assert.equal((parse(p2.mainConfig) as Tree)['plugins']['io.containerd.grpc.v1.cri']['containerd']['snapshotter'], 'kata-cc');
+  assert.equal(stripManaged(p2.mainConfig), own);
+  // No [..containerd] header at all: the table is appended after the handlers.
+  const bare = 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "pause"\n';
+  const p3 = planEdit(withGuestPull(bare, 'global'));
+  assert.equal((parse(p3.mainConfig) as Tree)['plugins']['io.containerd.grpc.v1.cri']['containerd']['snapshotter'], 'kata-cc');
+  assert.equal(stripManaged(p3.mainConfig), bare);
+  const fresh = planEdit(withGuestPull(null, 'global', 1));
+  assert.equal((parse(fresh.mainConfig) as Tree)['plugins']['io.containerd.grpc.v1.cri']['containerd']['snapshotter'], 'kata-cc');
+});
+
+test('planEdit() guest pull errors: global on schema 3, a proxy_plugins."kata-cc" the installer does not manage', () => {
+  assert.throws(() => planEdit(withGuestPull(fixture('v3-plain.toml'), 'global')), (e: unknown) => hasCode(e, 'INST_BAD_ARGUMENT'));
+  const taken = `${fixture('aks-v2.toml')}[proxy_plugins.kata-cc]\n  type = "snapshot"\n  address = "/x.sock"\n`;
+  assert.throws(() => planEdit(withGuestPull(taken, 'per-runtime')), (e: unknown) => hasCode(e, 'INST_CONFIG_CONFLICT'));
+});

@@ -1,7 +1,7 @@
 import { parse } from 'smol-toml';
 import { installerError } from '../errors.js';
 import type { HandlerSpec } from '../handlers.js';
-import { renderHandlers, runtimesPath, type ConfigSchema } from './render.js';
+import { CRI_CONTAINERD_TABLE, renderHandlers, renderProxyPlugin, runtimesPath, type ConfigSchema } from './render.js';
 
 const BEGIN = (what: string): string => `# >>> kata-cc-installer: ${what} (managed: removed by kata-cc-installer uninstall) >>>`;
 const BEGIN_PREFIX = '# >>> kata-cc-installer:';
@@ -19,6 +19,12 @@ export interface EditInput {
   readonly shimPath: string;
   /** Host path of our own drop-in file when the main config has no `dir/*.toml` import. */
   readonly dropInPath: string;
+  /**
+   * Guest pull through the kata-cc proxy snapshotter: `per-runtime` sets `snapshotter` on each
+   * kata-cc handler (containerd 1.7+, 2.x); `global` also sets CRI's global snapshotter
+   * (schema 2 only: the one way on containerd 1.6, and it affects runc pods too). Null: off.
+   */
+  readonly guestPull?: { readonly mode: 'per-runtime' | 'global'; readonly name: string; readonly socket: string } | null;
 }
 
 export interface EditPlan {
@@ -50,12 +56,21 @@ function dig(obj: unknown, keys: string[]): unknown {
  * #9982), so schema 3 gets a drop-in, placed in an already imported `dir/*.toml` when there is one.
  */
 export function planEdit(input: EditInput): EditPlan {
+  const gp = input.guestPull ?? null;
+  const body = (schema: ConfigSchema): string => {
+    if (gp !== null && gp.mode === 'global' && schema !== 2) {
+      throw installerError('INST_BAD_ARGUMENT', `--guest-pull global is for containerd 1.6/1.7 (configuration version 2); this configuration is version ${schema === 3 ? '3' : '1'}: use per-runtime`);
+    }
+    const handlers = renderHandlers(schema, input.specs, input.shimPath, gp?.name ?? null);
+    return gp === null ? handlers : `${handlers}${renderProxyPlugin(gp.name, gp.socket)}`;
+  };
   if (input.base === null) {
     if (input.containerdMajor === null) {
       throw installerError('INST_CONTAINERD_VERSION_UNKNOWN', 'containerd has no configuration file and its version is unknown; pass --containerd-version');
     }
     const schema: ConfigSchema = input.containerdMajor >= 2 ? 3 : 2;
-    const text = `version = ${schema}\n\n${block('runtime handlers', renderHandlers(schema, input.specs, input.shimPath))}`;
+    let text = `version = ${schema}\n\n${block('runtime handlers', body(schema))}`;
+    if (gp?.mode === 'global') text = setGlobalSnapshotter(text, gp.name);
     parseToml(text, 'The generated containerd configuration');
     return { schema, mode: 'new-file', mainConfig: text, dropIn: null };
   }
@@ -67,11 +82,19 @@ export function planEdit(input: EditInput): EditPlan {
   if (taken.length > 0) {
     throw installerError('INST_CONFIG_CONFLICT', `containerd already defines runtime handler(s) ${taken.join(', ')} outside the installer's managed block; remove them first`, { details: { handlers: taken } });
   }
-  const handlers = renderHandlers(schema, input.specs, input.shimPath);
+  const proxies = dig(parsed, ['proxy_plugins']);
+  if (gp !== null && proxies !== null && typeof proxies === 'object' && gp.name in proxies) {
+    throw installerError('INST_CONFIG_CONFLICT', `containerd already defines proxy_plugins.${gp.name} outside the installer's managed block; remove it first`, { details: { proxyPlugin: gp.name } });
+  }
+  const handlers = body(schema);
   if (schema < 3) {
     const sep = input.base.length === 0 || input.base.endsWith('\n') ? '' : '\n';
-    const text = `${input.base}${sep}\n${block('runtime handlers', handlers)}`;
-    parseToml(text, 'The edited containerd configuration (does it define these tables inline?)');
+    let text = `${input.base}${sep}\n${block('runtime handlers', handlers)}`;
+    if (gp?.mode === 'global') text = setGlobalSnapshotter(text, gp.name);
+    const edited = parseToml(text, 'The edited containerd configuration (does it define these tables inline?)');
+    if (gp?.mode === 'global' && dig(edited, ['plugins', 'io.containerd.grpc.v1.cri', 'containerd', 'snapshotter']) !== gp.name) {
+      throw installerError('INST_CONFIG_PARSE', `Could not set ${CRI_CONTAINERD_TABLE}.snapshotter (is it set with a dotted key?); set it by hand or use --guest-pull per-runtime`);
+    }
     return { schema, mode: 'in-place', mainConfig: text, dropIn: null };
   }
   const dropInText = `version = ${version}\n\n${handlers}`;
@@ -84,6 +107,31 @@ export function planEdit(input: EditInput): EditPlan {
   const mainConfig = addImport(input.base, [...imports, input.dropInPath]);
   parseToml(mainConfig, 'The edited containerd configuration');
   return { schema, mode: 'drop-in', mainConfig, dropIn: { path: input.dropInPath, text: dropInText } };
+}
+
+const CRI_CONTAINERD_HEADER = /^\s*\[\s*plugins\s*\.\s*(?:"io\.containerd\.grpc\.v1\.cri"|'io\.containerd\.grpc\.v1\.cri')\s*\.\s*containerd\s*\]\s*(?:#.*)?$/;
+
+/**
+ * Sets CRI's global `containerd.snapshotter` (schema 2) in a managed block: inside the existing
+ * `[plugins."io.containerd.grpc.v1.cri".containerd]` table (its own `snapshotter` line kept as
+ * an ORIGINAL comment for uninstall), or as that table appended when the file has no header for
+ * it (TOML allows defining a parent table after its sub-tables).
+ */
+function setGlobalSnapshotter(text: string, name: string): string {
+  const assignment = `  snapshotter = ${JSON.stringify(name)}`;
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => CRI_CONTAINERD_HEADER.test(l));
+  if (header === -1) return text + block('global CRI snapshotter', `[${CRI_CONTAINERD_TABLE}]\n${assignment}`);
+  let end = lines.length;
+  for (let i = header + 1; i < lines.length; i++) if (/^\s*\[/.test(lines[i] ?? '')) { end = i; break; }
+  const own = lines.slice(header + 1, end).findIndex((l) => /^\s*snapshotter\s*=/.test(l));
+  if (own === -1) {
+    const inserted = block('global CRI snapshotter', assignment).replace(/\n$/, '');
+    return [...lines.slice(0, header + 1), inserted, ...lines.slice(header + 1)].join('\n');
+  }
+  const at = header + 1 + own;
+  const replaced = block('global CRI snapshotter', `${ORIGINAL}${lines[at] ?? ''}\n${assignment}`).replace(/\n$/, '');
+  return [...lines.slice(0, at), replaced, ...lines.slice(at + 1)].join('\n');
 }
 
 function block(what: string, body: string): string {

@@ -38,7 +38,7 @@ const str = (s: string): string => JSON.stringify(s); // a JSON string is a vali
  * for containerd-shim-kata-cc-v2); `options.ConfigPath` reaches the shim as
  * runtimeoptions.v1.Options.config_path; no `cri_handler` (that was the CoCo containerd fork).
  */
-export function renderHandlers(schema: ConfigSchema, specs: readonly HandlerSpec[], shimPath: string): string {
+export function renderHandlers(schema: ConfigSchema, specs: readonly HandlerSpec[], shimPath: string, snapshotter: string | null = null): string {
   const table = runtimesTable(schema);
   const out: string[] = [];
   for (const spec of specs) {
@@ -46,6 +46,8 @@ export function renderHandlers(schema: ConfigSchema, specs: readonly HandlerSpec
       `[${table}.${spec.name}]`,
       `  runtime_type = ${str(RUNTIME_TYPE)}`,
       `  runtime_path = ${str(shimPath)}`,
+      // Per-handler CRI snapshotter: containerd 1.7+ (schema 2) and 2.x (schema 3); 1.6 ignores it.
+      ...(snapshotter === null || schema === 1 ? [] : [`  snapshotter = ${str(snapshotter)}`]),
       `  privileged_without_host_devices = true`,
       `  pod_annotations = [${POD_ANNOTATIONS.map(str).join(', ')}]`,
       `  [${table}.${spec.name}.options]`,
@@ -54,3 +56,11 @@ export function renderHandlers(schema: ConfigSchema, specs: readonly HandlerSpec
   }
   return out.join('\n') + '\n';
 }
+
+/** The guest-pull snapshotter as a containerd proxy plugin (same table in every schema). */
+export function renderProxyPlugin(name: string, socket: string): string {
+  return `[proxy_plugins.${str(name)}]\n  type = "snapshot"\n  address = ${str(socket)}\n`;
+}
+
+/** containerd 1.6/1.7's global CRI snapshotter table (schema 2). */
+export const CRI_CONTAINERD_TABLE = 'plugins."io.containerd.grpc.v1.cri".containerd';
