@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { chmod, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fixturePath, tempDir } from '@kata-cc/testing';
@@ -156,4 +157,42 @@ test('install() edits the file a symlinked config.toml points at (absolute link 
   await uninstall({ layout });
   assert.deepEqual(await readFile(target), original);
   assert.equal(await readlink(path.join(root, 'etc/containerd/config.toml')), '/var/lib/rancher/containerd/config.toml');
+});
+
+test('install() with guest pull writes the snapshotter unit, starts it before restarting containerd; uninstall stops it and restores everything', async () => {
+  const root = await freshRoot('gp', 'aks-v2.toml');
+  const original = await readFile(path.join(root, 'etc/containerd/config.toml'));
+  const layout = makeLayout({ root });
+  const order: string[] = [];
+  let server: net.Server | null = null;
+  const socketOnRoot = path.join(root, 'run/kata-cc-snapshotter/snapshotter.sock');
+  const deps = {
+    restartContainerd: async () => void order.push('restart containerd'),
+    startSnapshotter: async () => {
+      order.push('start snapshotter');
+      await mkdir(path.dirname(socketOnRoot), { recursive: true });
+      server = net.createServer((c) => c.end());
+      await new Promise<void>((r) => server?.listen(socketOnRoot, r));
+    },
+    stopSnapshotter: async () => {
+      order.push('stop snapshotter');
+      await new Promise<void>((r) => (server === null ? r() : server.close(() => r())));
+    },
+  };
+  const res = await install({ layout, artifacts: payload, tee: 'none', guestPull: 'global' }, deps);
+  assert.equal(res.guestPull, 'global');
+  assert.deepEqual(order, ['start snapshotter', 'restart containerd']);
+  const unit = await readFile(path.join(root, 'etc/systemd/system/kata-cc-snapshotter.service'), 'utf8');
+  assert.match(unit, /^ExecStart=\/opt\/kata-cc\/bin\/kata-cc-snapshotter --root \/var\/lib\/kata-cc-snapshotter --address \/run\/kata-cc-snapshotter\/snapshotter\.sock$/m);
+  assert.match(unit, /^Before=containerd\.service$/m);
+  const config = await readFile(path.join(root, 'etc/containerd/config.toml'), 'utf8');
+  assert.match(config, /\[proxy_plugins\."kata-cc"\]\n {2}type = "snapshot"\n {2}address = "\/run\/kata-cc-snapshotter\/snapshotter\.sock"/);
+  assert.match(config, /^ {2}snapshotter = "kata-cc"$/m);
+  assert.ok(existsSync(path.join(root, 'opt/kata-cc/bin/kata-cc-snapshotter')));
+
+  const un = await uninstall({ layout }, deps);
+  assert.deepEqual(un, { config: 'restored', restarted: true, wasInstalled: true });
+  assert.deepEqual(order.slice(2), ['restart containerd', 'stop snapshotter'], 'containerd lets go of the snapshotter before it stops');
+  assert.deepEqual(await readFile(path.join(root, 'etc/containerd/config.toml')), original);
+  assert.equal(existsSync(path.join(root, 'etc/systemd')), false, 'the unit and the directories made for it are gone');
 });
