@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { parseAaConfig } from '@kata-cc/attestation-agent';
 import { parseCdhConfig } from '@kata-cc/cdh';
 import { decodeInitdata, INITDATA_ANNOTATION } from '@kata-cc/hypervisor';
-import { freePort, repoRoot, requireTool, startPostgres, tempDir, type TestPostgres } from '@kata-cc/testing';
+import { busyboxImage, freePort, pushImage, repoRoot, requireTool, startPostgres, startRegistry, tempDir, type TestPostgres, type TestRegistry } from '@kata-cc/testing';
 import { kustomizeBuild, parseYamlDocs, type KObject } from './deploy-kustomize.js';
 import { runContainer, type SimulatedPod } from './deploy-pod-sim.js';
 import { schemaErrors } from './deploy-schema.js';
@@ -24,6 +24,7 @@ const deploy = path.join(repoRoot(), 'deploy');
 const KBS = [process.execPath, path.join(repoRoot(), 'kbs/server/bin/kbs.js')];
 let work: { dir: string; cleanup: () => Promise<void> };
 let pg: TestPostgres | undefined;
+let reg: TestRegistry | undefined;
 const pods: SimulatedPod[] = [];
 let kbsDir: string;
 let adminKey: string;
@@ -72,6 +73,7 @@ test('guide §3/§4: its sed lines point the overlays at the registry and the da
 after(async () => {
   for (const p of pods) await p.stop();
   await pg?.stop();
+  await reg?.stop();
   await work.cleanup();
 });
 
@@ -96,6 +98,27 @@ async function waitHealthy(pod: SimulatedPod, url: string, ca?: string): Promise
   }
   throw new Error(`kbs did not become healthy at ${url}: ${pod.output()}`);
 }
+
+test('guide §5: skopeo + kbs-cli encrypt-image as written (a local registry in place of ACR) push an image whose layers are encrypted for kbs:///default/image-key/demo', { timeout: 120_000 }, async () => {
+  requireTool('skopeo');
+  requireTool('jq');
+  reg = await startRegistry();
+  await pushImage(reg, 'library/busybox', '1.36', await busyboxImage());
+  const step = guideLines('skopeo copy docker://docker.io/library/busybox:1.36', 'kbs set-resource')
+    // Only where the guide talks to Docker Hub and ACR: the local plain-HTTP registry instead.
+    .replace('skopeo copy docker://docker.io/', `skopeo copy --src-tls-verify=false docker://${reg.host}/`)
+    .replace(/\$\(az acr login [^)]*\)/, 'token-of-az-acr-login')
+    .replaceAll('docker://$ACR_NAME.azurecr.io/', `docker://${reg.host}/`)
+    .replace('--kid ', '--insecure --kid ')
+    .replace('skopeo inspect --raw', 'skopeo inspect --tls-verify=false --raw')
+    .replace('npx kbs-cli', `${process.execPath} ${path.join(repoRoot(), 'kbs/cli/bin/kbs-cli.js')}`);
+  const out = sh(step, { ACR_NAME: 'katacc123' });
+  assert.deepEqual(out.trim().split('\n').filter((l) => l.startsWith('"')), ['"application/vnd.oci.image.layer.v1.tar+gzip+encrypted"']);
+  const manifest = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${reg.host}/demo/busybox-encrypted:1`], { encoding: 'utf8' })) as { layers: Array<{ annotations: Record<string, string> }> };
+  const wrapped = JSON.parse(Buffer.from(manifest.layers[0]?.annotations['org.opencontainers.image.enc.keys.provider.attestation-agent'] ?? '', 'base64').toString()) as { kid: string; wrap_type: string };
+  assert.deepEqual({ kid: wrapped.kid, wrap: wrapped.wrap_type }, { kid: 'kbs:///default/image-key/demo', wrap: 'A256GCM' });
+  assert.ok(!out.includes(readFileSync(path.join(work.dir, 'image.key')).toString('base64')), 'the key never appears in the output');
+});
 
 const kbsCli = (url: string, ...args: string[]): Promise<{ stdout: string; stderr: string }> =>
   run(process.execPath, [path.join(repoRoot(), 'kbs/cli/bin/kbs-cli.js'), '--url', url, '--admin-key', adminKey, ...args], { cwd: work.dir });
