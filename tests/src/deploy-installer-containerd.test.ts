@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, rename, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { busyboxImage, pushImage, repoRoot, startRegistry, tempDir, type TestRegistry } from '@kata-cc/testing';
+import { buildTar, busyboxImage, pushImage, repoRoot, startRegistry, tempDir, type PushedImage, type TestRegistry } from '@kata-cc/testing';
 import { criClient, criRuntimes, privateContainerd, waitReady, type CriClient, type PrivateContainerd } from './deploy-containerd.js';
 
 // The installer against a REAL containerd 1.6: install registers the kata-cc handlers with
@@ -23,11 +23,20 @@ let ctd: PrivateContainerd;
 let cri: CriClient;
 let prefix: string;
 let payload: string;
+let gp: PushedImage;
 
 function installer(...args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, [path.join(repoRoot(), 'runtime/installer/bin/kata-cc-installer.js'), ...args], { env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' } });
 }
-const common = (): string[] => ['--root', '/', '--prefix', prefix, '--containerd-config', ctd.config, '--shim-link-dir', path.join(work.dir, 'usr/local/bin'), '--containerd-socket', ctd.socket, '--restart-cmd', `${ctd.control} restart`, '--no-label'];
+// The snapshotter from the installed payload, started and stopped the way the host's systemd
+// would run the unit the installer writes (its ExecStart), in the background.
+const snap = (): { socket: string; root: string; unitDir: string } => ({ socket: path.join(work.dir, 'run/kcc-snap/snapshotter.sock'), root: path.join(work.dir, 'var/lib/kata-cc-snapshotter'), unitDir: path.join(work.dir, 'etc/systemd/system') });
+const common = (): string[] => [
+  '--root', '/', '--prefix', prefix, '--containerd-config', ctd.config, '--shim-link-dir', path.join(work.dir, 'usr/local/bin'), '--containerd-socket', ctd.socket, '--restart-cmd', `${ctd.control} restart`, '--no-label',
+  '--snapshotter-start-cmd', `${prefix}/bin/kata-cc-snapshotter --root ${snap().root} --address ${snap().socket} >>${work.dir}/snapshotter.log 2>&1 </dev/null & echo $! > ${work.dir}/snapshotter.pid`,
+  '--snapshotter-stop-cmd', `kill $(cat ${work.dir}/snapshotter.pid)`,
+];
+const installArgs = (): string[] => ['--snapshotter-socket', snap().socket, '--snapshotter-root', snap().root, '--unit-dir', snap().unitDir];
 
 before(async () => {
   work = await tempDir('kcc-deploy-ctd-');
@@ -36,6 +45,9 @@ before(async () => {
   bb = `${reg.host}/kcc/bb:latest`;
   await pushImage(reg, 'kcc/bb', 'latest', await busyboxImage());
   await pushImage(reg, 'kcc/pause', 'latest', await busyboxImage(['sleep', '2147483647']));
+  // Its own top layer: no other image of this test shares that blob.
+  const gpImage = await busyboxImage(['cat', '/guest-pull.txt']);
+  gp = await pushImage(reg, 'kcc/guest-pull', 'latest', { ...gpImage, layers: [...gpImage.layers, { tar: buildTar([{ path: 'guest-pull.txt', data: `guest pull ${Date.now()}\n` }]), compression: 'gzip' }] });
   ctd = await privateContainerd(work.dir, `${reg.host}/kcc/pause:latest`, reg.host);
   ctd.start();
   await waitReady(ctd);
@@ -85,8 +97,12 @@ test('kata-cc-installer registers the kata-cc handlers with a real containerd 1.
   assert.deepEqual(Object.keys(await criRuntimes(cri)), ['runc']);
   await assert.rejects(cri.call('RunPodSandbox', sandbox('kata-cc')), /no runtime for "kata-cc" is configured/);
 
-  const { stdout } = await installer('install', '--artifacts', payload, '--tee', 'none', ...common());
-  assert.deepEqual(JSON.parse(stdout), { tee: 'none', mode: 'in-place', schema: 2, configChanged: true, restarted: true, files: JSON.parse(stdout).files });
+  const { stdout } = await installer('install', '--artifacts', payload, '--tee', 'none', ...common(), ...installArgs());
+  assert.deepEqual(JSON.parse(stdout), { tee: 'none', mode: 'in-place', schema: 2, configChanged: true, restarted: true, files: JSON.parse(stdout).files, guestPull: 'per-runtime' });
+  // containerd 1.6 accepts (and ignores) the per-handler snapshotter; CRI keeps overlayfs globally.
+  const criConfig = JSON.parse((await cri.call<{ info: Record<string, string> }>('Status', { verbose: true })).info['config'] ?? '{}') as { containerd: { snapshotter: string } };
+  assert.equal(criConfig.containerd.snapshotter, 'overlayfs');
+  assert.ok(existsSync(snap().socket), 'the snapshotter runs (its unit\'s ExecStart)');
 
   // CRI now knows every handler, pointing at the installed shim and its configuration.
   const runtimes = await criRuntimes(cri);
@@ -131,4 +147,32 @@ test('kata-cc-installer registers the kata-cc handlers with a real containerd 1.
   assert.deepEqual(await readFile(ctd.config), original, 'the original config.toml, byte for byte');
   assert.equal(existsSync(prefix), false);
   assert.deepEqual(Object.keys(await criRuntimes(cri)), ['runc'], 'containerd was restarted without the handlers');
+});
+
+test('kata-cc-installer --guest-pull-global: CRI of a real containerd 1.6 pulls through the installed kata-cc-snapshotter (no layer on the host); uninstall restores config.toml byte for byte', { timeout: 180_000 }, async () => {
+  const original = await readFile(ctd.config);
+  const { stdout } = await installer('install', '--artifacts', payload, '--tee', 'none', '--guest-pull-global', ...common(), ...installArgs());
+  assert.equal(JSON.parse(stdout).guestPull, 'global');
+  assert.match(readFileSync(path.join(snap().unitDir, 'kata-cc-snapshotter.service'), 'utf8'), new RegExp(`^ExecStart=${prefix}/bin/kata-cc-snapshotter --root ${snap().root} --address ${snap().socket}$`, 'm'));
+  // CRI's configuration dump: the global snapshotter is the proxy plugin.
+  const status = JSON.parse((await cri.call<{ info: Record<string, string> }>('Status', { verbose: true })).info['config'] ?? '{}') as { containerd: { snapshotter: string } };
+  assert.equal(status.containerd.snapshotter, 'kata-cc');
+  assert.ok(Object.keys(await criRuntimes(cri)).includes('kata-cc'));
+  // A CRI pull goes through the snapshotter: it recorded the layer, the host never fetched it.
+  await cri.call('PullImage', { image: { image: `${reg.host}/kcc/guest-pull:latest` } }, 60_000);
+  const layer = gp.layers[1];
+  assert.ok(layer !== undefined && gp.layers[0] !== undefined);
+  const metadata = readFileSync(path.join(snap().root, 'metadata.json'), 'utf8');
+  assert.ok(metadata.includes(gp.layers[0].diffId), 'the snapshotter answered for the base layer (chainID = its diffID)');
+  assert.ok((metadata.match(/sha256:[0-9a-f]{64}/g) ?? []).length >= 2, 'and for the top layer');
+  assert.equal(existsSync(path.join(work.dir, 'var/lib/containerd/io.containerd.content.v1.content/blobs/sha256', layer.digest.slice('sha256:'.length))), false, 'no layer blob in the host content store');
+  assert.ok(existsSync(path.join(work.dir, 'var/lib/containerd/io.containerd.content.v1.content/blobs/sha256', gp.configDigest.slice('sha256:'.length))), 'the config is there (CRI needs it)');
+
+  const un = await installer('uninstall', ...common());
+  assert.deepEqual(JSON.parse(un.stdout), { config: 'restored', restarted: true, wasInstalled: true });
+  assert.deepEqual(await readFile(ctd.config), original, 'the original config.toml, byte for byte');
+  assert.equal(existsSync(path.join(snap().unitDir, 'kata-cc-snapshotter.service')), false);
+  assert.equal(existsSync(snap().root), false);
+  const after = JSON.parse((await cri.call<{ info: Record<string, string> }>('Status', { verbose: true })).info['config'] ?? '{}') as { containerd: { snapshotter: string } };
+  assert.equal(after.containerd.snapshotter, 'overlayfs');
 });
