@@ -178,7 +178,7 @@ export async function install(opts: InstallOptions, deps: InstallerDeps = {}): P
       } catch (cause) {
         throw installerError('INST_SNAPSHOTTER_START_FAILED', 'Starting kata-cc-snapshotter failed', { cause });
       }
-      await waitForSocket(onRoot(layout, snapshotter.socket));
+      await waitForSocket(onRoot(layout, snapshotter.socket), 60_000, 'kata-cc-snapshotter');
     } else log.warn({}, 'kata-cc-snapshotter was not started (no start command): start it before pulling guest-pull images');
   }
   const restarted = restartPending && (await restart(deps, opts.containerdSocket ?? null, layout, log));

@@ -4,8 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { installerError } from '../errors.js';
 
-/** Polls until containerd accepts connections on its socket (after a restart). */
-export async function waitForSocket(socket: string, timeoutMs = 60_000): Promise<void> {
+/** Polls until containerd (or `what`) accepts connections on its socket (after a (re)start). */
+export async function waitForSocket(socket: string, timeoutMs = 60_000, what: 'containerd' | 'kata-cc-snapshotter' = 'containerd'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -18,6 +18,7 @@ export async function waitForSocket(socket: string, timeoutMs = 60_000): Promise
     });
     if (ok) return;
     if (Date.now() > deadline) {
+      if (what === 'kata-cc-snapshotter') throw installerError('INST_SNAPSHOTTER_START_FAILED', `kata-cc-snapshotter did not accept connections on ${socket} within ${timeoutMs / 1000} s after it was started`);
       throw installerError('INST_CONTAINERD_NOT_READY', `containerd did not accept connections on ${socket} within ${timeoutMs / 1000} s after the restart`);
     }
     await new Promise((r) => setTimeout(r, 200));
