@@ -101,17 +101,29 @@ test('the installer image installs into a bind-mounted host root and uninstalls 
   // The shim shipped in the payload runs on the payload's own Node.
   const version = await run(path.join(host, 'opt/kata-cc/bin/containerd-shim-kata-cc-v2'), ['-v']).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
   assert.match(version.stdout, /containerd-shim-kata-cc-v2/);
+  // Guest pull: the snapshotter's launcher and its closure are in the payload, its unit on the host.
+  assert.ok(existsSync(path.join(host, 'opt/kata-cc/lib/kata-cc/runtime/snapshotter/bin/kata-cc-snapshotter.js')));
+  assert.match(await readFile(path.join(host, 'etc/systemd/system/kata-cc-snapshotter.service'), 'utf8'), /^ExecStart=\/opt\/kata-cc\/bin\/kata-cc-snapshotter /m);
+  const snapHelp = await run(path.join(host, 'opt/kata-cc/bin/kata-cc-snapshotter'), ['--help']);
+  assert.match(snapHelp.stdout, /--address/);
   await ctrRun('--rm', ...mount, image, 'installer-image-uninstall', ...installer, 'uninstall', ...flags);
   assert.equal(await readFile(path.join(host, 'etc/containerd/config.toml'), 'utf8'), original);
+  assert.equal(existsSync(path.join(host, 'etc/systemd/system/kata-cc-snapshotter.service')), false);
   assert.equal(existsSync(path.join(host, 'opt/kata-cc')), false);
 
   // The DaemonSet's own arguments (rendered from deploy/runtime/base) in the image: it
   // installs, turns Ready (the readiness probe's command), stays up, and exits 0 on SIGTERM.
-  // Only --restart-cmd is replaced: nsenter into PID 1 would restart this machine's containerd.
+  // Only --restart-cmd and --snapshotter-start-cmd are replaced: nsenter into PID 1 would restart
+  // this machine's containerd; the snapshotter is started from the installed payload in the
+  // container instead of by the host's systemd (same ExecStart, paths under /host).
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const ds = kustomizeBuild(path.join(repoRoot(), 'deploy/runtime/base')).find((o) => o.kind === 'DaemonSet') as any;
   const container = ds.spec.template.spec.containers[0];
-  const args = (container.args as string[]).filter((a) => !a.startsWith('--containerd-socket=')).map((a) => (a.startsWith('--restart-cmd=') ? '--restart-cmd=true' : a));
+  const snapStart = '--snapshotter-start-cmd=/host/opt/kata-cc/bin/kata-cc-snapshotter --root /host/var/lib/kata-cc-snapshotter --address /host/run/kata-cc-snapshotter/snapshotter.sock >/tmp/snapshotter.log 2>&1 </dev/null &';
+  const args = (container.args as string[])
+    .filter((a) => !a.startsWith('--containerd-socket='))
+    .map((a) => (a.startsWith('--restart-cmd=') ? '--restart-cmd=true' : a.startsWith('--snapshotter-start-cmd=') ? snapStart : a));
+  assert.ok(args.includes(snapStart), 'the DaemonSet starts the snapshotter');
   await ctrRun('-d', ...mount, '--env', 'NODE_NAME=node-1', image, 'installer-daemonset', ...installer, ...args, '--tee=none');
   let ready = '';
   for (let i = 0; i < 150 && ready !== 'ok'; i++) {
@@ -123,6 +135,7 @@ test('the installer image installs into a bind-mounted host root and uninstalls 
   }
   assert.equal(ready, 'ok', 'the readiness probe passes once installed');
   assert.match(await readFile(path.join(host, 'etc/containerd/config.toml'), 'utf8'), /runtimes\.kata-cc\]/);
+  assert.match(await readFile(path.join(host, 'etc/containerd/config.toml'), 'utf8'), /\[proxy_plugins\."kata-cc"\]/);
   ctd.ctr('task', 'kill', '-s', 'SIGTERM', 'installer-daemonset');
   let listing = '';
   for (let i = 0; i < 100 && !/installer-daemonset\s+\d+\s+STOPPED/.test(listing); i++) {
