@@ -1,19 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { fixturePath } from '@kata-cc/testing';
+import { packageErrorCodes } from '@kata-cc/testing';
 
-const src = fixturePath(import.meta.url, '.');
-const readme = readFileSync(path.join(src, '..', 'README.md'), 'utf8');
-
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const f = path.join(dir, n);
-    if (statSync(f).isDirectory()) return n === 'testdata' ? [] : sources(f);
-    return n.endsWith('.ts') && !n.endsWith('.test.ts') ? [f] : [];
-  });
-}
+const { thrown: codes, readme } = packageErrorCodes(import.meta.url, 'VERIFIER');
 
 /**
  * Codes the README names, with its two shorthands expanded: `A_{X,Y}_B` (alternatives) and
@@ -41,8 +30,6 @@ function documented(): Set<string> {
 }
 
 test('every VERIFIER_ code thrown by this package is in the README', () => {
-  const codes = new Set<string>();
-  for (const f of sources(src)) for (const m of readFileSync(f, 'utf8').matchAll(/'(VERIFIER_[A-Z0-9_]+)'/g)) codes.add(m[1]!);
   assert.ok(codes.has('VERIFIER_SNP_CRL_SIGNATURE'));
   const docs = documented();
   // A literal that only prefixes documented codes (`${prefix}_QUOTE_SIGNATURE`) is not a code itself.

@@ -3,6 +3,7 @@
  * shared vectors and peers, tool lookup). Never a runtime dependency.
  */
 export { fixturePath, repoRoot, requireTool, sharedDir, tempDir } from './paths.js';
+export { packageErrorCodes } from './error-codes.js';
 export { initdataDisk, startGuestVm, type GuestBootFiles, type GuestVm, type GuestVmOptions } from './qemu.js';
 export { startPostgres, type TestPostgres } from './postgres.js';
 export { buildTar, freePort, httpRaw, imageBlobs, pushImage, pushIndex, pushManifest, sha256, startRegistry, writeOciLayout, type PushedImage, type TarSpec, type TestImage, type TestLayer, type TestRegistry } from './registry.js';
