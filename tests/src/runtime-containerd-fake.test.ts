@@ -116,8 +116,10 @@ test('fake: CRI pod lifecycle as kubelet runs it (one shim per pod, logs, ExecSy
   await cri.call('PullImage', { image: { image: bb } });
   const cfg = podConfig('pod-a');
   const { pod_sandbox_id: pod } = (await cri.call('RunPodSandbox', { config: cfg, runtime_handler: 'kata-cc' })) as { pod_sandbox_id: string };
-  const c1 = (await cri.call('CreateContainer', { pod_sandbox_id: pod, sandbox_config: cfg, config: { metadata: { name: 'c1', attempt: 0 }, image: { image: bb }, command: ['/bin/sh', '-c', 'echo hello-from-pod; exit 3'], log_path: 'c1.log' } })) as { container_id: string };
+  const c1 = (await cri.call('CreateContainer', { pod_sandbox_id: pod, sandbox_config: cfg, config: { metadata: { name: 'c1', attempt: 0 }, image: { image: bb }, command: ['/bin/sh', '-c', 'echo hello-from-pod; sleep 1; exit 3'], log_path: 'c1.log' } })) as { container_id: string };
   await cri.call('StartContainer', { container_id: c1.container_id });
+  // The `sleep 1` keeps the exit after containerd's started_at, which it stamps only once Start
+  // has returned: an instant exit can carry an earlier timestamp with any shim.
   const st = await waitState(c1.container_id, CRI_CONTAINER_STATE.EXITED);
   assert.equal(st['exit_code'], 3);
   assert.ok(Number(st['finished_at']) >= Number(st['started_at']));
@@ -185,7 +187,8 @@ test('fault (fake): the shim is killed -> containerd runs `shim delete`, which k
 test('fault (fake): an agent that never answers fails RunPodSandbox with SANDBOX_AGENT_TIMEOUT, no hang, nothing left', async () => {
   const cfg = podConfig('pod-hang');
   await assert.rejects(cri.call('RunPodSandbox', { config: cfg, runtime_handler: 'kata-cc-hang' }, 60_000), (e: Error) => /The agent did not answer grpc.Health\/Check within 2000 ms/.test(e.message));
-  await sleep(300);
+  // The failed sandbox is torn down after the error returns: wait for that, then check nothing is left.
+  for (let i = 0; i < 100 && processesWith('--hang').length > 0; i++) await sleep(100);
   const left = existsSync(path.join(stateDir, 'sbs')) ? readdirSync(path.join(stateDir, 'sbs')) : [];
   assert.deepEqual(left, []);
   assert.deepEqual(processesWith('--hang'), []);
