@@ -1,11 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { hasCode } from '@kata-cc/errors';
 import { parseConfig } from '@kata-cc/hypervisor';
-import { Sandbox, sandboxDir } from './sandbox.js';
+import { AGENT_POLICY_ANNOTATION, Sandbox, agentPolicyFromAnnotations, sandboxDir } from './sandbox.js';
 import { FAKE_AGENT_MAIN } from './fake-agent/path.js';
 
 const state = mkdtempSync(path.join(tmpdir(), 'sandbox-test-'));
@@ -72,4 +73,45 @@ test('an already aborted signal starts nothing', async () => {
   const cfg = config();
   await assert.rejects(Sandbox.create({ id: 'sb6', config: cfg, annotations: {}, signal: AbortSignal.abort() }), (e: unknown) => hasCode(e, 'SANDBOX_ABORTED'));
   assert.equal(existsSync(sandboxDir(cfg, 'sb6')), false);
+});
+
+const POLICY = 'package agent_policy\ndefault ExecProcessRequest := true\n';
+const policyAnnotation = (text: string): Record<string, string> => ({ [AGENT_POLICY_ANNOTATION]: Buffer.from(text).toString('base64') });
+
+test('agent policy annotation: its Rego goes to the agent with SetPolicy before CreateSandbox (plain and gzip base64)', async () => {
+  const log = path.join(state, 'policies.log');
+  const cfg = config([`--policy-log=${log}`]);
+  const sb = await Sandbox.create({ id: 'sb7', config: cfg, annotations: policyAnnotation(POLICY) });
+  await sb.destroy();
+  assert.equal(readFileSync(log, 'utf8'), POLICY);
+  rmSync(log);
+  const sb2 = await Sandbox.create({ id: 'sb7', config: cfg, annotations: { [AGENT_POLICY_ANNOTATION]: gzipSync(POLICY).toString('base64') } });
+  await sb2.destroy();
+  assert.equal(readFileSync(log, 'utf8'), POLICY);
+  const sb3 = await Sandbox.create({ id: 'sb7', config: cfg, annotations: {} });
+  await sb3.destroy();
+  assert.equal(readFileSync(log, 'utf8'), POLICY, 'no annotation, no SetPolicy');
+});
+
+test('agent policy annotation refused by the agent: SANDBOX_SET_POLICY_FAILED carries the refusal, the VM is stopped, no state left', async () => {
+  const cfg = config(['--deny-set-policy']);
+  await assert.rejects(Sandbox.create({ id: 'sb8', config: cfg, annotations: policyAnnotation(POLICY) }), (e: unknown) => {
+    assert.ok(hasCode(e, 'SANDBOX_SET_POLICY_FAILED'));
+    assert.match(e.message, /io\.katacontainers\.config\.agent\.policy/);
+    assert.match(e.message, /SetPolicy is blocked by policy/);
+    assert.equal(e.kind, 'PERMISSION_DENIED');
+    assert.equal(e.details?.['agentCode'], 'AGENT_POLICY_DENIED');
+    return true;
+  });
+  assert.equal(existsSync(sandboxDir(cfg, 'sb8')), false);
+});
+
+test('a malformed agent policy annotation is refused before any VM starts', async () => {
+  const cfg = config();
+  for (const bad of ['not base64!', '', Buffer.from([0x1f, 0x8b, 1, 2, 3]).toString('base64')]) {
+    assert.throws(() => agentPolicyFromAnnotations({ [AGENT_POLICY_ANNOTATION]: bad }), (e: unknown) => hasCode(e, 'SANDBOX_AGENT_POLICY_INVALID'));
+    await assert.rejects(Sandbox.create({ id: 'sb9', config: cfg, annotations: { [AGENT_POLICY_ANNOTATION]: bad } }), (e: unknown) => hasCode(e, 'SANDBOX_AGENT_POLICY_INVALID'));
+    assert.equal(existsSync(sandboxDir(cfg, 'sb9')), false);
+  }
+  assert.equal(agentPolicyFromAnnotations({}), undefined);
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { KccError } from '@kata-cc/errors';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { applyAnnotations, createHypervisor, type Hypervisor, type RuntimeConfig, type VmExit } from '@kata-cc/hypervisor';
@@ -38,6 +39,47 @@ export function sandboxDir(config: RuntimeConfig, id: string): string {
 
 const FILE_MOUNT_MAX = 1 << 20;
 
+/** kata's pod annotation carrying an agent policy (base64 Rego) that the runtime sends with SetPolicy. */
+export const AGENT_POLICY_ANNOTATION = 'io.katacontainers.config.agent.policy';
+const AGENT_POLICY_MAX = 4 << 20;
+
+/**
+ * The Rego text of the agent policy annotation, or undefined without one. Standard base64, as
+ * kata's runtime decodes it; a gzip stream inside is unpacked (genpolicy can emit one).
+ */
+export function agentPolicyFromAnnotations(annotations: Record<string, string>): string | undefined {
+  const value = annotations[AGENT_POLICY_ANNOTATION];
+  if (value === undefined) return undefined;
+  const invalid = (why: string, cause?: unknown): KccError => new KccError({ kind: 'INVALID_ARGUMENT', code: 'SANDBOX_AGENT_POLICY_INVALID', message: `Annotation "${AGENT_POLICY_ANNOTATION}" ${why}`, cause, details: { annotation: AGENT_POLICY_ANNOTATION } });
+  const b64 = value.replace(/\s+/g, '');
+  if (b64 === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) throw invalid('is not standard base64');
+  let bytes = Buffer.from(b64, 'base64');
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes, { maxOutputLength: AGENT_POLICY_MAX });
+    } catch (cause) {
+      throw invalid('holds a gzip stream that does not decompress (or exceeds 4 MiB)', cause);
+    }
+  }
+  if (bytes.length > AGENT_POLICY_MAX) throw invalid('exceeds 4 MiB');
+  return bytes.toString('utf8');
+}
+
+async function setAgentPolicy(agent: AgentClient, policy: string): Promise<void> {
+  try {
+    await agent.call('SetPolicy', { policy });
+  } catch (cause) {
+    const agentCode = cause instanceof KccError ? cause.code : 'UNKNOWN';
+    throw new KccError({
+      kind: cause instanceof KccError ? cause.kind : 'INTERNAL',
+      code: 'SANDBOX_SET_POLICY_FAILED',
+      message: `The agent refused the policy of annotation "${AGENT_POLICY_ANNOTATION}" (SetPolicy): ${(cause as Error).message}`,
+      cause,
+      details: { agentCode },
+    });
+  }
+}
+
 /**
  * One pod VM: the hypervisor plus the agent connection. Containers are created through it;
  * their processes and stdio are driven by the shim over `agent`.
@@ -68,6 +110,8 @@ export class Sandbox {
       throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'SANDBOX_INVALID_ID', message: `Invalid sandbox id "${o.id.slice(0, 80)}"` });
     }
     const overrides = applyAnnotations(o.config.hypervisor, o.annotations);
+    // Decoded before anything starts: a malformed annotation boots no VM.
+    const agentPolicy = agentPolicyFromAnnotations(o.annotations);
     if (path.join(sandboxDir(o.config, o.id), 'console.sock').length > 107) {
       throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'SANDBOX_STATE_DIR_TOO_LONG', message: `runtime.state_dir "${o.config.runtime.stateDir}" is too long for Unix socket paths (keep it under 60 characters)` });
     }
@@ -94,6 +138,10 @@ export class Sandbox {
         throw err;
       });
       timings.agentReady = Date.now();
+      // As kata's runtime: the annotation's policy goes to the agent after Check and before
+      // CreateSandbox. The guest decides (its measured initdata policy may forbid SetPolicy);
+      // a refusal fails the sandbox, and the catch below stops the VM and removes its state.
+      if (agentPolicy !== undefined) await setAgentPolicy(agent, agentPolicy);
       await agent.call('CreateSandbox', { hostname: o.hostname ?? '', dns: [], storages: [], sandbox_pidns: false, sandbox_id: o.id, guest_hook_path: '', kernel_modules: [] });
       timings.sandboxCreated = Date.now();
       log.info({ pid: hv.pid, ms: timings.sandboxCreated - timings.begin }, 'sandbox ready');

@@ -6,6 +6,7 @@
  * containerd; everything confidential is tested with the real guest.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { KccError } from '@kata-cc/errors';
 import { TtrpcServer, unaryMethod, type AnyMethodDefinition } from '@kata-cc/ttrpc';
 import { AGENT_SERVICE, HEALTH_SERVICE, methodCodecs } from '../agent-client.js';
@@ -33,6 +34,10 @@ interface Container {
 export interface FakeAgentOptions {
   /** Never answer anything (the "agent hangs" fault). */
   hang?: boolean;
+  /** Refuse SetPolicy as the real agent does when its policy says `SetPolicyRequest := false`. */
+  denySetPolicy?: boolean;
+  /** Append each accepted SetPolicy text to this file (so a test sees what the shim sent). */
+  policyLog?: string;
 }
 
 const notFound = (what: string): KccError => new KccError({ kind: 'NOT_FOUND', code: 'AGENT_NOT_FOUND', message: `${what} not found` });
@@ -120,7 +125,13 @@ export function fakeAgentServer(options: FakeAgentOptions = {}): TtrpcServer {
       return {};
     }),
     CopyFile: m(AGENT_SERVICE, 'CopyFile', empty),
-    SetPolicy: m(AGENT_SERVICE, 'SetPolicy', empty),
+    SetPolicy: m(AGENT_SERVICE, 'SetPolicy', async (req) => {
+      if (options.denySetPolicy) {
+        throw new KccError({ kind: 'PERMISSION_DENIED', code: 'AGENT_POLICY_DENIED', message: 'SetPolicy is blocked by policy: rule SetPolicyRequest is false or undefined' });
+      }
+      if (options.policyLog) appendFileSync(options.policyLog, String(req['policy'] ?? ''));
+      return {};
+    }),
     GetGuestDetails: m(AGENT_SERVICE, 'GetGuestDetails', async () => ({ mem_block_size_bytes: 0 })),
     CreateContainer: m(AGENT_SERVICE, 'CreateContainer', async (req) => {
       const id = String(req['container_id']);
