@@ -20,7 +20,7 @@ import {
 import { parseCertificate, verifyP1363, type Crl } from '../common/x509.js';
 import { generationFromCpuid, parseSnpReport, REPORT_SIZE, SIGNED_SIZE, type SnpReport } from './report.js';
 import { snpClaims } from './claims.js';
-import { GENERATIONS, checkVekMatchesReport, findVek, signingKeyType, vendorChain, verifyVekChain } from './vek.js';
+import { GENERATIONS, checkVekMatchesReport, findVek, signingKeyType, vendorChain, verifyVekChain, type SnpTrustAnchors } from './vek.js';
 import { certTableFromJson, reportFromJson, type CertEntry } from './wire.js';
 import { fetchVcek } from './kds.js';
 import { checkArkCrl, findArkCrl } from './crl.js';
@@ -46,6 +46,8 @@ export interface SnpVerifierConfig {
   requireArkCrl?: boolean;
   /** Injected fetch (tests). */
   fetch?: typeof fetch;
+  /** ASK/ARK/ASVK per generation REPLACING the bundled AMD chains (README "Trust anchors"). */
+  trustAnchors?: SnpTrustAnchors;
 }
 
 const MALFORMED = 'VERIFIER_SNP_EVIDENCE_MALFORMED';
@@ -122,7 +124,7 @@ export class SnpVerifier implements HardwareVerifier {
     const out: Crl[] = [];
     for (const g of cpuGen === undefined ? GENERATIONS : [cpuGen]) {
       try {
-        const crl = await findArkCrl(vendorChain(g).ark, g, signingKeyType(report), src, at);
+        const crl = await findArkCrl(vendorChain(g, c.trustAnchors).ark, g, signingKeyType(report), src, at);
         if (crl) out.push(crl);
       } catch (err) {
         // An unreachable KDS leaves the check skipped (listed), unless the operator requires it.
@@ -148,7 +150,7 @@ export function verifySnpReport(
     storeDir: config.vcekStoreDir,
   });
   const vek = parseCertificate(vekBytes, 'VERIFIER_SNP_VEK_MALFORMED');
-  const gen = verifyVekChain(vek, type, cpuGen, config.at);
+  const gen = verifyVekChain(vek, type, cpuGen, config.at, config.trustAnchors);
   // SECURITY: bytes 0x000-0x29F are signed by the VEK with ECDSA P-384 / SHA-384.
   if (!verifyP1363('sha384', report.raw.subarray(0, SIGNED_SIZE), vek.publicKey, reportSignatureP1363(report))) {
     fail('UNAUTHENTICATED', 'VERIFIER_SNP_REPORT_SIGNATURE', `The report signature does not verify with the ${type}`);
@@ -156,7 +158,7 @@ export function verifySnpReport(
   checkVekMatchesReport(vek, report, type, gen);
   checkSnpPolicy(report, config);
   const skipped: string[] = [];
-  const chain = vendorChain(gen);
+  const chain = vendorChain(gen, config.trustAnchors);
   const crl = config.arkCrlList?.find((x) => Buffer.from(x.issuerDer).equals(Buffer.from(chain.ark.subjectDer)));
   if (crl) checkArkCrl(crl, chain.ark, [type === 'VCEK' ? chain.ask : chain.asvk, vek], config.at);
   else if (config.requireArkCrl === true) {

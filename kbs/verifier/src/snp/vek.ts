@@ -11,6 +11,7 @@ import { TAG, intValue, parseDer, readTlv } from '../common/der.js';
 import { toHex } from '../common/bytes.js';
 import { parseCertificate, pemBlocks, sameBytes, verifyChain, type Certificate } from '../common/x509.js';
 import { AMD_CHAINS_PEM } from './amd-roots.js';
+import { trustAnchorCerts } from '../common/trust-anchors.js';
 import { decodeTcb, type Generation, type SnpReport, type Tcb } from './report.js';
 import type { CertEntry } from './wire.js';
 
@@ -23,8 +24,36 @@ interface VendorChain {
   readonly asvk: Certificate;
 }
 
+/**
+ * Operator trust anchors per generation (SnpVerifierConfig `trustAnchors`): PEM text or a PEM
+ * file holding ASK, ARK and ASVK in AMD's KDS order (the VCEK `cert_chain` followed by the ASVK).
+ * When set they REPLACE the bundled AMD chains: a generation without an entry has no anchor.
+ */
+export type SnpTrustAnchors = Partial<Record<Generation, string>>;
+
 const chains = new Map<Generation, VendorChain>();
-export function vendorChain(gen: Generation): VendorChain {
+const configured = new WeakMap<SnpTrustAnchors, Map<Generation, VendorChain>>();
+
+function configuredChain(gen: Generation, anchors: SnpTrustAnchors): VendorChain {
+  let m = configured.get(anchors);
+  if (!m) configured.set(anchors, (m = new Map()));
+  let c = m.get(gen);
+  if (c) return c;
+  const pem = anchors[gen];
+  if (pem === undefined) {
+    throw new KccError({ kind: 'UNAUTHENTICATED', code: 'VERIFIER_SNP_VEK_UNTRUSTED', message: `No trust anchor is configured for ${gen} (trustAnchors replaces the bundled AMD roots)` });
+  }
+  const [ask, ark, asvk] = trustAnchorCerts(pem, `SNP trustAnchors.${gen}`);
+  if (!ask || !ark || !asvk) {
+    throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'VERIFIER_TRUST_ANCHOR_INVALID', message: `SNP trustAnchors.${gen} must hold ASK, ARK and ASVK (in that order)` });
+  }
+  c = { ask, ark, asvk };
+  m.set(gen, c);
+  return c;
+}
+
+export function vendorChain(gen: Generation, anchors?: SnpTrustAnchors): VendorChain {
+  if (anchors !== undefined) return configuredChain(gen, anchors);
   let c = chains.get(gen);
   if (!c) {
     const [ask, ark, asvk] = pemBlocks(AMD_CHAINS_PEM[gen]).map((d) => parseCertificate(d));
@@ -85,14 +114,15 @@ export function findVek(report: SnpReport, type: VekType, gen: Generation | unde
 }
 
 /** Verifies VEK -> ASK/ASVK -> ARK for the report's generation (all, when CPUID is absent). */
-export function verifyVekChain(vek: Certificate, type: VekType, gen: Generation | undefined, at: Date): Generation {
+export function verifyVekChain(vek: Certificate, type: VekType, gen: Generation | undefined, at: Date, anchors?: SnpTrustAnchors): Generation {
   let last: unknown;
-  for (const g of GENERATIONS.filter((x) => !gen || x === gen)) {
-    const v = vendorChain(g);
+  // Without CPUID (v2 reports) only the generations that have an anchor are tried.
+  for (const g of GENERATIONS.filter((x) => (!gen || x === gen) && (anchors === undefined || gen !== undefined || anchors[x] !== undefined))) {
+    const v = vendorChain(g, anchors);
     const intermediate = type === 'VCEK' ? v.ask : v.asvk;
     if (!sameBytes(vek.issuerDer, intermediate.subjectDer)) continue;
     try {
-      // SECURITY: ARK is bundled; ASK/ASVK are bundled too, so the evidence only brings the leaf.
+      // SECURITY: ARK and ASK/ASVK are bundled (or configured by the operator), so the evidence only brings the leaf.
       verifyChain(vek, [intermediate], [v.ark], at, {
         untrusted: 'VERIFIER_SNP_VEK_UNTRUSTED',
         signature: 'VERIFIER_SNP_VEK_SIGNATURE',

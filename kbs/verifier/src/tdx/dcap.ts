@@ -20,6 +20,7 @@ import {
 } from '../common/x509.js';
 import type { QuoteCollateral } from './collateral.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './intel-root.js';
+import { trustAnchorCerts } from '../common/trust-anchors.js';
 import { parsePckExtensions, type PckExtensions } from './pck.js';
 import type { TdxQuote } from './quote.js';
 import { converge, maskedEqual, matchIsvLevel, matchTcbLevel, parseQeIdentity, parseTcbInfo, relaunchStatus, sgxTcbStatus, type Matched, type TcbStatus } from './tcb.js';
@@ -46,6 +47,23 @@ let bundledRoots: Certificate[] | undefined;
 export function intelRoots(): readonly Certificate[] {
   bundledRoots ??= [parseCertificate(INTEL_SGX_ROOT_CA_PEM)];
   return bundledRoots;
+}
+
+/**
+ * The DCAP trust anchors: the bundled Intel SGX Root CA, or, when the operator configured
+ * `trustAnchors` (PEM text or PEM file paths), exactly those roots instead (Intel's
+ * pre-production/SBX root, a private test CA). Parsed once per configured list.
+ */
+const configuredRoots = new WeakMap<readonly string[], readonly Certificate[]>();
+export function tdxRoots(trustAnchors: readonly string[] | undefined): readonly Certificate[] {
+  if (trustAnchors === undefined) return intelRoots();
+  let roots = configuredRoots.get(trustAnchors);
+  if (!roots) {
+    roots = trustAnchors.flatMap((a) => trustAnchorCerts(a, 'TDX trustAnchors'));
+    if (roots.length === 0) throw new KccError({ kind: 'INVALID_ARGUMENT', code: 'VERIFIER_TRUST_ANCHOR_INVALID', message: 'TDX trustAnchors is empty: no root would be trusted' });
+    configuredRoots.set(trustAnchors, roots);
+  }
+  return roots;
 }
 
 function fail(code: string, message: string, details?: Record<string, unknown>): never {

@@ -18,7 +18,7 @@ import {
 import { parseCcel, replayRtmrs, type CcEvent } from './ccel.js';
 import { tdxClaims } from './claims.js';
 import { loadCollateralDir, parseCollateralJson, type QuoteCollateral } from './collateral.js';
-import { verifyDcap } from './dcap.js';
+import { tdxRoots, verifyDcap } from './dcap.js';
 import { parseTdxQuote, type TdxQuote } from './quote.js';
 import { parsePckExtensions } from './pck.js';
 import { pcsCollateral } from './pcs.js';
@@ -37,6 +37,8 @@ export interface TdxVerifierConfig {
   collateralCacheDir?: string;
   /** Root CA CRL URL (default `<pccsUrl>/sgx/certification/v4/rootcacrl`). */
   rootCaCrlUrl?: string;
+  /** Roots (PEM text or PEM file paths) REPLACING the bundled Intel SGX Root CA (README "Trust anchors"). */
+  trustAnchors?: readonly string[];
 }
 
 const MALFORMED = 'VERIFIER_TDX_EVIDENCE_MALFORMED';
@@ -116,7 +118,7 @@ export function verifyTdxQuote(
   config: TdxVerifierConfig & { at: Date },
 ): HardwareVerified {
   const collateral = resolveCollateral(config.collateral, () => platformOf(quote).fmspc);
-  const dcap = verifyDcap(quote, { at: config.at, collateral, allowMissingCollateral: config.allowMissingCollateral === true });
+  const dcap = verifyDcap(quote, { at: config.at, collateral, allowMissingCollateral: config.allowMissingCollateral === true, roots: tdxRoots(config.trustAnchors) });
   const attrs = quote.body.tdAttributes;
   // SECURITY: a debug TD exposes its memory and registers to the host; refuse unless allowed.
   if ((attrs[0]! & 1) === 1 && config.allowDebug !== true) {
