@@ -7,9 +7,10 @@
  */
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
-import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
+import type { VerifyOptions } from '../verifier.js';
 import { binaryField, checkAzQuote, decodeAzQuote } from '../common/azure.js';
-import { evidenceObject, verifyWithBinding, type HardwareVerified, type HardwareVerifier, type OptionalBinding } from '../common/evidence.js';
+import { requireEvidenceObject } from '../common/evidence.js';
+import { ConfiguredHardwareVerifier, type HardwareVerified, type OptionalBinding } from '../common/hardware-verifier.js';
 import { checkHclBinding, hclAkPub, parseHclReport } from '../common/hcl.js';
 import { parseSnpReport } from '../snp/report.js';
 import { verifySnpReport, type SnpVerifierConfig } from '../snp/snp-verifier.js';
@@ -19,28 +20,18 @@ const PREFIX = 'VERIFIER_AZ_SNP';
 
 export type AzSnpVtpmVerifierConfig = SnpVerifierConfig;
 
-export class AzSnpVtpmVerifier implements HardwareVerifier {
+export class AzSnpVtpmVerifier extends ConfiguredHardwareVerifier<AzSnpVtpmVerifierConfig> {
   readonly tee: Tee = 'az-snp-vtpm';
-  readonly #config: AzSnpVtpmVerifierConfig;
-
-  constructor(config: AzSnpVtpmVerifierConfig = {}) {
-    this.#config = config;
-  }
-
-  verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
-    return verifyWithBinding(this, evidence, expected, options);
-  }
 
   async inspect(evidence: unknown, expected: OptionalBinding, options: VerifyOptions = {}): Promise<HardwareVerified> {
-    const o = evidenceObject(evidence, MALFORMED);
-    if (!o) throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'az-snp-vtpm evidence must be a JSON object' });
+    const o = requireEvidenceObject(evidence, MALFORMED, 'az-snp-vtpm evidence');
     const hcl = parseHclReport(binaryField(o['hcl_report'] ?? o['report'], MALFORMED, 'hcl_report'), MALFORMED);
     if (hcl.reportType !== 'snp') throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'The HCL report does not hold an SNP report' });
     const vcek = o['vcek'];
     const vek = typeof vcek === 'string' ? (vcek.includes('-----BEGIN') ? new Uint8Array(Buffer.from(vcek)) : binaryField(vcek, MALFORMED, 'vcek')) : undefined;
     const report = parseSnpReport(hcl.hwReport);
     // The SNP report binds the HCL runtime data, not the session: report_data is checked on the vTPM quote.
-    const snp = verifySnpReport(report, [], {}, { ...this.#config, ...(vek ? { vek } : {}), at: options.now ?? new Date() });
+    const snp = verifySnpReport(report, [], {}, { ...this.config, ...(vek ? { vek } : {}), at: options.now ?? new Date() });
     checkHclBinding(hcl, report.reportData, `${PREFIX}_HCL_BINDING`);
     const skipped: string[] = [];
     const q = checkAzQuote(decodeAzQuote(o['tpm_quote'] ?? o['quote'], MALFORMED), hclAkPub(hcl, MALFORMED), expected, PREFIX, skipped);

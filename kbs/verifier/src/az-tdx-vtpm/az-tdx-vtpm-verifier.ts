@@ -7,9 +7,10 @@
  */
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
-import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
+import type { VerifyOptions } from '../verifier.js';
 import { binaryField, checkAzQuote, decodeAzQuote } from '../common/azure.js';
-import { evidenceObject, verifyWithBinding, type HardwareVerified, type HardwareVerifier, type OptionalBinding } from '../common/evidence.js';
+import { requireEvidenceObject } from '../common/evidence.js';
+import { ConfiguredHardwareVerifier, type HardwareVerified, type OptionalBinding } from '../common/hardware-verifier.js';
 import { checkHclBinding, hclAkPub, parseHclReport } from '../common/hcl.js';
 import { parseTdxQuote } from '../tdx/quote.js';
 import { verifyTdxQuote, type TdxVerifierConfig } from '../tdx/tdx-verifier.js';
@@ -21,25 +22,15 @@ const TDREPORT_REPORT_DATA = 128;
 
 export type AzTdxVtpmVerifierConfig = TdxVerifierConfig;
 
-export class AzTdxVtpmVerifier implements HardwareVerifier {
+export class AzTdxVtpmVerifier extends ConfiguredHardwareVerifier<AzTdxVtpmVerifierConfig> {
   readonly tee: Tee = 'az-tdx-vtpm';
-  readonly #config: AzTdxVtpmVerifierConfig;
-
-  constructor(config: AzTdxVtpmVerifierConfig = {}) {
-    this.#config = config;
-  }
-
-  verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
-    return verifyWithBinding(this, evidence, expected, options);
-  }
 
   async inspect(evidence: unknown, expected: OptionalBinding, options: VerifyOptions = {}): Promise<HardwareVerified> {
-    const o = evidenceObject(evidence, MALFORMED);
-    if (!o) throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'az-tdx-vtpm evidence must be a JSON object' });
+    const o = requireEvidenceObject(evidence, MALFORMED, 'az-tdx-vtpm evidence');
     const hcl = parseHclReport(binaryField(o['hcl_report'], MALFORMED, 'hcl_report'), MALFORMED);
     if (hcl.reportType !== 'tdx') throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'The HCL report does not hold a TD report' });
     const quote = parseTdxQuote(binaryField(o['td_quote'], MALFORMED, 'td_quote'));
-    const tdx = verifyTdxQuote(quote, undefined, {}, { ...this.#config, at: options.now ?? new Date() });
+    const tdx = verifyTdxQuote(quote, undefined, {}, { ...this.config, at: options.now ?? new Date() });
     // SECURITY: the signed TD quote binds the HCL runtime data (and so the vTPM AK).
     checkHclBinding(hcl, quote.body.reportData, `${PREFIX}_HCL_BINDING`);
     const tdReportData = hcl.hwReport.subarray(TDREPORT_REPORT_DATA, TDREPORT_REPORT_DATA + 64);

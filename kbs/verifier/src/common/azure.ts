@@ -8,7 +8,7 @@ import { KccError } from '@kata-cc/errors';
 import { regularizeData } from '@kata-cc/kbs-types';
 import { toHex } from './bytes.js';
 import { checkBinding, decodeBase64 } from './evidence.js';
-import type { OptionalBinding } from './evidence.js';
+import type { OptionalBinding } from './hardware-verifier.js';
 import { checkPcrDigest, parseTpmAttest, parseTpmSignature, verifyTpmSignature, type TpmSignature } from '../tpm/quote.js';
 
 export interface AzQuote {

@@ -5,29 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { KccError } from '@kata-cc/errors';
 import { regularizeData } from '@kata-cc/kbs-types';
-import type { ExpectedBinding, VerifiedEvidence, VerifyOptions, Verifier } from '../verifier.js';
 import { toHex } from './bytes.js';
-
-/** Binding for inspection: both parts optional (kbs-cli verify without --report-data). */
-export type OptionalBinding = Partial<ExpectedBinding>;
-
-/** Result of a hardware verifier: the KBS result plus what was not checked and why. */
-export interface HardwareVerified extends VerifiedEvidence {
-  /** Checks skipped because the caller allowed it (missing collateral, no binding given). */
-  skipped: string[];
-}
-
-/**
- * A hardware verifier. `verify` (the KBS path) always checks the binding; `inspect` lets
- * kbs-cli verify evidence whose runtime data it does not know.
- */
-export interface HardwareVerifier extends Verifier {
-  inspect(evidence: unknown, expected: OptionalBinding, options?: VerifyOptions): Promise<HardwareVerified>;
-}
-
-export function isHardwareVerifier(v: Verifier): v is HardwareVerifier {
-  return typeof (v as Partial<HardwareVerifier>).inspect === 'function';
-}
 
 export function invalidEvidence(code: string, message: string, cause?: unknown): KccError {
   return new KccError({ kind: 'INVALID_ARGUMENT', code, message, ...(cause === undefined ? {} : { cause }) });
@@ -58,6 +36,13 @@ export function evidenceObject(evidence: unknown, code: string): Record<string, 
   return e as Record<string, unknown>;
 }
 
+/** Evidence that only comes as a JSON object (bytes holding anything but JSON text are refused). */
+export function requireEvidenceObject(evidence: unknown, code: string, what: string): Record<string, unknown> {
+  const o = evidenceObject(evidence, code);
+  if (!o) throw invalidEvidence(code, `${what} must be a JSON object`);
+  return o;
+}
+
 /**
  * Compares `actual` with `expected` regularized (zero-padded or truncated) to actual's size,
  * as trustee's `regularize_data` does.
@@ -73,16 +58,4 @@ export function checkBinding(actual: Uint8Array, expected: Uint8Array, code: str
       details: { expected: toHex(want), actual: toHex(actual) },
     });
   }
-}
-
-/** The KBS path: refuses to run without a report_data binding. */
-export async function verifyWithBinding(v: HardwareVerifier, evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
-  // SECURITY: the KBS always passes the handshake digest; an empty one would disable binding.
-  if (expected.reportData.length === 0) {
-    throw new KccError({ kind: 'INTERNAL', code: 'VERIFIER_BINDING_MISSING', message: 'Expected report_data is empty' });
-  }
-  const r = await v.inspect(evidence, expected, options);
-  const out: VerifiedEvidence = { claims: r.claims, teeClass: r.teeClass };
-  if (r.tcbStatus !== undefined) out.tcbStatus = r.tcbStatus;
-  return out;
 }

@@ -16,11 +16,11 @@ import { constants, createHmac, createPrivateKey, createPublicKey, privateDecryp
 import { existsSync, readFileSync } from 'node:fs';
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
-import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
 import { toHex } from '../common/bytes.js';
 import { loadHostKeys, seChallenge, seHeaderTags } from './challenge.js';
 import { verifyHostKeyDocument, type HkdTrust } from './hkd.js';
-import { checkBinding, decodeBase64, evidenceObject, verifyWithBinding, type HardwareVerified, type HardwareVerifier, type OptionalBinding } from '../common/evidence.js';
+import { checkBinding, decodeBase64, requireEvidenceObject } from '../common/evidence.js';
+import { ConfiguredHardwareVerifier, type HardwareVerified, type OptionalBinding } from '../common/hardware-verifier.js';
 
 export interface SeVerifierConfig {
   /** The RSA private key (PEM text or file) that encrypted the measurement key and nonce. */
@@ -51,8 +51,7 @@ export interface SeResponse {
 }
 
 export function decodeSeResponse(evidence: unknown): SeResponse {
-  const o = evidenceObject(evidence, MALFORMED);
-  if (!o) throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'SE evidence must be a JSON SeAttestationResponse' });
+  const o = requireEvidenceObject(evidence, MALFORMED, 'SE evidence (SeAttestationResponse)');
   const b = (k: string): Uint8Array => decodeBase64(o[k], MALFORMED, k);
   const r: SeResponse = {
     measurement: b('measurement'),
@@ -92,24 +91,23 @@ function rsaDecrypt(key: KeyObject, data: Uint8Array): Buffer | undefined {
   }
 }
 
-export class SeVerifier implements HardwareVerifier {
+export class SeVerifier extends ConfiguredHardwareVerifier<SeVerifierConfig> {
   readonly tee: Tee = 'se';
   readonly #key: KeyObject | undefined;
-  readonly #config: SeVerifierConfig;
   #challengeInput: Parameters<typeof seChallenge>[0] | undefined;
   /** When the host-key documents were last checked: re-checked hourly (CRLs, validity). */
   #checkedAt = 0;
 
   constructor(config: SeVerifierConfig = {}) {
+    super(config);
     const k = config.measurementKeyPrivate;
-    this.#config = config;
     this.#key = k === undefined ? undefined : createPrivateKey(!k.includes('-----BEGIN') && existsSync(k) ? readFileSync(k, 'utf8') : k);
   }
 
   /** The /auth nonce: a JSON SeAttestationRequest (see challenge.ts for what is not verified). */
   async challenge(): Promise<string> {
     if (this.#challengeInput === undefined || Date.now() - this.#checkedAt > 3_600_000) {
-      const c = this.#config;
+      const c = this.config;
       if (!this.#key || c.hostKeyDocuments === undefined || c.imageHeader === undefined) {
         throw new KccError({ kind: 'FAILED_PRECONDITION', code: 'VERIFIER_SE_CONFIG_INVALID', message: 'An SE challenge needs measurementKeyPrivate, hostKeyDocuments and imageHeader in the se verifier config' });
       }
@@ -122,10 +120,6 @@ export class SeVerifier implements HardwareVerifier {
       this.#checkedAt = Date.now();
     }
     return seChallenge(this.#challengeInput);
-  }
-
-  verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
-    return verifyWithBinding(this, evidence, expected, options);
   }
 
   async inspect(evidence: unknown, expected: OptionalBinding): Promise<HardwareVerified> {

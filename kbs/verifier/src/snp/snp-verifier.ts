@@ -6,17 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
-import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
+import type { VerifyOptions } from '../verifier.js';
 import { toHex } from '../common/bytes.js';
-import {
-  checkBinding,
-  decodeBase64,
-  evidenceObject,
-  verifyWithBinding,
-  type HardwareVerified,
-  type HardwareVerifier,
-  type OptionalBinding,
-} from '../common/evidence.js';
+import { checkBinding, decodeBase64, evidenceObject } from '../common/evidence.js';
+import { ConfiguredHardwareVerifier, type HardwareVerified, type OptionalBinding } from '../common/hardware-verifier.js';
 import { parseCertificate, verifyP1363, type Crl } from '../common/x509.js';
 import { generationFromCpuid, parseSnpReport, REPORT_SIZE, SIGNED_SIZE, type SnpReport } from './report.js';
 import { snpClaims } from './claims.js';
@@ -82,23 +75,14 @@ function fail(kind: 'UNAUTHENTICATED' | 'PERMISSION_DENIED', code: string, messa
   throw new KccError({ kind, code, message });
 }
 
-export class SnpVerifier implements HardwareVerifier {
+export class SnpVerifier extends ConfiguredHardwareVerifier<SnpVerifierConfig> {
   readonly tee: Tee = 'snp';
-  readonly #config: SnpVerifierConfig;
-
-  constructor(config: SnpVerifierConfig = {}) {
-    this.#config = config;
-  }
-
-  verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
-    return verifyWithBinding(this, evidence, expected, options);
-  }
 
   async inspect(evidence: unknown, expected: OptionalBinding, options: VerifyOptions = {}): Promise<HardwareVerified> {
     const ev = decodeSnpEvidence(evidence);
     const report = parseSnpReport(ev.report);
     const at = options.now ?? new Date();
-    const c0 = this.#config;
+    const c0 = this.config;
     const c = { ...c0, arkCrlList: await this.#crls(report, at) };
     if (c.kdsUrl !== undefined && c.vek === undefined) {
       try {
@@ -117,7 +101,7 @@ export class SnpVerifier implements HardwareVerifier {
    * as the KDS is asked per product).
    */
   async #crls(report: SnpReport, at: Date): Promise<Crl[]> {
-    const c = this.#config;
+    const c = this.config;
     if (c.arkCrls === undefined && c.kdsUrl === undefined) return [];
     const cpuGen = generationFromCpuid(report);
     const src = { arkCrls: c.arkCrls, kdsUrl: cpuGen === undefined ? undefined : c.kdsUrl, storeDir: c.vcekStoreDir, ...(c.fetch ? { fetch: c.fetch } : {}) };

@@ -5,16 +5,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { KccError } from '@kata-cc/errors';
 import type { Tee } from '@kata-cc/kbs-types';
-import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
-import {
-  checkBinding,
-  decodeBase64,
-  evidenceObject,
-  verifyWithBinding,
-  type HardwareVerified,
-  type HardwareVerifier,
-  type OptionalBinding,
-} from '../common/evidence.js';
+import type { VerifyOptions } from '../verifier.js';
+import { checkBinding, decodeBase64, evidenceObject } from '../common/evidence.js';
+import { ConfiguredHardwareVerifier, type HardwareVerified, type OptionalBinding } from '../common/hardware-verifier.js';
 import { parseCcel, replayRtmrs, type CcEvent } from './ccel.js';
 import { tdxClaims } from './claims.js';
 import { loadCollateralDir, parseCollateralJson, type QuoteCollateral } from './collateral.js';
@@ -80,24 +73,14 @@ function platformOf(q: TdxQuote): { fmspc: string; ca: 'platform' | 'processor' 
   return { fmspc: parsePckExtensions(leaf).fmspc, ca: /Processor CA/.test(leaf.x509.issuer) ? 'processor' : 'platform' };
 }
 
-
-export class TdxVerifier implements HardwareVerifier {
+export class TdxVerifier extends ConfiguredHardwareVerifier<TdxVerifierConfig> {
   readonly tee: Tee = 'tdx';
-  readonly #config: TdxVerifierConfig;
-
-  constructor(config: TdxVerifierConfig = {}) {
-    this.#config = config;
-  }
-
-  verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
-    return verifyWithBinding(this, evidence, expected, options);
-  }
 
   async inspect(evidence: unknown, expected: OptionalBinding, options: VerifyOptions = {}): Promise<HardwareVerified> {
     const ev = decodeTdxEvidence(evidence);
     const quote = parseTdxQuote(ev.quote);
     const at = options.now ?? new Date();
-    const c = this.#config;
+    const c = this.config;
     if (c.collateral === undefined && c.pccsUrl !== undefined) {
       const { fmspc, ca } = platformOf(quote);
       const collateral = await pcsCollateral({

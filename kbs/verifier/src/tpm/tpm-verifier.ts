@@ -10,17 +10,9 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { KccError } from '@kata-cc/errors';
 import { regularizeData, type Tee } from '@kata-cc/kbs-types';
-import type { ExpectedBinding, VerifiedEvidence, VerifyOptions } from '../verifier.js';
 import { fromHex, toHex } from '../common/bytes.js';
-import {
-  checkBinding,
-  decodeBase64,
-  evidenceObject,
-  verifyWithBinding,
-  type HardwareVerified,
-  type HardwareVerifier,
-  type OptionalBinding,
-} from '../common/evidence.js';
+import { checkBinding, decodeBase64, requireEvidenceObject } from '../common/evidence.js';
+import { ConfiguredHardwareVerifier, type HardwareVerified, type OptionalBinding } from '../common/hardware-verifier.js';
 import { checkPcrDigest, parseTpmAttest, parseTpmSignature, verifyTpmSignature } from './quote.js';
 
 export interface TpmVerifierConfig {
@@ -91,28 +83,18 @@ export function pcrClaims(pcrs: ReadonlyMap<number, Uint8Array>): Record<string,
   return Object.fromEntries([...pcrs].sort(([a], [b]) => a - b).map(([i, p]) => [`pcr${String(i).padStart(2, '0')}`, toHex(p)]));
 }
 
-export class TpmVerifier implements HardwareVerifier {
+export class TpmVerifier extends ConfiguredHardwareVerifier<TpmVerifierConfig> {
   readonly tee: Tee = 'tpm';
-  readonly #config: TpmVerifierConfig;
   #trusted: Set<string> | undefined;
   readonly #keys = new Map<string, KeyObject>();
 
-  constructor(config: TpmVerifierConfig = {}) {
-    this.#config = config;
-  }
-
-  verify(evidence: unknown, expected: ExpectedBinding, options?: VerifyOptions): Promise<VerifiedEvidence> {
-    return verifyWithBinding(this, evidence, expected, options);
-  }
-
   async inspect(evidence: unknown, expected: OptionalBinding): Promise<HardwareVerified> {
-    const o = evidenceObject(evidence, MALFORMED);
-    if (!o) throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'TPM evidence must be a JSON object' });
+    const o = requireEvidenceObject(evidence, MALFORMED, 'TPM evidence');
     const akDer = decodeBase64(o['ak_public'], MALFORMED, 'ak_public');
     // SECURITY: a TPM quote proves nothing unless its AK is one the operator trusts
     // (SHA-256 of the SPKI DER, as trustee compares it).
     const fp = createHash('sha256').update(akDer).digest('hex');
-    this.#trusted ??= loadTrusted(this.#config);
+    this.#trusted ??= loadTrusted(this.config);
     if (!this.#trusted.has(fp)) {
       throw new KccError({ kind: 'UNAUTHENTICATED', code: 'VERIFIER_TPM_AK_UNTRUSTED', message: 'The attestation key is not in the list of trusted AKs', details: { ak_sha256: fp } });
     }
