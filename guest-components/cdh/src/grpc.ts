@@ -1,28 +1,12 @@
 import grpc from '@grpc/grpc-js';
-import { isKccError, type ErrorKind } from '@kata-cc/errors';
+import { isKccError } from '@kata-cc/errors';
 import type { Logger } from '@kata-cc/log';
+import { grpcCodeOfKind } from '@kata-cc/ttrpc';
 import type { ConfidentialDataHub } from './hub.js';
 import { cdhType } from './ttrpc.js';
 
 /** guest-components' grpc-cdh default address; ocicrypt_config.json `{"grpc": "127.0.0.1:50000"}`. */
 export const DEFAULT_KEYPROVIDER_GRPC = '127.0.0.1:50000';
-
-/** The one mapping from error kinds to gRPC status codes on this transport. */
-function grpcStatus(kind: ErrorKind): grpc.status {
-  switch (kind) {
-    case 'INVALID_ARGUMENT': return grpc.status.INVALID_ARGUMENT;
-    case 'NOT_FOUND': return grpc.status.NOT_FOUND;
-    case 'ALREADY_EXISTS': return grpc.status.ALREADY_EXISTS;
-    case 'FAILED_PRECONDITION': return grpc.status.FAILED_PRECONDITION;
-    case 'PERMISSION_DENIED': return grpc.status.PERMISSION_DENIED;
-    case 'UNAUTHENTICATED': return grpc.status.UNAUTHENTICATED;
-    case 'RESOURCE_EXHAUSTED': return grpc.status.RESOURCE_EXHAUSTED;
-    case 'UNAVAILABLE': return grpc.status.UNAVAILABLE;
-    case 'DEADLINE_EXCEEDED': return grpc.status.DEADLINE_EXCEEDED;
-    case 'NOT_IMPLEMENTED': return grpc.status.UNIMPLEMENTED;
-    case 'INTERNAL': return grpc.status.INTERNAL;
-  }
-}
 
 type KpMsg = { KeyProviderKeyWrapProtocolInput: Buffer };
 type KpOut = { KeyProviderKeyWrapProtocolOutput: Uint8Array };
@@ -47,7 +31,7 @@ export async function serveKeyProviderGrpc(hub: ConfidentialDataHub, address: st
     hub.unwrapKeyJson(call.request.KeyProviderKeyWrapProtocolInput).then(
       (out) => cb(null, { KeyProviderKeyWrapProtocolOutput: out }),
       (err: unknown) => {
-        const code = isKccError(err) ? grpcStatus(err.kind) : grpc.status.INTERNAL;
+        const code = isKccError(err) ? grpcCodeOfKind(err.kind) : grpc.status.INTERNAL;
         logger.warn({ code: isKccError(err) ? err.code : undefined, err: err instanceof Error ? err.message : String(err) }, 'keyprovider UnWrapKey failed');
         cb({ code, details: err instanceof Error ? err.message : String(err) });
       },

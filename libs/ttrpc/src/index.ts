@@ -18,4 +18,4 @@ export {
 export type { DecodedFrame, Frame } from './frame.js';
 export { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './messages.js';
 export type { AnyMessage, KeyValue, RpcStatus, TtrpcRequest, TtrpcResponse } from './messages.js';
-export { GrpcCode, errorFromStatus, statusFromError } from './status.js';
+export { GrpcCode, errorFromStatus, grpcCodeOfKind, statusFromError } from './status.js';

@@ -29,7 +29,11 @@ export const GrpcCode = {
 
 const ERROR_DOMAIN = 'kata-cc';
 
-function codeOfKind(kind: ErrorKind): number {
+/**
+ * The gRPC code of an error kind, for every transport that speaks gRPC codes: ttRPC here, and
+ * the gRPC servers (CDH keyprovider, snapshotter) whose @grpc/grpc-js `status` has the same values.
+ */
+export function grpcCodeOfKind(kind: ErrorKind): number {
   switch (kind) {
     case 'INVALID_ARGUMENT': return GrpcCode.INVALID_ARGUMENT;
     case 'NOT_FOUND': return GrpcCode.NOT_FOUND;
@@ -75,7 +79,7 @@ function kindOfCode(code: number): ErrorKind {
 export function statusFromError(err: unknown): RpcStatus {
   if (isKccError(err)) {
     return {
-      code: codeOfKind(err.kind),
+      code: grpcCodeOfKind(err.kind),
       message: err.message,
       details: [{ typeUrl: ERROR_INFO_TYPE_URL, value: encodeErrorInfo(err.code, ERROR_DOMAIN) }],
     };

@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import grpc from '@grpc/grpc-js';
+import { ERROR_KINDS } from '@kata-cc/errors';
+import { grpcCodeOfKind } from '@kata-cc/ttrpc';
 import { SnapshotStore } from './store.js';
 import { serveSnapshotter, snapshotsService } from './service.js';
 
@@ -79,4 +81,11 @@ test('Commit of an active snapshot, View is read-only, state survives a restart 
   const again = new SnapshotStore(path.join(dir, 'root'));
   assert.deepEqual(again.list().map((i) => i.name).sort(), ['done', 'sha256:l1', 'view']);
   await assert.rejects(call('Prepare', { key: '', parent: '' }), { code: grpc.status.INVALID_ARGUMENT });
+});
+
+test('every error kind answers the @grpc/grpc-js status of the same name (NOT_IMPLEMENTED as UNIMPLEMENTED): the shared ttRPC mapping fits gRPC', () => {
+  for (const kind of ERROR_KINDS) {
+    const name = kind === 'NOT_IMPLEMENTED' ? 'UNIMPLEMENTED' : kind;
+    assert.equal(grpcCodeOfKind(kind), grpc.status[name], kind);
+  }
 });

@@ -1,8 +1,9 @@
 import { rmSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
-import { isKccError, messageOf, type ErrorKind } from '@kata-cc/errors';
+import { isKccError, messageOf } from '@kata-cc/errors';
 import { silentLogger, type Logger } from '@kata-cc/log';
 import { loadProtos } from '@kata-cc/protocols';
+import { grpcCodeOfKind } from '@kata-cc/ttrpc';
 import type protobuf from 'protobufjs';
 import type { SnapshotInfo, SnapshotKind, SnapshotStore } from './store.js';
 
@@ -13,23 +14,6 @@ let root: protobuf.Root | undefined;
 function type(name: string): protobuf.Type {
   root ??= loadProtos('containerd/api/services/snapshots/v1/snapshots.proto');
   return root.lookupType(name);
-}
-
-/** The one mapping from error kinds to gRPC status codes (containerd's errdefs read these). */
-function grpcStatus(kind: ErrorKind): grpc.status {
-  switch (kind) {
-    case 'INVALID_ARGUMENT': return grpc.status.INVALID_ARGUMENT;
-    case 'NOT_FOUND': return grpc.status.NOT_FOUND;
-    case 'ALREADY_EXISTS': return grpc.status.ALREADY_EXISTS;
-    case 'FAILED_PRECONDITION': return grpc.status.FAILED_PRECONDITION;
-    case 'PERMISSION_DENIED': return grpc.status.PERMISSION_DENIED;
-    case 'UNAUTHENTICATED': return grpc.status.UNAUTHENTICATED;
-    case 'RESOURCE_EXHAUSTED': return grpc.status.RESOURCE_EXHAUSTED;
-    case 'UNAVAILABLE': return grpc.status.UNAVAILABLE;
-    case 'DEADLINE_EXCEEDED': return grpc.status.DEADLINE_EXCEEDED;
-    case 'NOT_IMPLEMENTED': return grpc.status.UNIMPLEMENTED;
-    case 'INTERNAL': return grpc.status.INTERNAL;
-  }
 }
 
 const KIND_NUM: Record<SnapshotKind, number> = { VIEW: 1, ACTIVE: 2, COMMITTED: 3 };
@@ -85,7 +69,7 @@ export function snapshotsService(store: SnapshotStore, logger: Logger = silentLo
         logger.debug({ method: name, key: call.request['key'] }, 'snapshot call');
         cb(null, out);
       } catch (err) {
-        const code = isKccError(err) ? grpcStatus(err.kind) : grpc.status.INTERNAL;
+        const code = isKccError(err) ? grpcCodeOfKind(err.kind) : grpc.status.INTERNAL;
         // ALREADY_EXISTS on a layer is the normal guest-pull answer, not a failure.
         logger[code === grpc.status.ALREADY_EXISTS || code === grpc.status.NOT_FOUND ? 'debug' : 'warn']({ method: name, code: isKccError(err) ? err.code : undefined, err: messageOf(err) }, 'snapshot call refused');
         cb({ code, details: messageOf(err) });
