@@ -59,37 +59,26 @@ else := {}
 
 extensions := [{"name": "ear.trustee.identifiers", "key": -18, "value": {"validated": object.union(validated_images, validated_uids)}}]
 
-##### Sample: no hardware root of trust, so affirmed only in dev mode.
-executables = 3 if {
-	input.sample
+##### Sample and sampledevice: no hardware root of trust, so affirmed only in dev mode.
+dev_sample(tee) if {
+	input[tee]
 	data.dev_mode == true
 }
 
-hardware = 2 if {
-	input.sample
-	data.dev_mode == true
-}
+executables = 3 if dev_sample("sample")
+
+hardware = 2 if dev_sample("sample")
 
 configuration = 2 if {
-	input.sample
-	data.dev_mode == true
+	dev_sample("sample")
 	input.sample.debug == false
 }
 
-executables = 3 if {
-	input.sampledevice
-	data.dev_mode == true
-}
+executables = 3 if dev_sample("sampledevice")
 
-hardware = 2 if {
-	input.sampledevice
-	data.dev_mode == true
-}
+hardware = 2 if dev_sample("sampledevice")
 
-configuration = 2 if {
-	input.sampledevice
-	data.dev_mode == true
-}
+configuration = 2 if dev_sample("sampledevice")
 
 ##### TDX
 executables = 3 if {
@@ -98,12 +87,14 @@ executables = 3 if {
 	input.tdx.quote.body.rtmr_2 in query_reference_value("rtmr_2")
 }
 
-hardware = 2 if {
-	input.tdx
-	input.tdx.quote.header.tee_type == "81000000"
-	input.tdx.quote.header.vendor_id == "939a7233f79c4ca9940a0db3957f0607"
-	input.tdx.quote.body.mr_td in query_reference_value("mr_td")
-	input.tdx.tcb_status == "UpToDate"
+hardware = 2 if tdx_hardware_ok(input.tdx)
+
+# A TDX quote (tdx, az-tdx-vtpm): an Intel TDX TEE with a registered MR_TD and an up-to-date TCB.
+tdx_hardware_ok(claims) if {
+	claims.quote.header.tee_type == "81000000"
+	claims.quote.header.vendor_id == "939a7233f79c4ca9940a0db3957f0607"
+	claims.quote.body.mr_td in query_reference_value("mr_td")
+	claims.tcb_status == "UpToDate"
 }
 
 configuration = 2 if {
@@ -198,13 +189,7 @@ executables = 3 if {
 	input["az-tdx-vtpm"].tpm.pcr11 in query_reference_value("tdx_pcr11")
 }
 
-hardware = 2 if {
-	input["az-tdx-vtpm"]
-	input["az-tdx-vtpm"].quote.header.tee_type == "81000000"
-	input["az-tdx-vtpm"].quote.header.vendor_id == "939a7233f79c4ca9940a0db3957f0607"
-	input["az-tdx-vtpm"].quote.body.mr_td in query_reference_value("mr_td")
-	input["az-tdx-vtpm"].tcb_status == "UpToDate"
-}
+hardware = 2 if tdx_hardware_ok(input["az-tdx-vtpm"])
 
 configuration = 2 if {
 	input["az-tdx-vtpm"]
