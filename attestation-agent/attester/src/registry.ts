@@ -4,6 +4,7 @@ import { SampleAttester } from './sample/sample.js';
 import { SampleDeviceAttester, detectSampleDevice } from './sample-device/sample-device.js';
 import { AzSnpVtpmAttester, detectAzSnpVtpm } from './az-snp-vtpm/az-snp-vtpm.js';
 import { AzTdxVtpmAttester, detectAzTdxVtpm } from './az-tdx-vtpm/az-tdx-vtpm.js';
+import { SeAttester, detectSe } from './se/se.js';
 import { SnpAttester, detectSnp } from './snp/snp.js';
 import { TdxAttester, detectTdx } from './tdx/tdx.js';
 import { TpmAttester, detectTpm } from './tpm/tpm.js';
@@ -30,6 +31,7 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
     case 'sampledevice':
       return new SampleDeviceAttester({}, deps);
     case 'se':
+      return new SeAttester({}, deps);
     case 'sgx':
     case 'cca':
     case 'csv':
@@ -52,6 +54,7 @@ const PROBES: ReadonlyArray<readonly [Tee, DetectPlatform]> = [
   ['az-tdx-vtpm', detectAzTdxVtpm],
   ['az-snp-vtpm', detectAzSnpVtpm],
   ['snp', detectSnp],
+  ['se', detectSe],
   ['tpm', detectTpm],
 ];
 

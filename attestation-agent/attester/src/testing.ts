@@ -4,3 +4,7 @@
  */
 export { startSwtpm } from './tpm/swtpm-fixture.js';
 export type { Swtpm, SwtpmOptions } from './tpm/swtpm-fixture.js';
+export { fakeUltravisor, hostKeyCoords } from './se/fake-uv.js';
+export type { FakeUltravisor, FakeUltravisorOptions } from './se/fake-uv.js';
+export { fakeSevGuest } from './snp/fake-sev-guest.js';
+export type { FakeSevGuest, FakeSevGuestOptions } from './snp/fake-sev-guest.js';
