@@ -13,7 +13,7 @@ import { extractKernel, resolveModules } from './kernel.js';
 import { DEFAULT_PINS, EROFS_UUID, GUEST_MODULES, VERITY_SALT, VERITY_UUID, type GuestPins } from './pins.js';
 import { cpio, mkdirs, put, putBinary, putBusybox, putText, zeroTimes } from './stage.js';
 import { formatVerity } from './verity.js';
-import { ensureVsockAddon } from './native.js';
+import { ensureTeeDevicesAddon, ensureVsockAddon } from './native.js';
 import { withLock } from './lock.js';
 
 export interface BuildGuestOptions {
@@ -80,12 +80,13 @@ async function buildGuestLocked(options: BuildGuestOptions): Promise<GuestImage>
     await mkdir(bundles, { recursive: true });
     const components = await bundleComponents(options.repo, bundles, options.requireAgent === false ? [] : ['kata-agent.mjs']);
     const vsockAddon = (await ensureVsockAddon(options.repo, log)) ?? '';
+    const teeDevicesAddon = (await ensureTeeDevicesAddon(options.repo, log)) ?? '';
 
     // The input hash names the cache entry: every byte that goes into the images is covered.
     const h = createHash('sha256').update(JSON.stringify({ BUILDER_VERSION, pins, GUEST_MODULES, VERITY_SALT, VERITY_UUID }));
     h.update(INITRAMFS_INIT + INITTAB + RCS + AGENT_SH + DEFAULT_POLICY);
     for (const c of components) h.update(c.bundle).update(await readFile(path.join(bundles, c.bundle)));
-    for (const f of ['/bin/busybox', '/usr/sbin/runc', '/usr/sbin/veritysetup', vsockAddon, options.kernelImage ?? '']) {
+    for (const f of ['/bin/busybox', '/usr/sbin/runc', '/usr/sbin/veritysetup', vsockAddon, teeDevicesAddon, options.kernelImage ?? '']) {
       if (f && existsSync(f)) h.update(f).update(await sha256File(f));
     }
     h.update(await protoDigest(options.repo));
@@ -108,6 +109,7 @@ async function buildGuestLocked(options: BuildGuestOptions): Promise<GuestImage>
     await cp(bundles, path.join(root, 'opt/kata-cc/bin'), { recursive: true });
     await cp(path.join(options.repo, 'libs/protocols/proto'), path.join(root, 'opt/kata-cc/proto'), { recursive: true });
     if (vsockAddon && existsSync(vsockAddon)) await put(root, vsockAddon, '/opt/kata-cc/native/vsock.node', 0o755);
+    if (teeDevicesAddon && existsSync(teeDevicesAddon)) await put(root, teeDevicesAddon, '/opt/kata-cc/native/tee_devices.node', 0o755);
     for (const c of components) if (c.launcher) await putText(root, c.launcher, launcher(c.bundle), 0o755);
     await putText(root, '/etc/inittab', INITTAB);
     await putText(root, '/etc/kata-cc/rcS', RCS, 0o755);
