@@ -20,11 +20,14 @@ const json = <T>(): MessageCodec<T> => ({
   decode: (b: Uint8Array) => (b.length ? JSON.parse(Buffer.from(b).toString()) : {}) as T,
 });
 
+/** Echo requests with `gated: true` are answered only once the running test opens this gate. */
+let gate: Promise<void> = Promise.resolve();
+
 async function startServer(): Promise<{ server: TtrpcServer; sock: string }> {
   const server = new TtrpcServer();
   server.register('test.v1.Echo', {
-    Echo: unaryMethod({ requestType: json<{ text: string; delayMs?: number }>(), responseType: json<{ text: string; ns: string }>(), handler: async (req, ctx) => {
-      if (req.delayMs) await new Promise((r) => setTimeout(r, req.delayMs));
+    Echo: unaryMethod({ requestType: json<{ text: string; gated?: boolean }>(), responseType: json<{ text: string; ns: string }>(), handler: async (req, ctx) => {
+      if (req.gated) await gate;
       return { text: req.text, ns: ctx.metadata.find((m) => m.key === 'containerd-namespace-ttrpc')?.value ?? '' };
     } }),
     Fail: unaryMethod({ requestType: json<object>(), responseType: json<object>(), handler: async () => {
@@ -75,11 +78,22 @@ test('unary calls run concurrently and answer by stream id, socket is owner-only
   assert.equal(statSync(sock).mode & 0o777, 0o600);
   const client = await TtrpcClient.connect(`unix://${sock}`);
   t.after(() => client.close());
-  const echo = (text: string, delayMs: number) => client.request('test.v1.Echo', 'Echo', json<{ text: string; delayMs: number }>(), json<{ text: string; ns: string }>(), { text, delayMs }, { metadata: [{ key: 'containerd-namespace-ttrpc', value: 'k8s.io' }] });
+  const echo = (text: string, gated: boolean) => client.request('test.v1.Echo', 'Echo', json<{ text: string; gated: boolean }>(), json<{ text: string; ns: string }>(), { text, gated }, {
+    metadata: [{ key: 'containerd-namespace-ttrpc', value: 'k8s.io' }],
+    // Only turns a server that runs calls one at a time (which would never answer 'fast') into a failure.
+    timeoutMs: 30_000,
+  });
+  let openGate = (): void => {};
+  gate = new Promise((r) => { openGate = r; });
+  // 'slow' is held on the server until the client has the answer to 'fast', sent after it on the
+  // same connection: only a server that runs both calls at once gets there.
   const order: string[] = [];
-  await Promise.all([echo('slow', 80).then((r) => order.push(r.text)), echo('fast', 0).then((r) => order.push(r.text))]);
+  await Promise.all([
+    echo('slow', true).then((r) => order.push(r.text)),
+    echo('fast', false).then((r) => { order.push(r.text); openGate(); }),
+  ]);
   assert.deepEqual(order, ['fast', 'slow']);
-  assert.equal((await echo('x', 0)).ns, 'k8s.io');
+  assert.equal((await echo('x', false)).ns, 'k8s.io');
 });
 
 test('errors keep kind and stable code across the wire; unknown methods are UNIMPLEMENTED', async (t) => {
