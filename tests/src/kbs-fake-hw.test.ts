@@ -14,6 +14,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SnpAttester, TdxAttester, type Attester } from '@kata-cc/attester';
@@ -313,6 +314,51 @@ test('fake TDX: under collateral whose newest TCB level is above the platform (O
     }
   } finally {
     await k2.stop();
+  }
+});
+
+const INITDATA_384 = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"note" = "fake tdx launch"\n';
+const INITDATA_256 = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n"note" = "fake snp launch"\n';
+const tdxInit = fakeTdxPlatform({ ca: tdxCa, mrConfigId: createHash('sha384').update(INITDATA_384).digest() });
+const snpInit = fakeSnpPlatform({ ca: snpCa, hostData: createHash('sha256').update(INITDATA_256).digest() });
+
+test('fake TDX: init-data launched into MRCONFIGID is bound (attester check + KBS check, affirming); other init-data is refused (VERIFIER_TDX_INIT_DATA_MISMATCH)', async () => {
+  const { attester } = tdxAttester(tdxInit);
+  assert.equal(await attester.bindInitData?.(createHash('sha384').update(INITDATA_384).digest()), 'verified');
+  const c = new KbsClient({ url: kbs.url, initData: INITDATA_384 }, { attester });
+  try {
+    const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
+    assert.equal(cpu['ear.status'], 'affirming');
+    assert.equal(cpu['ear.veraison.annotated-evidence']['init_data'], createHash('sha384').update(INITDATA_384).digest('hex'));
+    assert.equal(cpu['ear.veraison.annotated-evidence']['init_data_claims']['note'], 'fake tdx launch');
+  } finally {
+    await c.close();
+  }
+  const other = new KbsClient({ url: kbs.url, initData: INITDATA_384.replace('fake tdx launch', 'other'), handshakeAttempts: 1 }, { attester });
+  try {
+    await assert.rejects(other.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED'));
+    assert.ok(logged(kbs, 'VERIFIER_TDX_INIT_DATA_MISMATCH'), kbs.logs());
+  } finally {
+    await other.close();
+  }
+});
+
+test('fake SNP: init-data launched into HOST_DATA is bound (attester check + KBS check); other init-data is refused (VERIFIER_SNP_INIT_DATA_MISMATCH)', async () => {
+  const { attester } = await snpAttester(snpInit);
+  assert.equal(await attester.bindInitData?.(createHash('sha256').update(INITDATA_256).digest()), 'verified');
+  const c = new KbsClient({ url: kbs.url, initData: INITDATA_256 }, { attester });
+  try {
+    const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
+    assert.equal(cpu['ear.veraison.annotated-evidence']['init_data'], createHash('sha256').update(INITDATA_256).digest('hex'));
+  } finally {
+    await c.close();
+  }
+  const other = new KbsClient({ url: kbs.url, initData: INITDATA_256.replace('fake snp launch', 'other'), handshakeAttempts: 1 }, { attester });
+  try {
+    await assert.rejects(other.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED'));
+    assert.ok(logged(kbs, 'VERIFIER_SNP_INIT_DATA_MISMATCH'), kbs.logs());
+  } finally {
+    await other.close();
   }
 });
 
