@@ -68,3 +68,16 @@ test('trustAnchors that are neither PEM nor a file are refused with VERIFIER_TRU
   const chip = fakeSnpPlatform({ ca: snpCa });
   await assert.rejects(new SnpVerifier({ trustAnchors: { Milan: snpCa.ark.pem } }).verify(chip.evidence(rd), { reportData: rd }), (e) => hasCode(e, 'VERIFIER_TRUST_ANCHOR_INVALID'));
 });
+
+test('fake SNP reports v3 and v5 of Genoa and Turin (FMC SPL, 8-byte hwID) verify with their generation anchors', async () => {
+  for (const gen of ['Genoa', 'Turin'] as const) {
+    const ca = fakeSnpCa(gen, { rsaBits: 2048 });
+    for (const version of [3, 5] as const) {
+      const chip = fakeSnpPlatform({ ca, version });
+      const out = await new SnpVerifier({ trustAnchors: { [gen]: ca.trustAnchorPem } }).verify(chip.evidence(rd), { reportData: rd });
+      assert.equal(out.claims['generation'], gen);
+      assert.equal(out.claims['report_version'], String(version));
+      if (gen === 'Turin') assert.equal(out.claims['reported_tcb_fmc'], String(chip.tcb.fmc));
+    }
+  }
+});
