@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fixturePath } from '@kata-cc/testing';
-import { TEE_DEVICES_ERROR_CODES, loadTeeDevices } from './index.js';
+import { fixturePath, requireTool, tempDir } from '@kata-cc/testing';
+import { TEE_DEVICES_ERROR_CODES, loadTeeDevices, type TeeDevicesAddon } from './index.js';
 
 // The REAL addon and REAL ioctls into this machine's kernel; no SEV-SNP or s390x hardware here,
 // so the kernel answers with the errors a guest without the device would see.
@@ -27,6 +29,21 @@ test('a missing device fails at open with ENOENT; bad buffers and the wrong arch
   const uv = a.uvAttest('/dev/null', new Uint8Array(16), new Uint8Array(64), new Uint8Array(0), new Uint8Array(64), new Uint8Array(16));
   if (process.arch === 's390x') assert.equal((await uv).errno, constants.errno.ENOTTY);
   else await assert.rejects(uv, { code: 'TEEDEV_UNSUPPORTED_ARCH', message: /only on s390x/ });
+});
+
+test('the s390x branch, compiled here with -D__s390x__, marshals uvio_attest and reaches the kernel (/dev/null: ENOTTY)', async (t) => {
+  requireTool('gcc');
+  const include = [path.resolve(path.dirname(process.execPath), '../include/node'), '/usr/include/node'].find((d) => existsSync(path.join(d, 'node_api.h')));
+  assert.ok(include, 'node_api.h (Node headers) not found');
+  const tmp = await tempDir('kcc-teedev-s390-');
+  t.after(tmp.cleanup);
+  const out = path.join(tmp.dir, 'tee_devices_s390_branch.node');
+  const src = path.join(fixturePath(import.meta.url, '.'), '..', 'native/tee-devices.c');
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-D__s390x__', '-fPIC', '-shared', `-I${include}`, src, '-o', out]);
+  const a = createRequire(import.meta.url)(out) as TeeDevicesAddon;
+  const r = await a.uvAttest('/dev/null', new Uint8Array(32), new Uint8Array(64), new Uint8Array(0), new Uint8Array(64), new Uint8Array(16));
+  assert.deepEqual(r, { stage: 'ioctl', errno: constants.errno.ENOTTY, uvRc: 0, uvRrc: 0, addDataLen: 0 });
+  assert.throws(() => a.uvAttest('/dev/null', new Uint8Array(32), new Uint8Array(64), new Uint8Array(0), new Uint8Array(257), new Uint8Array(16)), { code: 'TEEDEV_BAD_ARGUMENT' });
 });
 
 test('README.md documents exactly the TEEDEV_ error codes', () => {

@@ -23,6 +23,8 @@ export interface FakeSevGuestOptions {
   reportSize?: number;
   /** The needed-length answer on INVALID_LEN (default: the table length rounded up to pages). */
   neededLen?: number;
+  /** The errno of the INVALID_LEN answer: EIO (current kernels, default) or EINVAL (older ones). */
+  invalidLenErrno?: number;
 }
 
 export interface FakeSevGuest extends SevGuestIoctl {
@@ -60,7 +62,7 @@ export function fakeSevGuest(o: FakeSevGuestOptions): FakeSevGuest {
       const table = o.certTable ?? new Uint8Array(0);
       if (table.length > len) {
         // The kernel re-issued a plain request to keep the sequence number; the response is not copied.
-        return { stage: 'ioctl', errno: constants.errno.EIO, fwError: 0, vmmError: SNP_GUEST_VMM_ERR_INVALID_LEN, certsLen: o.neededLen ?? pages(table.length) };
+        return { stage: 'ioctl', errno: o.invalidLenErrno ?? constants.errno.EIO, fwError: 0, vmmError: SNP_GUEST_VMM_ERR_INVALID_LEN, certsLen: o.neededLen ?? pages(table.length) };
       }
       const r = respond(req, resp);
       if (r.errno === 0) {

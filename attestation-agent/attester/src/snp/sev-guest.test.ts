@@ -61,6 +61,10 @@ test('SNP attester without configfs-tsm uses a FAKE /dev/sev-guest: same evidenc
   assert.deepEqual(viaDev, viaTsm);
   assert.deepEqual(viaDev.cert_chain?.map((c) => c.cert_type), ['VCEK', 'CRL']);
   assert.deepEqual(Buffer.from(viaDev.cert_chain![0]!.data), vcek);
+  // Older kernels answer the short buffer with EINVAL instead of EIO: the same retry.
+  const old = fakeSevGuest({ produce: () => report, certTable: table, invalidLenErrno: constants.errno.EINVAL });
+  assert.deepEqual(await new SnpAttester({ sevGuest: old }, { root: devRoot }).getEvidence(Buffer.alloc(48, 5)), viaDev);
+  assert.equal(old.calls.length, 2);
 });
 
 test('FAKE /dev/sev-guest: no host certificates gives cert_chain null in one call; init-data uses SNP_GET_REPORT', async () => {
