@@ -38,6 +38,7 @@ const TDX_SECRET = 'released to a fake TDX guest';
 const snpCa = fakeSnpCa('Milan');
 const snpGood = fakeSnpPlatform({ ca: snpCa });
 const snpOther = fakeSnpPlatform({ ca: snpCa, measurement: Buffer.alloc(48, 0xee) });
+const snpRevoked = fakeSnpPlatform({ ca: snpCa });
 const tdxCa = fakeTdxCa();
 const tdxGood = fakeTdxPlatform({ ca: tdxCa });
 const tdxOtherTd = fakeTdxPlatform({ ca: tdxCa, mrTd: Buffer.alloc(48, 0xdd) });
@@ -133,9 +134,12 @@ before(async () => {
   ({ dir, cleanup } = await tempDir('kbs-fake-hw-'));
   const collateral = path.join(dir, 'tdx-collateral.json');
   await writeFile(collateral, JSON.stringify(fakeTdxCollateral(tdxGood, { revokedPckSerials: [tdxRevoked.pck.serial] }).json));
+  // The ARK CRL of the test CA revokes one VCEK; the KBS requires a CRL for every SNP report.
+  const arkCrl = path.join(dir, 'milan-ark.crl');
+  await writeFile(arkCrl, snpCa.arkCrl({ revokedSerials: [snpRevoked.vcek.serial] }));
   kbs = await startKbs({
     tdx: { trustAnchors: [tdxCa.trustAnchorPem], collateral },
-    snp: { trustAnchors: { Milan: snpCa.trustAnchorPem } },
+    snp: { trustAnchors: { Milan: snpCa.trustAnchorPem }, arkCrls: [arkCrl], requireArkCrl: true },
   }, 'main');
   // The operator's reference values for the "good" platforms only (default_cpu policy names).
   await referenceValues(kbs, {
@@ -212,6 +216,17 @@ test('fake SNP: a report altered after signing is refused by the KBS (VERIFIER_S
   try {
     await assert.rejects(c.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED') && /HTTP 401/.test((e as Error).message));
     assert.ok(logged(kbs, 'VERIFIER_SNP_REPORT_SIGNATURE'), kbs.logs());
+  } finally {
+    await c.close();
+  }
+});
+
+test('fake SNP: a VCEK listed in the test ARK CRL is refused by the KBS (VERIFIER_SNP_CERT_REVOKED)', async () => {
+  const { attester } = await snpAttester(snpRevoked);
+  const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
+  try {
+    await assert.rejects(c.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED') && /revoked/.test((e as Error).message));
+    assert.ok(logged(kbs, 'VERIFIER_SNP_CERT_REVOKED'), kbs.logs());
   } finally {
     await c.close();
   }

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes, sign } from 'node:crypto';
 import { ia5, int, octets } from './der.js';
-import { basicConstraintsCa, dn, ecKey, issueCert, keyUsage, rsaKey, window, type FakeCert, type Issuer, type KeyPair } from './ca.js';
+import { basicConstraintsCa, dn, ecKey, issueCert, issueCrl, keyUsage, rsaKey, window, type FakeCert, type Issuer, type KeyPair } from './ca.js';
 
 export type SnpGeneration = 'Milan' | 'Genoa' | 'Turin';
 
@@ -31,6 +31,8 @@ export interface FakeSnpCa {
   /** ASK, ARK, ASVK PEM in AMD's KDS order: the value of SNP `trustAnchors.<generation>`. */
   readonly trustAnchorPem: string;
   readonly askIssuer: Issuer;
+  /** An ARK CRL (DER, RSASSA-PSS like AMD's) listing these serials, current for `days` (default 30). */
+  arkCrl(options?: { revokedSerials?: readonly bigint[]; days?: number }): Uint8Array;
 }
 
 const ORG = 'kata-cc TEST CA (not AMD)';
@@ -51,7 +53,11 @@ export function fakeSnpCa(generation: SnpGeneration = 'Milan', options: { rsaBit
   const ask = issueCert({ subject: askName, publicKey: askKey.publicKey, issuer: arkIssuer, ...v, extensions: caExts });
   // The ASVK reuses the ASK's key pair (a third RSA key would only cost time); its name differs.
   const asvk = issueCert({ subject: name(`SEV-VLEK-${generation}`), publicKey: askKey.publicKey, issuer: arkIssuer, ...v, extensions: caExts });
-  return { generation, ark, ask, asvk, trustAnchorPem: ask.pem + ark.pem + asvk.pem, askIssuer: { name: askName, key: askKey.privateKey, alg: 'rsapss-sha384' } };
+  const arkCrl = (c: { revokedSerials?: readonly bigint[]; days?: number } = {}): Uint8Array => {
+    const now = Date.now();
+    return issueCrl({ issuer: arkIssuer, thisUpdate: new Date(now - 3_600_000), nextUpdate: new Date(now + (c.days ?? 30) * 86_400_000), revokedSerials: c.revokedSerials ?? [] });
+  };
+  return { generation, ark, ask, asvk, trustAnchorPem: ask.pem + ark.pem + asvk.pem, askIssuer: { name: askName, key: askKey.privateKey, alg: 'rsapss-sha384' }, arkCrl };
 }
 
 export interface FakeSnpPlatformOptions {
