@@ -129,7 +129,7 @@ static void execute(napi_env env, void *data) {
     att.meas_len = (uint32_t)j->len[1];
     att.add_data_addr = j->len[2] ? (uint64_t)(uintptr_t)j->buf[2] : 0;
     att.add_data_len = (uint32_t)j->len[2];
-    memcpy(att.user_data, j->buf[3], j->len[3]);
+    if (j->len[3]) memcpy(att.user_data, j->buf[3], j->len[3]);
     att.user_data_len = (uint16_t)j->len[3];
     cb.argument_addr = (uint64_t)(uintptr_t)&att;
     cb.argument_len = sizeof att;
