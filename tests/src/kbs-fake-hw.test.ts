@@ -13,22 +13,17 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SnpAttester, TdxAttester, type Attester } from '@kata-cc/attester';
 import { hasCode } from '@kata-cc/errors';
 import { KbsClient } from '@kata-cc/kbs-client';
-import {
-  fakeSnpCa, fakeSnpPlatform, fakeTdxCa, fakeTdxCollateral, fakeTdxPlatform, fakeTsm, tempDir,
-  type FakeSnpPlatform, type FakeTdxPlatform, type FakeTsmFs,
-} from '@kata-cc/testing';
-import { KBS_BIN, kbsCli, writeAdminKeys } from './kbs-harness.js';
+import { fakeSnpCa, fakeSnpPlatform, fakeTdxCa, fakeTdxCollateral, fakeTdxPlatform, tempDir } from '@kata-cc/testing';
+import { admin, fakeSnpAttester, fakeTdxAttester, logged, referenceValues, startPlainKbs, tokenClaims, type PlainKbs } from './kbs-fake-hw-harness.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
-let kbs: { url: string; adminKey: string; logs: () => string; stop: () => Promise<void> };
+let kbs: PlainKbs;
 
 const h = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const SNP_SECRET = 'released to a fake SNP guest';
@@ -45,91 +40,6 @@ const tdxOtherTd = fakeTdxPlatform({ ca: tdxCa, mrTd: Buffer.alloc(48, 0xdd) });
 const tdxOlder = fakeTdxPlatform({ ca: tdxCa, teeTcbSvn: [4, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] });
 const tdxRevoked = fakeTdxPlatform({ ca: tdxCa });
 
-/** Starts the real `kbs` binary (no --allow-sample) with this verifier config. */
-async function startKbs(verifierConfig: unknown, name: string): Promise<typeof kbs> {
-  const admin = await writeAdminKeys(dir, `admin-${name}`);
-  const cfg = path.join(dir, `verifier-${name}.json`);
-  await writeFile(cfg, JSON.stringify(verifierConfig));
-  const proc: ChildProcess = spawn(process.execPath, [KBS_BIN, '--listen', '127.0.0.1:0', '--insecure-http', '--storage', 'memory:', '--admin-key', admin.pub, '--verifier-config', cfg], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' },
-  });
-  let err = '';
-  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`kbs did not start in 20 s: ${err}`)), 20_000);
-    proc.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /kbs listening on (\S+)/.exec(out);
-      if (m?.[1] !== undefined) {
-        clearTimeout(t);
-        resolve(m[1]);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`kbs exited with ${code}: ${err}`));
-    });
-  });
-  return {
-    url,
-    adminKey: admin.key,
-    logs: () => err,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-async function admin(k: typeof kbs, ...args: string[]): Promise<void> {
-  const r = await kbsCli(['--url', k.url, '--admin-key', k.adminKey, ...args]);
-  assert.equal(r.code, 0, r.stderr);
-}
-
-/** Registers sample reference values (one RVPS message) through kbs-cli. */
-async function referenceValues(k: typeof kbs, values: Record<string, unknown[]>, name: string): Promise<void> {
-  const file = path.join(dir, `rv-${name}.json`);
-  await writeFile(file, JSON.stringify({ version: '0.1.0', type: 'sample', payload: Buffer.from(JSON.stringify(values)).toString('base64') }));
-  await admin(k, 'set-reference-value', '--file', file);
-}
-
-/** The real SNP attester over a fake configfs-tsm whose "AMD-SP" is `chip`. */
-async function snpAttester(chip: FakeSnpPlatform, tamper = false): Promise<{ attester: Attester; tsm: FakeTsmFs }> {
-  const root = path.join(dir, `snp-root-${Math.random().toString(36).slice(2, 8)}`);
-  await mkdir(`${root}/sys/kernel/config/tsm/report`, { recursive: true }); // the attester checks configfs-tsm exists
-  const tsm = fakeTsm({
-    provider: 'sev_guest',
-    produce: (inblob, privlevel) => {
-      const outblob = Buffer.from(chip.report(inblob, { vmpl: privlevel }));
-      if (tamper) outblob[0x90]! ^= 1; // one bit of the measurement, after signing
-      return { outblob, auxblob: chip.certTable() };
-    },
-  });
-  return { attester: new SnpAttester({ tsm }, { root, env: {} }), tsm };
-}
-
-/** The real TDX attester over a fake configfs-tsm whose "TDX module + QE" is `platform`. */
-function tdxAttester(platform: FakeTdxPlatform, tamper = false): { attester: Attester; tsm: FakeTsmFs } {
-  const tsm = fakeTsm({
-    provider: 'tdx_guest',
-    produce: (inblob) => {
-      const outblob = Buffer.from(platform.quote(inblob));
-      if (tamper) outblob[48 + 136]! ^= 1; // one bit of MRTD, after signing
-      return { outblob };
-    },
-  });
-  return { attester: new TdxAttester({ tsm }, { root: path.join(dir, 'tdx-root'), env: {} }), tsm };
-}
-
-type Claims = Record<string, any>;
-const tokenClaims = (token: string): Claims => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Claims;
-
-/** Log lines of the KBS (pino JSON on stderr) that carry `code`. */
-const logged = (k: typeof kbs, code: string): boolean => k.logs().split('\n').some((l) => l.includes(`"code":"${code}"`));
-
 before(async () => {
   ({ dir, cleanup } = await tempDir('kbs-fake-hw-'));
   const collateral = path.join(dir, 'tdx-collateral.json');
@@ -137,12 +47,12 @@ before(async () => {
   // The ARK CRL of the test CA revokes one VCEK; the KBS requires a CRL for every SNP report.
   const arkCrl = path.join(dir, 'milan-ark.crl');
   await writeFile(arkCrl, snpCa.arkCrl({ revokedSerials: [snpRevoked.vcek.serial] }));
-  kbs = await startKbs({
+  kbs = await startPlainKbs(dir, {
     tdx: { trustAnchors: [tdxCa.trustAnchorPem], collateral },
     snp: { trustAnchors: { Milan: snpCa.trustAnchorPem }, arkCrls: [arkCrl], requireArkCrl: true },
   }, 'main');
   // The operator's reference values for the "good" platforms only (default_cpu policy names).
-  await referenceValues(kbs, {
+  await referenceValues(dir, kbs, {
     snp_launch_measurement: [Buffer.from(snpGood.measurement).toString('base64')],
     snp_bootloader: [String(snpGood.tcb.bootloader)],
     snp_microcode: [String(snpGood.tcb.microcode)],
@@ -173,7 +83,7 @@ after(async () => {
 const SNP_DEFAULT_POLICY_DEFECT = 'default_cpu compares SNP policy_debug_allowed/policy_migrate_ma to boolean false; the claims are "false" strings (trustee shape)';
 
 test('fake SNP: report signed by the test VCEK for this session, reference values registered -> affirming under the default policy, resource released', { todo: SNP_DEFAULT_POLICY_DEFECT }, async () => {
-  const { attester, tsm } = await snpAttester(snpGood);
+  const { attester, tsm } = await fakeSnpAttester(dir, snpGood);
   const c = new KbsClient({ url: kbs.url }, { attester });
   try {
     const claims = tokenClaims(await c.attest());
@@ -193,7 +103,7 @@ test('fake SNP: report signed by the test VCEK for this session, reference value
 });
 
 test('fake SNP: another launch measurement (no reference value) -> warning, the resource policy refuses, no secret in the reply', async () => {
-  const { attester } = await snpAttester(snpOther);
+  const { attester } = await fakeSnpAttester(dir, snpOther);
   const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
   try {
     const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
@@ -211,7 +121,7 @@ test('fake SNP: another launch measurement (no reference value) -> warning, the 
 });
 
 test('fake SNP: a report altered after signing is refused by the KBS (VERIFIER_SNP_REPORT_SIGNATURE)', async () => {
-  const { attester } = await snpAttester(snpGood, true);
+  const { attester } = await fakeSnpAttester(dir, snpGood, true);
   const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
   try {
     await assert.rejects(c.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED') && /HTTP 401/.test((e as Error).message));
@@ -222,7 +132,7 @@ test('fake SNP: a report altered after signing is refused by the KBS (VERIFIER_S
 });
 
 test('fake SNP: a VCEK listed in the test ARK CRL is refused by the KBS (VERIFIER_SNP_CERT_REVOKED)', async () => {
-  const { attester } = await snpAttester(snpRevoked);
+  const { attester } = await fakeSnpAttester(dir, snpRevoked);
   const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
   try {
     await assert.rejects(c.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED') && /revoked/.test((e as Error).message));
@@ -233,7 +143,7 @@ test('fake SNP: a VCEK listed in the test ARK CRL is refused by the KBS (VERIFIE
 });
 
 test('fake TDX: quote by the test QE/PCK for this session, in-date test collateral -> UpToDate, affirming, resource released', async () => {
-  const { attester, tsm } = tdxAttester(tdxGood);
+  const { attester, tsm } = fakeTdxAttester(dir, tdxGood);
   const c = new KbsClient({ url: kbs.url }, { attester });
   try {
     const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
@@ -253,7 +163,7 @@ test('fake TDX: quote by the test QE/PCK for this session, in-date test collater
 });
 
 test('fake TDX: a TD with an unregistered MRTD -> not affirming, the resource policy refuses, no secret in the reply', async () => {
-  const { attester } = tdxAttester(tdxOtherTd);
+  const { attester } = fakeTdxAttester(dir, tdxOtherTd);
   const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
   try {
     const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
@@ -271,7 +181,7 @@ test('fake TDX: a TD with an unregistered MRTD -> not affirming, the resource po
 });
 
 test('fake TDX: a platform below the newest TCB level -> the token reports OutOfDate with the advisories, contraindicated, refused', async () => {
-  const { attester } = tdxAttester(tdxOlder);
+  const { attester } = fakeTdxAttester(dir, tdxOlder);
   const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
   try {
     const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
@@ -287,7 +197,7 @@ test('fake TDX: a platform below the newest TCB level -> the token reports OutOf
 });
 
 test('fake TDX: a PCK listed in the test PCK CRL is refused by the KBS (VERIFIER_TDX_PCK_REVOKED)', async () => {
-  const { attester } = tdxAttester(tdxRevoked);
+  const { attester } = fakeTdxAttester(dir, tdxRevoked);
   const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
   try {
     await assert.rejects(c.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED') && /HTTP 401/.test((e as Error).message) && /revoked/.test((e as Error).message));
@@ -298,7 +208,7 @@ test('fake TDX: a PCK listed in the test PCK CRL is refused by the KBS (VERIFIER
 });
 
 test('fake TDX: a quote altered after signing is refused by the KBS (VERIFIER_TDX_QUOTE_SIGNATURE)', async () => {
-  const { attester } = tdxAttester(tdxGood, true);
+  const { attester } = fakeTdxAttester(dir, tdxGood, true);
   const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
   try {
     await assert.rejects(c.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED') && /HTTP 401/.test((e as Error).message));
@@ -311,11 +221,11 @@ test('fake TDX: a quote altered after signing is refused by the KBS (VERIFIER_TD
 test('fake TDX: under collateral whose newest TCB level is above the platform (OutOfDate TCB info) the same TD is OutOfDate and refused', async () => {
   const collateral = path.join(dir, 'tdx-collateral-outdated.json');
   await writeFile(collateral, JSON.stringify(fakeTdxCollateral(tdxGood, { tcb: 'outdated', advisoryIds: ['INTEL-SA-01036'] }).json));
-  const k2 = await startKbs({ tdx: { trustAnchors: [tdxCa.trustAnchorPem], collateral } }, 'outdated');
+  const k2 = await startPlainKbs(dir, { tdx: { trustAnchors: [tdxCa.trustAnchorPem], collateral } }, 'outdated');
   try {
-    await referenceValues(k2, { mr_td: [h(tdxGood.mrTd)], rtmr_1: [h(tdxGood.rtmr[1])], rtmr_2: [h(tdxGood.rtmr[2])], xfam: [h(tdxGood.xfam)] }, 'outdated');
+    await referenceValues(dir, k2, { mr_td: [h(tdxGood.mrTd)], rtmr_1: [h(tdxGood.rtmr[1])], rtmr_2: [h(tdxGood.rtmr[2])], xfam: [h(tdxGood.xfam)] }, 'outdated');
     await admin(k2, 'set-resource', '--path', 'default/fake/tdx', '--file', path.join(dir, 'tdx-secret'));
-    const c = new KbsClient({ url: k2.url, handshakeAttempts: 1 }, { attester: tdxAttester(tdxGood).attester });
+    const c = new KbsClient({ url: k2.url, handshakeAttempts: 1 }, { attester: fakeTdxAttester(dir, tdxGood).attester });
     try {
       const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
       const tdx = cpu['ear.veraison.annotated-evidence']['tdx'];
@@ -338,7 +248,7 @@ const tdxInit = fakeTdxPlatform({ ca: tdxCa, mrConfigId: createHash('sha384').up
 const snpInit = fakeSnpPlatform({ ca: snpCa, hostData: createHash('sha256').update(INITDATA_256).digest() });
 
 test('fake TDX: init-data launched into MRCONFIGID is bound (attester check + KBS check, affirming); other init-data is refused (VERIFIER_TDX_INIT_DATA_MISMATCH)', async () => {
-  const { attester } = tdxAttester(tdxInit);
+  const { attester } = fakeTdxAttester(dir, tdxInit);
   assert.equal(await attester.bindInitData?.(createHash('sha384').update(INITDATA_384).digest()), 'verified');
   const c = new KbsClient({ url: kbs.url, initData: INITDATA_384 }, { attester });
   try {
@@ -359,7 +269,7 @@ test('fake TDX: init-data launched into MRCONFIGID is bound (attester check + KB
 });
 
 test('fake SNP: init-data launched into HOST_DATA is bound (attester check + KBS check); other init-data is refused (VERIFIER_SNP_INIT_DATA_MISMATCH)', async () => {
-  const { attester } = await snpAttester(snpInit);
+  const { attester } = await fakeSnpAttester(dir, snpInit);
   assert.equal(await attester.bindInitData?.(createHash('sha256').update(INITDATA_256).digest()), 'verified');
   const c = new KbsClient({ url: kbs.url, initData: INITDATA_256 }, { attester });
   try {
@@ -401,7 +311,7 @@ trust_claims := {"executables": executables, "hardware": hardware, "configuratio
 test('fake SNP: with an operator default_cpu reading the string claims -> affirming, resource released and decrypted; other measurement refused', async () => {
   await writeFile(path.join(dir, 'snp-policy.rego'), SNP_OPERATOR_POLICY);
   await admin(kbs, 'set-attestation-policy', '--file', path.join(dir, 'snp-policy.rego'), '--id', 'default_cpu');
-  const { attester, tsm } = await snpAttester(snpGood);
+  const { attester, tsm } = await fakeSnpAttester(dir, snpGood);
   const c = new KbsClient({ url: kbs.url }, { attester });
   try {
     const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
@@ -414,7 +324,7 @@ test('fake SNP: with an operator default_cpu reading the string claims -> affirm
   } finally {
     await c.close();
   }
-  const other = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester: (await snpAttester(snpOther)).attester });
+  const other = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester: (await fakeSnpAttester(dir, snpOther)).attester });
   try {
     await assert.rejects(other.getResource('kbs:///default/fake/snp'), (e) => hasCode(e, 'KBC_POLICY_DENIED') && !(e as Error).message.includes(SNP_SECRET));
   } finally {
