@@ -157,6 +157,9 @@ test('KbsClient in passport mode sends the Bearer token and asks the source agai
 test('KbsClient() refuses a config with neither or both of attester and token source', () => {
   assert.throws(() => new KbsClient({ url: 'http://x' }, {}), (e) => hasCode(e, 'KBC_INVALID_CONFIG'));
   assert.throws(() => new KbsClient({ url: 'ftp://x' }, { attester: new SampleAttester() }), (e) => hasCode(e, 'KBC_INVALID_CONFIG'));
+  // IBM SE has no room for device evidence (trustee: "Cannot attest multiple devices on s390x").
+  const se = { tee: 'se' as const, getEvidence: async () => ({}) };
+  assert.throws(() => new KbsClient({ url: 'http://x' }, { attester: se, additionalAttesters: [new SampleAttester()] }), (e) => hasCode(e, 'KBC_INVALID_CONFIG') && /additional device evidence/.test((e as Error).message));
 });
 
 test('KbsClient refuses a KBS reply larger than maxReplyBytes (fake KBS)', async (t) => {

@@ -79,6 +79,11 @@ export class KbsClient {
     if ((deps.attester === undefined) === (deps.tokenSource === undefined)) {
       throw kbcError('KBC_INVALID_CONFIG', 'Cannot create a KBS client: give exactly one of an attester (background check) or a token source (passport)');
     }
+    // SE binds its runtime data through the SeAttestationRequest, which has no room for device
+    // evidence; trustee's client refuses composite evidence on s390x the same way.
+    if (deps.attester?.tee === 'se' && (deps.additionalAttesters ?? []).length > 0) {
+      throw kbcError('KBC_INVALID_CONFIG', 'Cannot create a KBS client: IBM SE attestation cannot carry additional device evidence');
+    }
     this.#config = config;
     this.#deps = deps;
     this.#log = (deps.logger ?? silentLogger).child({ component: 'kbs-client' });
