@@ -117,11 +117,15 @@ hardware = 2 if {
 	input.snp.reported_tcb_tee in query_reference_value("snp_tee_svn")
 }
 
+# The verifier emits guest-policy bits as strings, trustee's shape ("false"); trustee's own
+# policies have compared them with "0" and with false over time, so every spelling of "off" counts.
 configuration = 2 if {
 	input.snp
-	input.snp.policy_debug_allowed == false
-	input.snp.policy_migrate_ma == false
+	snp_off(input.snp.policy_debug_allowed)
+	snp_off(input.snp.policy_migrate_ma)
 }
+
+snp_off(bit) if bit in {false, "false", 0, "0"}
 
 ##### TPM (trustee's rules, generalised to every registered PCR)
 # The verifier already refused an AK that is not configured as trusted (trustee checks the
