@@ -15,6 +15,7 @@ import {
 import type { VerifierConfig } from '@kata-cc/verifier';
 import { kbsError, withVariant } from './http-error.js';
 import { encryptToTeeKey } from './jwe.js';
+import { challengeExtraParams } from './extra-params.js';
 import type { KbsMetrics } from './metrics.js';
 import type { KbsStore, Session } from './storage/store.js';
 
@@ -79,6 +80,7 @@ export class KbsCore {
     try {
       const request = parseRequest(parseJson(body));
       this.as.checkTee(request.tee);
+      const extra = challengeExtraParams(request.tee, request['extra-params']);
       const session: Session = {
         id: randomUUID().replaceAll('-', ''),
         tee: request.tee,
@@ -88,7 +90,6 @@ export class KbsCore {
         expiresAt: Date.now() + this.#sessionMs,
       };
       await this.#createBounded(session);
-      const extra = request.tee === 'se' ? { 'selected-hash-algorithm': 'sha512' } : '';
       return { session, challenge: { nonce: session.nonce, 'extra-params': extra } };
     } catch (e) {
       throw withVariant(e, 'AttestationError');

@@ -1,6 +1,7 @@
 /**
  * /auth for `se` answers trustee's supplemental challenge: the nonce is the SE verifier's JSON
- * SeAttestationRequest (sample host key and image header: no IBM Z here), with SHA-512 selected.
+ * SeAttestationRequest (sample host key and image header: no IBM Z here), with SHA-512 selected
+ * when the client lists it (trustee's hash negotiation).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,8 +24,10 @@ after(async () => {
   await tmp.cleanup();
 });
 
-async function auth(base: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const r = await fetch(`${base}/kbs/v0/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: KBS_PROTOCOL_VERSION, tee: 'se', 'extra-params': '' }) });
+const CLIENT_HASHES = { 'supported-hash-algorithms': ['sha256', 'sha384', 'sha512', 'sm3'] };
+
+async function auth(base: string, extra: unknown = CLIENT_HASHES): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(`${base}/kbs/v0/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: KBS_PROTOCOL_VERSION, tee: 'se', 'extra-params': extra }) });
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 }
 
@@ -47,6 +50,18 @@ test('sample SE config: /auth nonce is a SeAttestationRequest JSON and sha512 is
   const req = JSON.parse(String(r.body['nonce'])) as Record<string, unknown>;
   assert.ok(typeof req['request_blob'] === 'string' && (req['request_blob'] as string).length > 400);
   assert.equal(req['measurement_size'], 64);
+
+  // trustee's generate_extra_params: no list (an older client) -> ""; a list without sha512 or
+  // not an array -> /auth refused with the reason, before any session exists.
+  const base = `http://127.0.0.1:${(s.app.server.address() as { port: number }).port}`;
+  assert.equal((await auth(base, '')).body['extra-params'], '');
+  assert.equal((await auth(base, { other: 1 })).body['extra-params'], '');
+  for (const bad of [{ 'supported-hash-algorithms': ['sha384'] }, { 'supported-hash-algorithms': 'sha512' }]) {
+    const r = await auth(base, bad);
+    assert.equal(r.status, 401);
+    assert.equal(r.body['type'], kbsErrorType('AttestationError'));
+    assert.match(String(r.body['detail']), /sha512|must be an array/);
+  }
 
   const bare = await createKbsServer({ store: new MemoryStore(), adminKeys: [] });
   servers.push(bare);
