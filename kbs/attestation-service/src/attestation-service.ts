@@ -33,6 +33,8 @@ export interface AttestationServiceOptions {
   tokenLifetimeSeconds?: number;
   issuer?: string;
   logger?: Logger;
+  /** Clock in ms (token iat/exp, reference-value expiry); tests advance it instead of sleeping. */
+  now?: () => number;
 }
 
 export interface AttestInput {
@@ -54,6 +56,7 @@ export class AttestationService {
       tokenLifetimeSeconds: 300,
       issuer: DEFAULT_ISSUER,
       logger: silentLogger,
+      now: Date.now,
       ...options,
       verifier: { ...(options.verifier ?? {}), allowSample: options.devMode === true },
     };
@@ -94,7 +97,7 @@ export class AttestationService {
     const expected = initData === undefined ? { reportData } : { reportData, initDataHash: initData.hash };
     const primary = await this.#verifier(tee).verify(ev.primary_evidence, expected);
 
-    const refValues = await this.#o.store.listReferenceValues(Date.now());
+    const refValues = await this.#o.store.listReferenceValues(this.#o.now());
     const submods: Record<string, unknown> = {};
     const counters: Partial<Record<TeeClass, number>> = {};
     const add = async (t: string, cls: TeeClass, claims: Record<string, unknown>, runtime: unknown, rdHex: string): Promise<void> => {
@@ -118,7 +121,7 @@ export class AttestationService {
       await add(dev, r.teeClass, r.claims, devRuntime, Buffer.from(devDigest).toString('hex'));
     }
 
-    const iat = Math.floor(Date.now() / 1000);
+    const iat = Math.floor(this.#o.now() / 1000);
     const claims: Record<string, unknown> = {
       eat_profile: EAR_PROFILE,
       iat,

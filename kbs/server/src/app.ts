@@ -116,7 +116,7 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
       case 'auth': {
         noRest();
         if (m !== 'POST') break;
-        const wait = limiter?.take(req.ip) ?? 0;
+        const wait = limiter?.take(req.ip, core.now()) ?? 0;
         if (wait > 0) {
           metrics.authRefused.inc({ reason: 'rate' });
           throw new KccError({ kind: 'RESOURCE_EXHAUSTED', code: 'KBS_AUTH_RATE_LIMITED', message: `Too many /auth calls from this address; retry in ${wait} s`, details: { retryAfterSeconds: wait } });
@@ -193,7 +193,7 @@ export async function createKbsServer(o: KbsServerOptions): Promise<KbsServer> {
   }
 
   const sweep = setInterval(() => {
-    core.store.deleteExpiredSessions(Date.now()).catch((e: unknown) => log.warn({ err: String(e) }, 'session cleanup failed'));
+    core.store.deleteExpiredSessions(core.now()).catch((e: unknown) => log.warn({ err: String(e) }, 'session cleanup failed'));
   }, 60_000);
   sweep.unref();
 

@@ -34,6 +34,8 @@ export interface KbsCoreOptions {
   verifier?: VerifierConfig;
   logger?: Logger;
   metrics?: KbsMetrics;
+  /** Clock in ms (sessions, tokens, reference values, /auth rate); tests advance it, not sleep. */
+  now?: () => number;
 }
 
 /** The KBS protocol and admin operations, independent of the HTTP framework. */
@@ -47,6 +49,8 @@ export class KbsCore {
   #liveEstimate = { count: 0, at: 0 };
   readonly #log: Logger;
   readonly #metrics: KbsMetrics | undefined;
+  /** The clock of this KBS (KbsCoreOptions.now). */
+  readonly now: () => number;
 
   private constructor(o: KbsCoreOptions, as: AttestationService) {
     this.store = o.store;
@@ -56,6 +60,7 @@ export class KbsCore {
     this.#maxSessions = o.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.#log = o.logger ?? silentLogger;
     this.#metrics = o.metrics;
+    this.now = o.now ?? Date.now;
   }
 
   static async create(o: KbsCoreOptions): Promise<KbsCore> {
@@ -67,6 +72,7 @@ export class KbsCore {
       tokenLifetimeSeconds: o.tokenLifetimeSeconds ?? 300,
       ...(o.verifier === undefined ? {} : { verifier: o.verifier }),
       ...(o.logger === undefined ? {} : { logger: o.logger }),
+      ...(o.now === undefined ? {} : { now: o.now }),
     });
     return new KbsCore(o, as);
   }
@@ -87,7 +93,7 @@ export class KbsCore {
         // SE: the nonce is the verifier's SeAttestationRequest (trustee's supplemental challenge).
         nonce: (await this.as.challenge(request.tee)) ?? randomBytes(32).toString('base64'),
         state: 'authed',
-        expiresAt: Date.now() + this.#sessionMs,
+        expiresAt: this.now() + this.#sessionMs,
       };
       await this.#createBounded(session);
       return { session, challenge: { nonce: session.nonce, 'extra-params': extra } };
@@ -101,7 +107,7 @@ export class KbsCore {
    * (the count is refreshed once a second); near it, the store's atomic count-and-insert.
    */
   async #createBounded(session: Session): Promise<void> {
-    const now = Date.now();
+    const now = this.now();
     if (now - this.#liveEstimate.at >= 1000) {
       this.#liveEstimate = { count: await this.store.countLiveSessions(now), at: now };
       this.#metrics?.liveSessions.set(this.#liveEstimate.count);
@@ -147,7 +153,7 @@ export class KbsCore {
         await this.store.deleteSession(session.id);
         throw e;
       }
-      if (!(await this.store.markAttested(session.id, token, Date.now()))) {
+      if (!(await this.store.markAttested(session.id, token, this.now()))) {
         throw kbsError('KBS_SESSION_ALREADY_ATTESTED', 'This session was attested concurrently or expired; start a new one with /auth', 'AttestationError');
       }
       this.#metrics?.attestations.inc({ tee, result: 'ok' });
@@ -162,7 +168,7 @@ export class KbsCore {
     if (id === undefined) throw kbsError('KBS_SESSION_NOT_FOUND', 'No kbs-session-id cookie: call /auth first', 'AttestationError');
     const s = await this.store.getSession(id);
     if (s === undefined) throw kbsError('KBS_SESSION_NOT_FOUND', 'Unknown session: call /auth again', 'AttestationError');
-    if (s.expiresAt <= Date.now()) throw kbsError('KBS_SESSION_EXPIRED', 'The session has expired: call /auth again', 'AttestationError');
+    if (s.expiresAt <= this.now()) throw kbsError('KBS_SESSION_EXPIRED', 'The session has expired: call /auth again', 'AttestationError');
     return s;
   }
 
@@ -170,14 +176,14 @@ export class KbsCore {
   async sessionToken(id: string | undefined): Promise<string | undefined> {
     if (id === undefined) return undefined;
     const s = await this.store.getSession(id);
-    return s !== undefined && s.state === 'attested' && s.expiresAt > Date.now() ? s.token : undefined;
+    return s !== undefined && s.state === 'attested' && s.expiresAt > this.now() ? s.token : undefined;
   }
 
   /** `GET /kbs/v0/resource/<repo>/<type>/<tag>`: token -> policy -> JWE to the TEE key. */
   async getResource(token: string | undefined, path: [string, string, string], query: Record<string, string>): Promise<Response> {
     if (token === undefined) throw kbsError('KBS_TOKEN_NOT_FOUND', 'No attested session cookie and no "Authorization: Bearer" token', 'TokenNotFound');
     // SECURITY: the token is re-verified on every request, also when it came from the session.
-    const claims = this.as.signer.verify(token);
+    const claims = this.as.signer.verify(token, Math.floor(this.now() / 1000));
     const teeKey = extractTeeKey(claims);
     const policy = (await this.store.getPolicy('resource', RESOURCE_POLICY_ID)) ?? DEFAULT_RESOURCE_POLICY;
     const data = { plugin: 'resource', 'resource-path': path, query, dev_mode: this.devMode };
@@ -219,7 +225,6 @@ export class KbsCore {
     }
   }
 
-  /** `GET /kbs/v0/resource-policy`: `{"resource-policy": "<base64url rego>"}` (default if unset). */
   /**
    * `GET /kbs/v0/resource-policy`: exactly trustee's reply, the JSON list of policy ids from
    * `PolicyEngine::list_policies()`. trustee stores its default under `resource-policy` at start
@@ -254,7 +259,7 @@ export class KbsCore {
 
   async setReferenceValues(body: Uint8Array): Promise<string[]> {
     try {
-      const values = parseRvpsMessage(parseJson(body));
+      const values = parseRvpsMessage(parseJson(body), this.now());
       await this.store.putReferenceValues(values);
       return values.map((v) => v.name);
     } catch (e) {
@@ -263,7 +268,7 @@ export class KbsCore {
   }
 
   async getReferenceValue(name: string): Promise<unknown> {
-    const v = await this.store.getReferenceValue(name, Date.now());
+    const v = await this.store.getReferenceValue(name, this.now());
     if (v === undefined) throw kbsError('KBS_REFERENCE_VALUE_NOT_FOUND', `Reference value ${JSON.stringify(name)} not found or expired`, 'RvpsError', 'NOT_FOUND');
     // trustee replies with the stored value itself (e.g. `["1"]`).
     return v.values;

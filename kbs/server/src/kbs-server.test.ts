@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { hasCode } from '@kata-cc/errors';
 import { b64Encode, expectedReportData, kbsErrorType } from '@kata-cc/kbs-types';
 import type { KbsErrorVariant } from '@kata-cc/kbs-types';
 import { createKbsServer, type KbsServer } from './app.js';
@@ -145,16 +146,16 @@ test('healthz and Prometheus metrics', async () => {
 
 const authBody = { version: '0.4.0', tee: 'sample', 'extra-params': '' };
 
-async function attestBody(cookie: string, nonce: string, key = teeKey(), reportNonce = nonce): Promise<{ status: number; body: string }> {
+async function attestBody(cookie: string, nonce: string, key = teeKey(), reportNonce = nonce, at = base): Promise<{ status: number; body: string }> {
   const rd = expectedReportData(reportNonce, key.jwk, '', 'sha384');
-  return call(`${base}/kbs/v0/attest`, 'POST', {
+  return call(`${at}/kbs/v0/attest`, 'POST', {
     'runtime-data': { nonce, 'tee-pubkey': key.jwk },
     'tee-evidence': { primary_evidence: { svn: '1', report_data: b64Encode(rd) }, additional_evidence: '' },
   }, { cookie });
 }
 
-async function authed(): Promise<{ cookie: string; nonce: string }> {
-  const a = await call(`${base}/kbs/v0/auth`, 'POST', authBody);
+async function authed(at = base): Promise<{ cookie: string; nonce: string }> {
+  const a = await call(`${at}/kbs/v0/auth`, 'POST', authBody);
   return { cookie: a.cookie ?? '', nonce: (a.json() as { nonce: string }).nonce };
 }
 
@@ -217,13 +218,28 @@ test('ES256 admin token is accepted', async () => {
   assert.equal(r.status, 200);
 });
 
-test('an expired session is refused at /attest', async () => {
-  const short = await createKbsServer({ store: new MemoryStore(), adminKeys: [], devMode: true, sessionTimeoutSeconds: 0.05 });
+test('sessions and tokens expire on the KBS clock: KBS_SESSION_EXPIRED at /attest, AS_TOKEN_EXPIRED for a Bearer token past exp', async () => {
+  let clock = Date.now();
+  const short = await createKbsServer({ store: new MemoryStore(), adminKeys: [], devMode: true, sessionTimeoutSeconds: 60, tokenLifetimeSeconds: 120, now: () => clock });
   try {
     const b = await listen(short);
-    const a = await call(`${b}/kbs/v0/auth`, 'POST', authBody);
-    await new Promise((r) => setTimeout(r, 80));
-    assertError(await call(`${b}/kbs/v0/attest`, 'POST', {}, { cookie: a.cookie ?? '' }), 401, 'AttestationError', /expired/);
+    await short.core.setResource(['default', 'key', '1'], new Uint8Array(Buffer.from('s3cret')));
+    const [live, expired, direct] = [await authed(b), await authed(b), await authed(b)];
+    clock += 60_000 - 1;
+    assert.equal((await attestBody(live.cookie, live.nonce, teeKey(), live.nonce, b)).status, 200, 'live until its last millisecond');
+    clock += 1;
+    assertError(await attestBody(expired.cookie, expired.nonce, teeKey(), expired.nonce, b), 401, 'AttestationError', /expired/);
+    const id = direct.cookie.split('=')[1];
+    await assert.rejects(short.core.attest(id, new Uint8Array(Buffer.from('{}'))), (e) => hasCode(e, 'KBS_SESSION_EXPIRED'));
+
+    const key = teeKey();
+    const { token } = await handshake(b, key);
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
+    clock = exp * 1000 - 1;
+    assert.equal(Buffer.from(await getResource(b, 'default/key/1', key, { token })).toString(), 's3cret');
+    clock = exp * 1000;
+    assertError(await call(`${b}/kbs/v0/resource/default/key/1`, 'GET', undefined, { authorization: `Bearer ${token}` }), 401, 'TokenVerifierError', /expired/);
+    await assert.rejects(short.core.getResource(token, ['default', 'key', '1'], {}), (e) => hasCode(e, 'AS_TOKEN_EXPIRED'));
   } finally {
     await short.close();
   }

@@ -63,7 +63,7 @@ async function auth(base: string, headers: Record<string, string> = {}): Promise
   return { status: r.status, body: await r.text(), retryAfter: r.headers.get('retry-after') };
 }
 
-async function server(o: { maxSessions?: number; authRatePerMinute?: number; sessionTimeoutSeconds?: number; store?: KbsStore }): Promise<[KbsServer, string]> {
+async function server(o: { maxSessions?: number; authRatePerMinute?: number; sessionTimeoutSeconds?: number; store?: KbsStore; now?: () => number }): Promise<[KbsServer, string]> {
   const s = await createKbsServer({ store: o.store ?? new MemoryStore(), adminKeys: [], devMode: true, ...o });
   closers.push(() => s.close());
   return [s, await s.app.listen({ host: '127.0.0.1', port: 0 })];
@@ -84,13 +84,16 @@ test('/auth over --max-sessions: 429 AttestationError {type, detail} with Retry-
 
 test('SQLite: sessions that expire free the bound again (the store is swept)', async () => {
   const store = new SqliteStore(path.join(dir, 'expiry.db'));
-  const [, base] = await server({ maxSessions: 2, sessionTimeoutSeconds: 1, store });
+  let clock = Date.now();
+  const [, base] = await server({ maxSessions: 2, sessionTimeoutSeconds: 1, store, now: () => clock });
   assert.equal((await auth(base)).status, 200);
   assert.equal((await auth(base)).status, 200);
   assert.equal((await auth(base)).status, 429);
-  await new Promise((r) => setTimeout(r, 1100));
+  clock += 999;
+  assert.equal((await auth(base)).status, 429, 'both sessions still live 1 ms before they expire');
+  clock += 1;
   assert.equal((await auth(base)).status, 200);
-  assert.equal(await store.countLiveSessions(Date.now()), 1);
+  assert.equal(await store.countLiveSessions(clock), 1);
 });
 
 test('/auth over --auth-rate from one address: 429 KBS_AUTH_RATE_LIMITED with Retry-After, metric reason="rate"', async () => {
