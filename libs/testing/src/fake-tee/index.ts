@@ -7,4 +7,5 @@
 export { fakeSnpCa, fakeSnpPlatform, type FakeSnpCa, type FakeSnpPlatform, type FakeSnpPlatformOptions, type SnpGeneration, type SnpTcb } from './snp.js';
 export { fakeTdxCa, fakeTdxCollateral, fakeTdxPlatform, INTEL_QE_VENDOR_ID, type FakeTdxCa, type FakeTdxCollateral, type FakeTdxCollateralOptions, type FakeTdxPlatform, type FakeTdxPlatformOptions } from './tdx.js';
 export { fakeTsm, type FakeTsmFs, type FakeTsmOptions } from './tsm.js';
+export { fakeAzSnpHclReport, fakeAzTdxParavisor, hclRuntimeData, type FakeAzTdx } from './azure.js';
 export type { FakeCert } from './ca.js';
