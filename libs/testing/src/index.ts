@@ -13,3 +13,4 @@ export {
   type FakeAzTdx, type FakeCert, type FakeSnpCa, type FakeSnpPlatform, type FakeSnpPlatformOptions, type FakeTdxCa, type FakeTdxCollateral,
   type FakeTdxCollateralOptions, type FakeTdxPlatform, type FakeTdxPlatformOptions, type FakeTsmFs, type FakeTsmOptions, type SnpGeneration, type SnpTcb,
 } from './fake-tee/index.js';
+export { KBS_BIN, startKbsProcess, startNodeProcess, type KbsProcess, type KbsProcessOptions, type NodeProcess, type NodeProcessOptions } from './processes.js';

@@ -6,17 +6,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAttester } from '@kata-cc/attester';
 import { startSwtpm, type Swtpm } from '@kata-cc/attester/testing';
-import { repoRoot, requireTool, tempDir } from '@kata-cc/testing';
+import { repoRoot, requireTool, startKbsProcess, tempDir, type KbsProcess } from '@kata-cc/testing';
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
 let tpm: Swtpm | undefined;
-let kbs: { url: string; stop: () => Promise<void> } | undefined;
+let kbs: KbsProcess | undefined;
 let adminKey = '';
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -35,24 +35,7 @@ before(async () => {
   adminKey = path.join(tmp.dir, 'admin.key');
   writeFileSync(adminKey, admin.privateKey.export({ format: 'pem', type: 'pkcs8' }));
   writeFileSync(path.join(tmp.dir, 'admin.pub'), admin.publicKey.export({ format: 'pem', type: 'spki' }));
-  const proc = spawn(process.execPath, [path.join(repoRoot(), 'kbs/server/bin/kbs.js'), '--listen', '127.0.0.1:0', '--insecure-http', '--storage', 'memory:', '--admin-key', path.join(tmp.dir, 'admin.pub'), '--verifier-config', path.join(tmp.dir, 'verifier.json'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`kbs did not start: ${err}`)), 20_000);
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /kbs listening on (\S+)/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(t);
-        resolve(m[1]);
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`kbs exited with ${code}: ${err}`)));
-  });
-  kbs = { url, stop: async () => { if (proc.exitCode === null) proc.kill('SIGTERM'); await exited; } };
+  kbs = await startKbsProcess(['--insecure-http', '--storage', 'memory:', '--admin-key', path.join(tmp.dir, 'admin.pub'), '--verifier-config', path.join(tmp.dir, 'verifier.json')]);
   writeFileSync(path.join(tmp.dir, 'secret'), 'for a measured TPM');
   assert.equal(cli(['--admin-key', adminKey, 'set-resource', '--path', 'default/tpm/1', '--file', path.join(tmp.dir, 'secret')]).status, 0);
 });

@@ -1,12 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAttester } from '@kata-cc/attester';
-import { repoRoot, requireTool, sharedDir, tempDir } from '@kata-cc/testing';
+import { startSwtpm } from '@kata-cc/attester/testing';
+import { repoRoot, requireTool, sharedDir, startKbsProcess, tempDir } from '@kata-cc/testing';
 
 const V = (...p: string[]): string => sharedDir('vectors', ...p);
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -71,7 +71,7 @@ test('kbs-cli verify: a KBS Attestation message and the sample TEE', () => {
 test('kbs-cli verify --tee tpm: a quote from the TPM attester on a real swtpm verifies; other AKs and nonces are refused', async () => {
   requireTool('swtpm');
   requireTool('tpm2_createak');
-  const tpm = await startSwtpm(tmp.dir);
+  const tpm = await startSwtpm();
   try {
     const attester = createAttester('tpm', { env: { AA_TPM_DEVICE: tpm.spec } });
     const rd = createHash('sha384').update('nonce+tee-pubkey').digest();
@@ -94,59 +94,10 @@ test('kbs-cli verify --tee tpm: a quote from the TPM attester on a real swtpm ve
   }
 });
 
-/** A real software TPM (swtpm) on local TCP ports, with an RSA AK persisted at 0x81010002 (retried on a fresh port). */
-async function startSwtpm(parent: string): Promise<{ spec: string; stop: () => Promise<void> }> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await startSwtpmOnce(path.join(parent, `swtpm-${attempt}`));
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw last;
-}
-
-async function startSwtpmOnce(dir: string): Promise<{ spec: string; stop: () => Promise<void> }> {
-  mkdirSync(dir, { recursive: true });
-  const free = (port: number): Promise<boolean> => new Promise((res) => {
-    const s = net.createServer();
-    s.once('error', () => res(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-  });
-  let port = 20000 + Math.floor(Math.random() * 30000);
-  while (!(await free(port)) || !(await free(port + 1))) port += 2;
-  const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${dir}`, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`,
-    '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--flags', 'not-need-init,startup-clear'], { stdio: 'ignore' });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-  };
-  try {
-    for (let i = 0; i < 100 && ((await free(port)) || (await free(port + 1))); i++) await new Promise((r) => setTimeout(r, 50));
-    if (child.exitCode !== null) throw new Error('swtpm exited during startup (port in use?)');
-    const env = { ...process.env, TPM2TOOLS_TCTI: `swtpm:host=127.0.0.1,port=${port}` };
-    const t = (...a: string[]): void => { execFileSync(a[0]!, a.slice(1), { env, cwd: dir, stdio: 'ignore' }); };
-    t('tpm2_createek', '-c', 'ek.ctx', '-G', 'rsa', '-u', 'ek.pub');
-    t('tpm2_flushcontext', '-t');
-    t('tpm2_createak', '-C', 'ek.ctx', '-c', 'ak.ctx', '-G', 'rsa', '-g', 'sha256', '-s', 'rsassa', '-u', 'ak.pub', '-n', 'ak.name');
-    t('tpm2_flushcontext', '-t');
-    t('tpm2_flushcontext', '-s');
-    t('tpm2_evictcontrol', '-c', 'ak.ctx', '0x81010002');
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { spec: `tcp://127.0.0.1:${port}`, stop };
-}
-
 test('through a real KBS: kbs-cli attest --tee tpm (TPM attester on swtpm) gets a token whose claims come from the TPM verifier; an untrusted AK is refused', async () => {
   requireTool('swtpm');
   requireTool('tpm2_createak');
-  const tpm = await startSwtpm(path.join(tmp.dir, 'kbs-e2e'));
+  const tpm = await startSwtpm();
   const stops: (() => Promise<void>)[] = [tpm.stop];
   try {
     const ev = (await createAttester('tpm', { env: { AA_TPM_DEVICE: tpm.spec } }).getEvidence(new Uint8Array(48))) as { ak_public: string };
@@ -154,7 +105,7 @@ test('through a real KBS: kbs-cli attest --tee tpm (TPM attester on swtpm) gets 
     const run = async (trusted: string): Promise<{ status: number | null; stdout: string; stderr: string }> => {
       const cfg = path.join(tmp.dir, `verifier-${Math.random().toString(36).slice(2)}.json`);
       writeFileSync(cfg, JSON.stringify({ tpm: { trustedAks: [trusted] } }));
-      const kbs = await startKbsProcess(['--verifier-config', cfg]);
+      const kbs = await startKbsProcess(['--insecure-http', '--storage', 'memory:', '--verifier-config', cfg]);
       stops.push(kbs.stop);
       const r = spawnSync(process.execPath, [path.join(repoRoot(), 'kbs/cli/bin/kbs-cli.js'), '--url', kbs.url, 'attest', '--tee', 'tpm'], {
         encoding: 'utf8', env: { ...process.env, AA_TPM_DEVICE: tpm.spec },
@@ -175,27 +126,6 @@ test('through a real KBS: kbs-cli attest --tee tpm (TPM attester on swtpm) gets 
   }
 });
 
-/** The real `kbs` binary on a free loopback port (memory storage, plain HTTP). */
-async function startKbsProcess(extra: string[]): Promise<{ url: string; stop: () => Promise<void>; stderr: () => string }> {
-  const proc = spawn(process.execPath, [path.join(repoRoot(), 'kbs/server/bin/kbs.js'), '--listen', '127.0.0.1:0', '--insecure-http', '--storage', 'memory:', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' },
-  });
-  let err = '';
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`kbs did not start: ${err}`)), 20_000);
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /kbs listening on (\S+)/.exec(out);
-      if (m?.[1]) { clearTimeout(t); resolve(m[1]); }
-    });
-    proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`kbs exited with ${code}: ${err}`)); });
-  });
-  return { url, stderr: () => err, stop: async () => { if (proc.exitCode === null) proc.kill('SIGTERM'); await exited; } };
-}
-
 test('kbs-cli verify --tee az-snp-vtpm: trustee\'s Azure evidence, report_data "challenge", hex claims', () => {
   const r = cli('--tee', 'az-snp-vtpm', '--evidence', V('trustee/deps/verifier/test_data/az-snp-vtpm/evidence-v1.json'), '--report-data', Buffer.from('challenge').toString('hex'));
   assert.equal(r.status, 0, JSON.stringify(r.json));
@@ -208,7 +138,7 @@ test('kbs-cli verify --tee az-snp-vtpm: trustee\'s Azure evidence, report_data "
 test('through a real KBS: real TDX, SNP and az-snp-vtpm evidence pass every hardware check and are refused only for not binding this session', async () => {
   const cfg = path.join(tmp.dir, 'verifier-hw.json');
   writeFileSync(cfg, JSON.stringify({ tdx: { allowMissingCollateral: true } }));
-  const kbs = await startKbsProcess(['--verifier-config', cfg, '--log-level', 'warn']);
+  const kbs = await startKbsProcess(['--insecure-http', '--storage', 'memory:', '--verifier-config', cfg]);
   try {
     const cases: [string, unknown, string][] = [
       ['snp', JSON.parse(readFileSync(V('trustee/attestation-service/tests/e2e/evidence.json'), 'utf8')), 'VERIFIER_SNP_REPORT_DATA_MISMATCH'],

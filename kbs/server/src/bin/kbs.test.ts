@@ -4,9 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
-import { requireTool, startPostgres, tempDir, type TestPostgres } from '@kata-cc/testing';
+import { KBS_BIN, requireTool, startKbsProcess, startPostgres, tempDir, type KbsProcess, type TestPostgres } from '@kata-cc/testing';
 import { adminKeys, call, getResource, handshake, teeKey } from '../test-client.js';
-import { KBS_BIN, startKbsProcess, type KbsProcess } from '../test-process.js';
 
 const admin = adminKeys('ed25519');
 let dir = '';
@@ -91,7 +90,7 @@ test('HTTPS with --tls-cert/--tls-key, and dev mode says so loudly', async () =>
 test('a trustee kbs-config.toml is enough to start (--config), and open admin is refused', async () => {
   const cfg = path.join(dir, 'kbs-config.toml');
   writeFileSync(cfg, '[http_server]\nsockets = ["127.0.0.1:0"]\ninsecure_http = true\n[admin]\ninsecure_api = true\n[storage_backend]\nstorage_type = "Memory"\n');
-  const p = await startKbsProcess(['--config', cfg], {}, false);
+  const p = await startKbsProcess(['--config', cfg], { listen: false });
   procs.push(p);
   assert.equal((await call(`${p.url}/healthz`, 'GET')).status, 200);
   assert.equal((await call(`${p.url}/kbs/v0/resource-policy`, 'GET')).status, 401);
