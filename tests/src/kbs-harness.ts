@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { repoRoot } from '@kata-cc/testing';
+import { KBS_BIN, repoRoot, startKbsProcess, startNodeProcess, type NodeProcess } from '@kata-cc/testing';
 
-export const KBS_BIN = path.join(repoRoot(), 'kbs', 'server', 'bin', 'kbs.js');
+export { KBS_BIN };
 export const KBS_CLI_BIN = path.join(repoRoot(), 'kbs', 'cli', 'bin', 'kbs-cli.js');
 
 export interface RunningKbs {
@@ -36,40 +36,8 @@ export async function writeAdminKeys(dir: string, name = 'admin', type: 'ed25519
 export async function startKbs(dir: string, extraArgs: string[] = [], options: { insecureHttp?: boolean; adminKeyType?: 'ed25519' | 'p256' } = {}): Promise<RunningKbs> {
   const admin = await writeAdminKeys(dir, `admin-${Math.random().toString(36).slice(2, 8)}`, options.adminKeyType ?? 'ed25519');
   const http = options.insecureHttp === false ? [] : ['--insecure-http'];
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    [KBS_BIN, '--listen', '127.0.0.1:0', ...http, '--storage', 'memory:', '--admin-key', admin.pub, '--allow-sample', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' } },
-  );
-  let err = '';
-  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`kbs did not start in 20 s: ${err}`)), 20_000);
-    proc.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /kbs listening on (\S+)/.exec(out);
-      if (m?.[1] !== undefined) {
-        clearTimeout(t);
-        resolve(m[1]);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`kbs exited with ${code}: ${err}`));
-    });
-  });
-  return {
-    url,
-    adminKey: admin.key,
-    adminPub: admin.pub,
-    stderr: () => err,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const kbs = await startKbsProcess([...http, '--storage', 'memory:', '--admin-key', admin.pub, '--allow-sample', ...extraArgs]);
+  return { url: kbs.url, adminKey: admin.key, adminPub: admin.pub, stderr: kbs.stderr, stop: kbs.stop };
 }
 
 export interface CliResult {
@@ -95,41 +63,24 @@ export function kbsCli(args: string[], env: Record<string, string> = {}, stdin?:
 export const AA_BIN = path.join(repoRoot(), 'attestation-agent', 'agent', 'bin', 'attestation-agent.js');
 export const CDH_BIN = path.join(repoRoot(), 'guest-components', 'cdh', 'bin', 'confidential-data-hub.js');
 
-/** Child processes started by `startBin`, stopped by `stopAll`. */
+/** Child processes started by `start`, stopped by `stopAll`. */
 export class ProcessGroup {
-  readonly procs: ChildProcess[] = [];
+  readonly #procs: NodeProcess[] = [];
 
-  /** Starts a node binary; resolves once its output matches `ready` (20 s at most). */
-  start(bin: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<RegExpExecArray> {
-    const proc = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KATA_CC_LOG_LEVEL: 'info', ...env } });
-    this.procs.push(proc);
-    let log = '';
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${path.basename(bin)} not ready in 20 s: ${log}`)), 20_000);
-      const onData = (d: Buffer): void => {
-        log += d.toString();
-        const m = ready.exec(log);
-        if (m !== null) {
-          clearTimeout(t);
-          resolve(m);
-        }
-      };
-      proc.stdout?.on('data', onData);
-      proc.stderr?.on('data', onData);
-      proc.once('exit', (code) => {
-        clearTimeout(t);
-        reject(new Error(`${path.basename(bin)} exited with ${code}: ${log}`));
-      });
-    });
+  /** The processes started so far. */
+  get procs(): ChildProcess[] {
+    return this.#procs.map((p) => p.proc);
+  }
+
+  /** Starts a node binary (log level info); resolves once its output matches `ready` (20 s at most). */
+  async start(bin: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<RegExpExecArray> {
+    const p = await startNodeProcess(bin, args, { ready, env: { KATA_CC_LOG_LEVEL: 'info', ...env } });
+    this.#procs.push(p);
+    return p.ready;
   }
 
   /** SIGTERM to every process still running, and wait for them. */
   async stopAll(): Promise<void> {
-    for (const p of this.procs) {
-      if (p.exitCode === null && p.signalCode === null) {
-        p.kill('SIGTERM');
-        await new Promise((r) => p.once('exit', r));
-      }
-    }
+    for (const p of this.#procs) await p.stop();
   }
 }

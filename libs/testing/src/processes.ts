@@ -52,7 +52,7 @@ export async function startNodeProcess(bin: string, args: string[], options: Nod
   const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
     const fail = (why: string): void => {
       clearTimeout(timer);
-      reject(new Error(`${name} ${why}: ${out.stderr || out.stdout}`));
+      reject(new Error(`${name} ${why}: ${out.both}`));
     };
     const timer = setTimeout(() => fail(`was not ready in ${timeoutMs / 1000} s`), timeoutMs);
     const watch = (stream: 'stdout' | 'stderr') => (d: Buffer): void => {
