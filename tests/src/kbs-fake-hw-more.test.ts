@@ -14,7 +14,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createAttester, SeAttester, SnpAttester, type Attester, type UvIoctl } from '@kata-cc/attester';
@@ -23,7 +23,7 @@ import { hasCode } from '@kata-cc/errors';
 import { KbsClient } from '@kata-cc/kbs-client';
 import {
   fakeAzSnpHclReport, fakeAzTdxParavisor, fakeSnpCa, fakeSnpPlatform, fakeTdxCa, fakeTdxCollateral, fakeTdxPlatform, requireTool, tempDir,
-  type FakeSnpPlatform,
+  type FakeAzTdx, type FakeSnpPlatform,
 } from '@kata-cc/testing';
 import { admin, logged, referenceValues, startPlainKbs, tokenClaims, type PlainKbs } from './kbs-fake-hw-harness.js';
 import { azureVtpm, fakeImds, routeImds, seImageHeader, seMachine, seMeasurementKey, type AzureVtpm, type FakeImds, type SeMachine } from './kbs-fake-hw-more-harness.js';
@@ -53,7 +53,10 @@ const azRevoked = fakeSnpPlatform({ ca: snpCa, measurement: azChip.measurement }
 let imdsVcek = azChip.vcek.pem;
 const tdxCa = fakeTdxCa();
 const azTd = fakeTdxPlatform({ ca: tdxCa, mrTd: createHash('sha384').update('fake Azure TDX paravisor').digest() });
-let azTdxParavisor: ReturnType<typeof fakeAzTdxParavisor>;
+const azTdOther = fakeTdxPlatform({ ca: tdxCa, mrTd: Buffer.alloc(48, 0xdd) });
+let azTdxParavisor: FakeAzTdx;
+/** What the fake IMDS's /acc/tdquote does with a TDREPORT (tests swap it). */
+let quoteTd = (r: Buffer): Uint8Array => azTdxParavisor.tdQuote(r);
 
 before(async () => {
   requireTool('openssl');
@@ -65,7 +68,7 @@ before(async () => {
   azTdxParavisor = fakeAzTdxParavisor(azTd, azTdx.ak);
   await azTdx.writeHcl(azTdxParavisor.hcl);
   await Promise.all([azSnp.extend(11, BOOT_PCR11), azTdx.extend(11, BOOT_PCR11)]);
-  imds = await fakeImds(() => imdsVcek, (r) => azTdxParavisor.tdQuote(r));
+  imds = await fakeImds(() => imdsVcek, (r) => quoteTd(r));
   restoreFetch = routeImds(imds);
 
   [seA, seB] = await Promise.all([seMachine(dir, 'z-a'), seMachine(dir, 'z-b')]);
@@ -154,8 +157,10 @@ test('fake SNP via /dev/sev-guest: SNP_GET_EXT_REPORT signed by the test VCEK, r
   assert.deepEqual([v['executables'], v['hardware'], v['configuration']], [3, 2, 2]);
   assert.equal(r.cpu['ear.veraison.annotated-evidence']['snp']['vek_type'], 'VCEK');
   assert.equal(r.got, SECRET.snp);
-  // The certificate table did not fit the first (empty) buffer: the kernel's INVALID_LEN retry ran.
-  assert.ok(kernel.calls.some((c) => c.call === 'ext' && c.certsLen > 0), JSON.stringify(kernel.calls));
+  // SNP_GET_EXT_REPORT with a one-page certificate buffer, and the kernel's INVALID_LEN retry when the table is larger.
+  const table = snpGood.certTable().length;
+  const pages = Math.ceil(table / 4096) * 4096;
+  assert.deepEqual(kernel.calls, (pages > 4096 ? [4096, pages] : [4096]).map((certsLen) => ({ call: 'ext', certsLen })));
 });
 
 test('fake SNP via /dev/sev-guest: another launch measurement -> not affirming, resource refused', async () => {
@@ -209,6 +214,38 @@ test('fake az-snp-vtpm: a paravisor that puts another AK in the HCL runtime data
     }
   } finally {
     await azSnp.writeHcl(liar);
+  }
+});
+
+test('fake az-tdx-vtpm: a TD quote for another TD report than the HCL report\'s is refused (VERIFIER_AZ_TDX_HCL_BINDING)', async () => {
+  quoteTd = () => azTd.quote(randomBytes(64));
+  try {
+    const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester: azTdxAttester() });
+    try {
+      await assert.rejects(c.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED') && /HTTP 401/.test((e as Error).message));
+      assert.ok(logged(kbs, 'VERIFIER_AZ_TDX_HCL_BINDING'), kbs.logs());
+    } finally {
+      await c.close();
+    }
+  } finally {
+    quoteTd = (r) => azTdxParavisor.tdQuote(r);
+  }
+});
+
+test('fake az-tdx-vtpm: a TD with an unregistered MRTD (its own paravisor, HCL report and quotes) -> hardware 97, resource refused', async () => {
+  const other = fakeAzTdxParavisor(azTdOther, azTdx.ak);
+  await azTdx.writeHcl(other.hcl);
+  quoteTd = (r) => other.tdQuote(r);
+  try {
+    const r = await attestAndGet(azTdxAttester(), 'aztdx');
+    const az = r.cpu['ear.veraison.annotated-evidence']['az-tdx-vtpm'];
+    assert.equal(az['quote']['body']['mr_td'], h(azTdOther.mrTd));
+    assert.equal(az['tcb_status'], 'UpToDate');
+    assert.deepEqual([r.cpu['ear.trustworthiness-vector']['executables'], r.cpu['ear.trustworthiness-vector']['hardware']], [3, 97]);
+    refused(r, SECRET.aztdx);
+  } finally {
+    quoteTd = (r) => azTdxParavisor.tdQuote(r);
+    await azTdx.writeHcl(azTdxParavisor.hcl);
   }
 });
 
