@@ -46,13 +46,13 @@ export async function startNodeProcess(bin: string, args: string[], options: Nod
     await exited;
     clearTimeout(force);
   };
-  const name = path.basename(bin, '.js');
+  const name = path.basename(bin).replace(/\.[cm]?js$/, '');
   const readyOn = options.readyOn ?? 'both';
   const timeoutMs = options.startTimeoutMs ?? 20_000;
   const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
     const fail = (why: string): void => {
       clearTimeout(timer);
-      reject(new Error(`${name} ${why}: ${out.both}`));
+      reject(new Error(`${name} (pid ${proc.pid}) ${why}: ${out.both}`));
     };
     const timer = setTimeout(() => fail(`was not ready in ${timeoutMs / 1000} s`), timeoutMs);
     const watch = (stream: 'stdout' | 'stderr') => (d: Buffer): void => {
