@@ -192,13 +192,13 @@ test('kbs-cli and KbsClient over HTTPS with --cacert; a wrong CA fails as unreac
 });
 
 test('KbsClient re-attests when its token nears exp (real KBS with --token-lifetime 60; the client clock is advanced)', async (t) => {
-  const short = await startKbs(path.join(dir), ['--token-lifetime', '60']);
-  t.after(() => short.stop());
-  const f = path.join(dir, 'short.bin');
+  const timed = await startKbs(dir, ['--token-lifetime', '60']);
+  t.after(() => timed.stop());
+  const f = path.join(dir, 'timed.bin');
   await writeFile(f, 'short-lived');
-  assert.equal((await kbsCli(['--url', short.url, '--admin-key', short.adminKey, 'set-resource', '--path', 'default/key/s', '--file', f])).code, 0);
+  assert.equal((await kbsCli(['--url', timed.url, '--admin-key', timed.adminKey, 'set-resource', '--path', 'default/key/s', '--file', f])).code, 0);
   let clock = Date.now();
-  const c = new KbsClient({ url: short.url }, { attester: new SampleAttester(), now: () => clock });
+  const c = new KbsClient({ url: timed.url }, { attester: new SampleAttester(), now: () => clock });
   clients.push(c);
   const first = await c.getToken();
   const claims = JSON.parse(Buffer.from(first.token.split('.')[1] ?? '', 'base64url').toString()) as { iat: number; exp: number };
