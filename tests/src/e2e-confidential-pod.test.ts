@@ -19,12 +19,12 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decryptJwe, loadPrivateKey } from '@kata-cc/image-rs';
 import {
-  buildTar, busyboxImage, criClient, httpRaw, pushImage, pushManifest, repoRoot, requireTool, shimDirFor, startPostgres, tempDir, writeOciLayout,
-  type CriClient, type TarSpec, type TestPostgres,
+  buildTar, busyboxImage, criClient, startContainerd, httpRaw, pushImage, pushManifest, repoRoot, requireTool, shimDirFor, startPostgres, tempDir, writeOciLayout,
+  type CriClient, type TarSpec, type TestContainerd, type TestPostgres,
 } from '@kata-cc/testing';
 import {
-  GUEST_HOST, SNAPSHOTTER_BIN, failoverProxy, findBytes, gpgKey, makeCa, pidsMatching, serveDir, signInto, startE2eContainerd, startE2eKbs, startProc, startTlsRegistry, waitFor,
-  type E2eContainerd, type E2eKbs, type Proc,
+  GUEST_HOST, SNAPSHOTTER_BIN, failoverProxy, findBytes, gpgKey, httpsGate, makeCa, pidsMatching, serveDir, signInto, startE2eKbs, startProc, startTlsRegistry, waitFor,
+  type E2eKbs, type Proc,
 } from './e2e-harness.js';
 
 const repo = repoRoot();
@@ -42,11 +42,15 @@ let kbs: E2eKbs;
 let kbsB: E2eKbs;
 let kbsNoDev: E2eKbs;
 let front: Awaited<ReturnType<typeof failoverProxy>>;
+/** TLS-terminating front to `kbs` only, for the pod whose KBS restart is placed between two protocol steps. */
+let gate: Awaited<ReturnType<typeof httpsGate>>;
+/** Which process instance of `kbs` is running (1 = the first), for the gate's log. */
+let kbsInstance = 1;
 let tamperedLayer = '';
 let reg: Awaited<ReturnType<typeof startTlsRegistry>>;
 let lookaside: Awaited<ReturnType<typeof serveDir>>;
 let snap: Proc;
-let ctd: E2eContainerd;
+let ctd: TestContainerd;
 let cri: CriClient;
 let shimDir: { dir: string; cleanup: () => Promise<void> };
 let stateDir: string;
@@ -185,6 +189,8 @@ before(async () => {
   kbsB = await startE2eKbs(tmp.dir, ca, pg, 'kbs_e2e', { name: 'kbs-b' });
   kbsNoDev = await startE2eKbs(tmp.dir, ca, pg, 'kbs_e2e', { name: 'kbs-nodev', allowSample: false });
   front = await failoverProxy(() => [kbs.port, kbsB.port]);
+  const gateTls = ca.issue('gate');
+  gate = await httpsGate({ cert: gateTls.cert, key: gateTls.key, caPem, backendPort: () => kbs.port, backendLabel: () => `kbs#${kbsInstance}` });
   reg = await startTlsRegistry(path.join(tmp.dir, 'registry'), ca);
   guestReg = `${GUEST_HOST}:${reg.port}`;
   const sigDir = path.join(tmp.dir, 'lookaside');
@@ -251,7 +257,7 @@ before(async () => {
   await put('default/credential/e2e', JSON.stringify({ auths: { [guestReg]: { auth: Buffer.from(creds).toString('base64') } } }));
   await put('default/probe/e2e', 'probe');
   const rp = path.join(tmp.dir, 'resource-policy.rego');
-  writeFileSync(rp, `package policy\nimport rego.v1\ndefault allow := false\nallow if {\n\tinput.submods.cpu0["ear.veraison.annotated-evidence"].init_data in {"${sha384hex(initdata(front.port))}", "${sha384hex(initdata(front.port, '', false))}"}\n}\n`);
+  writeFileSync(rp, `package policy\nimport rego.v1\ndefault allow := false\nallow if {\n\tinput.submods.cpu0["ear.veraison.annotated-evidence"].init_data in {"${sha384hex(initdata(front.port))}", "${sha384hex(initdata(front.port, '', false))}", "${sha384hex(initdata(gate.port))}"}\n}\n`);
   const srp = await kbs.cli(['set-resource-policy', '--policy-file', rp]);
   assert.equal(srp.code, 0, srp.stderr);
   timings['image+kbs'] = Date.now() - t0 - (timings['peers'] ?? 0);
@@ -264,9 +270,10 @@ before(async () => {
   const cfg = path.join(tmp.dir, 'kata-cc.toml');
   writeFileSync(cfg, kataConfig(g));
   shimDir = await shimDirFor(repo);
-  ctd = await startE2eContainerd({
-    shimDir: shimDir.dir, kataConfigPath: cfg, sandboxImage: `${guestReg}/e2e/pause:1`, snapshotterSocket: snapSock,
-    registry: { name: guestReg, endpoint: reg.host, caFile: ca.caFile, user: reg.user ?? '', password: reg.password ?? '' },
+  ctd = await startContainerd({
+    shimDir: shimDir.dir, kataConfigPath: cfg, sandboxImage: `${guestReg}/e2e/pause:1`, namespace: 'k8s.io', defaultRuntime: 'kata-cc',
+    proxySnapshotter: { name: 'kata-cc', address: snapSock },
+    tlsRegistries: { [guestReg]: { endpoint: reg.host, caFile: ca.caFile, user: reg.user ?? '', password: reg.password ?? '' } },
   });
   cri = criClient(ctd.socket);
   timings['before'] = Date.now() - t0;
@@ -283,6 +290,7 @@ after(async () => {
   await kbsB?.stop();
   await kbsNoDev?.stop();
   await front?.close();
+  await gate?.close();
   await lookaside?.close();
   await reg?.stop();
   await pg?.stop();
@@ -293,12 +301,12 @@ after(async () => {
 
 interface Pod { id: string; cfg: Record<string, unknown>; logDir: string }
 
-async function runPod(name: string, initdataToml: string): Promise<Pod> {
+async function runPod(name: string, initdataToml: string, annotations: Record<string, string> = {}): Promise<Pod> {
   const logDir = path.join(tmp.dir, 'logs', name);
   const cfg = {
     metadata: { name, uid: `uid-${name}-${Date.now()}`, namespace: 'default', attempt: 0 },
     log_directory: logDir,
-    annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': gzipSync(Buffer.from(initdataToml)).toString('base64') },
+    annotations: { 'io.katacontainers.config.hypervisor.cc_init_data': gzipSync(Buffer.from(initdataToml)).toString('base64'), ...annotations },
     linux: { security_context: { namespace_options: { network: 2, pid: 0, ipc: 0 } } },
   };
   const { pod_sandbox_id: id } = (await cri.call('RunPodSandbox', { config: cfg, runtime_handler: 'kata-cc' }, 300_000)) as { pod_sandbox_id: string };
@@ -306,9 +314,13 @@ async function runPod(name: string, initdataToml: string): Promise<Pod> {
 }
 
 /** PullImage, CreateContainer and StartContainer (the guest pulls at task creation); a failed start removes the container. */
+/** Containers started per pod id (so a test can quiet a long-lived pod before measuring it). */
+const startedIn = new Map<string, string[]>();
+
 async function startApp(pod: Pod, image: string, name = 'app', pull = true): Promise<string> {
   if (pull) await cri.call('PullImage', { image: { image } }, 120_000);
   const c = (await cri.call('CreateContainer', { pod_sandbox_id: pod.id, sandbox_config: pod.cfg, config: { metadata: { name, attempt: 0 }, image: { image }, log_path: `${name}.log` } }, 120_000)) as { container_id: string };
+  startedIn.set(pod.id, [...(startedIn.get(pod.id) ?? []), c.container_id]);
   try {
     await cri.call('StartContainer', { container_id: c.container_id }, 600_000);
   } catch (e) {
@@ -327,6 +339,14 @@ let happy: Pod | undefined;
 let appId = '';
 const vmDir = (id: string): string => path.join(stateDir, 'sbs', createHash('sha256').update(id).digest('hex').slice(0, 16));
 const logHas = (pod: Pod, name: string, text: string): boolean => existsSync(path.join(pod.logDir, `${name}.log`)) && readFileSync(path.join(pod.logDir, `${name}.log`), 'utf8').includes(text);
+/** The guest console's last lines (the only witness of a hang inside the VM), to stderr. */
+function diagnose(pod: Pod, what: string): void {
+  for (const f of ['console.log', 'serial.log']) {
+    const file = path.join(vmDir(pod.id), f);
+    if (existsSync(file)) process.stderr.write(`--- ${what}: ${f} (tail) ---\n${readFileSync(file, 'utf8').slice(-6000)}\n`);
+  }
+}
+
 /** The error text of a rejected CRI call (for the report) after the assertions in `check`. */
 async function refused(p: Promise<unknown>, check: (message: string) => void): Promise<string> {
   try {
@@ -380,6 +400,7 @@ test('agent policy: ExecSync of a command the policy does not allow is refused i
 test('fault: the KBS restarted after the guest attested; the next key fetch succeeds (token/re-attestation; resources and policy kept in PostgreSQL)', async () => {
   assert.ok(happy, 'needs the happy path');
   await kbs.restart();
+  kbsInstance++;
   const pod = happy;
   await startApp(pod, `${guestReg}/e2e/app:v2`, 'app-v2');
   await waitFor('marker 2', () => logHas(pod, 'app-v2', MARKER2), 120_000);
@@ -397,6 +418,70 @@ test('fault: one of two KBS replicas killed mid-run; the other (same PostgreSQL)
     assert.ok((front.connections.get(kbsB.port) ?? 0) > 0);
   } finally {
     await kbs.restart();
+    kbsInstance++;
+  }
+});
+
+/** Sum of a Prometheus counter's samples whose labels contain `labels`, scraped from one KBS instance directly. */
+async function kbsCounter(k: E2eKbs, name: string, labels = ''): Promise<number> {
+  const r = await httpRaw('GET', `${k.url}/metrics`, {}, undefined, caPem);
+  assert.equal(r.status, 200);
+  let sum = 0;
+  for (const line of r.body.toString().split('\n')) {
+    const m = new RegExp(`^${name}(\\{[^}]*\\})? ([0-9.e+-]+)$`).exec(line);
+    if (m && (m[1] ?? '').includes(labels)) sum += Number(m[2]);
+  }
+  return sum;
+}
+
+test('fault: the KBS killed (-9) and restarted exactly between a fresh guest\'s /attest and its first resource fetch (held at a TLS front); the new instance on the same PostgreSQL honours the token and releases the key; the container shows its marker', async () => {
+  const inst1 = kbs.proc;
+  const from1 = inst1.output().length;
+  const attest1Before = await kbsCounter(kbs, 'kbs_attestations_total', 'result="ok"');
+  const logFrom = gate.log.length;
+  const attested = gate.holdAfter((e) => e.method === 'POST' && e.path === '/kbs/v0/attest' && e.status === 200);
+  let pod: Pod | undefined;
+  const flow = (async () => {
+    pod = await runPod('e2e-kbs-race', initdata(gate.port));
+    const id = await startApp(pod, `${guestReg}/e2e/app:v1`, 'app', false);
+    return id;
+  })();
+  flow.catch(() => undefined);
+  try {
+    // The race is won or the test fails: the app cannot start without passing the hold.
+    await Promise.race([attested, flow.then(() => { throw new Error('the container started without the gate seeing an /attest: the placement did not happen'); })]);
+    await waitFor('no request in flight to instance 1', () => gate.inflight() === 0, 10_000);
+    const attest1 = await kbsCounter(kbs, 'kbs_attestations_total', 'result="ok"') - attest1Before;
+    const released1 = inst1.output().slice(from1);
+    await kbs.proc.stop('SIGKILL');
+    await kbs.restart();
+    kbsInstance++;
+    const inst2 = kbs.proc;
+    gate.release();
+    await flow;
+    const p = pod as Pod | undefined;
+    assert.ok(p);
+    await waitFor('marker in the pod log', () => logHas(p, 'app', MARKER), 120_000);
+    const steps = gate.log.slice(logFrom);
+    process.stderr.write(`kbs restart placement (gate log): ${steps.map((e) => `${e.method} ${e.path} ${e.status} @${e.backend}`).join(' | ')}\n`);
+    const before = steps.filter((e) => e.backend === `kbs#${kbsInstance - 1}`);
+    const afterRestart = steps.filter((e) => e.backend === `kbs#${kbsInstance}`);
+    // Instance 1: the guest authenticated and attested there (its own counter agrees), and got nothing.
+    assert.deepEqual(before.map((e) => `${e.method} ${e.path} ${e.status}`), ['POST /kbs/v0/auth 200', 'POST /kbs/v0/attest 200']);
+    assert.equal(attest1, 1, 'instance 1 counted the attestation');
+    assert.doesNotMatch(released1, /resource released/, 'instance 1 released nothing to this pod');
+    // Instance 2: the first request after the hold is the resource fetch, with the token issued by
+    // instance 1 (the signer key lives in PostgreSQL, shared by replicas and restarts): no new
+    // handshake was needed, and every resource of the pull came from it.
+    assert.match(afterRestart[0]?.path ?? '', /^\/kbs\/v0\/resource\//);
+    assert.ok(afterRestart.every((e) => e.status === 200), 'every request after the restart succeeded');
+    assert.ok(!afterRestart.some((e) => e.path === '/kbs/v0/auth' || e.path === '/kbs/v0/attest'), 'the token survived the restart');
+    assert.match(inst2.output(), /resource released.*image-kek\/e2e-v1|image-kek\/e2e-v1.*resource released/);
+    assert.ok(await kbsCounter(kbs, 'kbs_resources_released_total') >= 1);
+  } finally {
+    gate.release();
+    await flow.catch(() => undefined);
+    if (pod) await removePod(pod).catch(() => undefined);
   }
 });
 
@@ -492,6 +577,23 @@ test('sample evidence is refused by a KBS not in dev mode (same database, same p
   process.stderr.write(`non-dev KBS: ${nodev.stderr.trim()}\n`);
 });
 
+test('agent policy: SetPolicy after start is refused: the host\'s io.katacontainers.config.agent.policy annotation cannot replace the measured initdata policy; RunPodSandbox fails with the agent\'s refusal, nothing left', async () => {
+  const sbs = (): string[] => (existsSync(path.join(stateDir, 'sbs')) ? readdirSync(path.join(stateDir, 'sbs')).sort() : []);
+  const pids0 = new Set(pidsMatching([ctd.socket, stateDir]));
+  const vms0 = sbs();
+  // What an untrusted host would like the guest to enforce instead: everything allowed.
+  const permissive = POLICY_REGO().replace('default SetPolicyRequest := false', 'default SetPolicyRequest := true').replace('default ExecProcessRequest := false', 'default ExecProcessRequest := true');
+  await refused(runPod('e2e-setpolicy', initdata(front.port), { 'io.katacontainers.config.agent.policy': Buffer.from(permissive).toString('base64') }), (m) => {
+    // The shim's error (SANDBOX_SET_POLICY_FAILED) carrying the guest agent's own refusal text.
+    assert.match(m, /The agent refused the policy of annotation "io\.katacontainers\.config\.agent\.policy" \(SetPolicy\)/);
+    assert.match(m, /SetPolicy is blocked by policy/);
+  });
+  await waitFor('no new shim or QEMU', () => pidsMatching([ctd.socket, stateDir]).every((p) => pids0.has(p)), 30_000);
+  assert.deepEqual(sbs(), vms0, 'no VM state dir left');
+  const pods = (await cri.call('ListPodSandbox', {})) as { items?: { metadata: { name: string } }[] };
+  assert.ok(!(pods.items ?? []).some((p) => p.metadata.name === 'e2e-setpolicy'), 'containerd keeps no such sandbox');
+});
+
 test('fault: QEMU killed; TaskExit reaches containerd (container EXITED), the pod is stopped and removed, no process or file remains', async () => {
   const pod = await runPod('e2e-qemu-kill', initdata(front.port));
   let removed = false;
@@ -513,7 +615,8 @@ test('fault: QEMU killed; TaskExit reaches containerd (container EXITED), the po
 const fdCount = (pid: number | undefined): number => (pid === undefined ? 0 : readdirSync(`/proc/${pid}/fd`).length);
 const rssKiB = (pid: number | undefined): number => Number(/VmRSS:\s+(\d+)/.exec(pid === undefined ? '' : readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
-test('two pods at once on this 2-core machine, both run the confidential image, both cleaned up; KBS fds and snapshotter state back to where they were', async () => {
+test('two pods at once on this 2-core machine, both run the confidential image, both cleaned up; KBS, containerd and snapshotter fds and snapshotter state back to where they were', async () => {
+  const p0 = probe();
   const fd0 = fdCount(kbsB.proc.child.pid);
   const rss0 = rssKiB(kbsB.proc.child.pid);
   const t0 = Date.now();
@@ -540,6 +643,103 @@ test('two pods at once on this 2-core machine, both run the confidential image, 
   const fd1 = fdCount(kbsB.proc.child.pid);
   process.stderr.write(`kbs-b fds ${fd0} -> ${fd1}, RSS ${rss0} -> ${rssKiB(kbsB.proc.child.pid)} KiB\n`);
   assert.ok(fd1 <= fd0 + 2, `KBS fds back near the start: ${fd0} -> ${fd1}`);
+  await settled(p0, 'two pods at once');
+});
+
+interface Probe { kbsFd: number; kbsRssKiB: number; kbsBFd: number; ctdFd: number; snapFd: number }
+/** fds and RSS of the long-lived host processes a pod touches: the KBS replicas behind `front`, containerd, the snapshotter. */
+const probe = (): Probe => ({
+  kbsFd: fdCount(kbs.proc.child.pid), kbsRssKiB: rssKiB(kbs.proc.child.pid), kbsBFd: fdCount(kbsB.proc.child.pid),
+  ctdFd: fdCount(ctd.process.pid), snapFd: fdCount(snap.child.pid),
+});
+/**
+ * Tolerances (no forced GC is possible in another process, and pools shrink on timers):
+ * fds +4: the KBS's PostgreSQL pools open clients on demand and close them after 10 s idle, and
+ * a TLS keep-alive socket of the last guest may linger until QEMU's exit closes it; containerd
+ * and the snapshotter +4 for their gRPC/ttRPC connections to an exiting shim. RSS +64 MiB: V8
+ * grows its heap and returns it lazily; a per-pod leak of even 7 MiB over ten pods exceeds it.
+ */
+const TOL = { fd: 4, rssKiB: 64 * 1024 };
+async function settled(base: Probe, what: string): Promise<Probe> {
+  let now = probe();
+  const ok = (p: Probe): boolean => p.kbsFd <= base.kbsFd + TOL.fd && p.kbsBFd <= base.kbsBFd + TOL.fd && p.ctdFd <= base.ctdFd + TOL.fd && p.snapFd <= base.snapFd + TOL.fd;
+  await waitFor(`${what}: fds back near the start`, () => ok(now = probe()), 30_000).catch(() => undefined);
+  process.stderr.write(`${what}: before ${JSON.stringify(base)} after ${JSON.stringify(now)}\n`);
+  assert.ok(ok(now), `${what}: fds back within +${TOL.fd}: ${JSON.stringify(base)} -> ${JSON.stringify(now)}`);
+  assert.ok(now.kbsRssKiB <= base.kbsRssKiB + TOL.rssKiB, `${what}: KBS RSS within +64 MiB: ${base.kbsRssKiB} -> ${now.kbsRssKiB} KiB`);
+  return now;
+}
+
+test('ten pods one after another, each running the confidential image: every one cleaned up (no shim, QEMU or VM dir); KBS, containerd and snapshotter fds and KBS RSS back near where they were', async () => {
+  let base: Probe | undefined;
+  const perPod: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = Date.now();
+    const pod = await runPod(`e2e-seq-${i}`, initdata(front.port));
+    try {
+      await startApp(pod, `${guestReg}/e2e/app:v1`, 'app', i === 0);
+      await waitFor(`marker in pod ${i}`, () => logHas(pod, 'app', MARKER), 120_000);
+    } catch (e) {
+      diagnose(pod, `pod ${i}`);
+      throw e;
+    } finally {
+      await removePod(pod);
+    }
+    await waitFor(`no shim or QEMU of pod ${i}`, () => pidsMatching([vmDir(pod.id), pod.id]).length === 0, 30_000);
+    assert.equal(existsSync(vmDir(pod.id)), false, `VM dir of pod ${i} removed`);
+    perPod.push(Date.now() - t0);
+    // The first pod warms up what is lazily created once (PostgreSQL pool clients, caches); the other nine are measured.
+    if (i === 0) {
+      await sleep(11_000); // past the pools' 10 s idle timeout
+      base = probe();
+    }
+  }
+  timings['ten pods one after another (per pod)'] = Math.round(perPod.reduce((a, b) => a + b, 0) / perPod.length);
+  process.stderr.write(`ten pods: per-pod ms ${perPod.join(', ')}\n`);
+  assert.ok(base);
+  await settled(base, 'ten pods (after pod 1 -> after pod 10)');
+});
+
+/** The shim serving `pod` (one per pod): the process whose command line names the pod id and the shim binary. */
+function shimPid(pod: Pod): number {
+  const pids = pidsMatching([pod.id]).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('containerd-shim-kata-cc-v2'));
+  assert.equal(pids.length, 1, `one shim for pod ${pod.id}: ${pids.join(', ')}`);
+  return pids[0] as number;
+}
+
+test('ten containers started and removed one after another in one long-lived pod: its shim\'s fds back to where they were, its RSS bounded', async () => {
+  assert.ok(happy, 'needs the happy path');
+  const pod = happy;
+  const shim = shimPid(pod);
+  // Quiet first: the earlier tests' containers (sleep 600) would exit mid-measurement and hide a leak.
+  for (const id of startedIn.get(pod.id) ?? []) {
+    await cri.call('StopContainer', { container_id: id, timeout: 1 }, 60_000).catch(() => undefined);
+    await cri.call('RemoveContainer', { container_id: id }, 60_000).catch(() => undefined);
+  }
+  let fd0 = 0;
+  let rss0 = 0;
+  const rss: number[] = [];
+  const t0 = Date.now();
+  for (let i = 0; i < 10; i++) {
+    const id = await startApp(pod, `${guestReg}/e2e/app:v1`, `loop-${i}`, false);
+    await waitFor(`marker of container ${i}`, () => logHas(pod, `loop-${i}`, MARKER), 120_000);
+    await cri.call('StopContainer', { container_id: id, timeout: 1 }, 60_000);
+    await cri.call('RemoveContainer', { container_id: id }, 60_000);
+    rss.push(rssKiB(shim));
+    // The first round creates what the shim keeps for its life (codecs, the agent connection's buffers).
+    if (i === 0) {
+      fd0 = fdCount(shim);
+      rss0 = rssKiB(shim);
+    }
+  }
+  timings['ten containers in one pod (per container)'] = Math.round((Date.now() - t0) / 10);
+  let fd1 = fdCount(shim);
+  await waitFor('shim fds back', () => (fd1 = fdCount(shim)) <= fd0 + 2, 10_000).catch(() => undefined);
+  process.stderr.write(`shim ${shim}: fds ${fd0} -> ${fd1}; RSS KiB after each container ${rss.join(', ')}\n`);
+  // +2: a stdio FIFO of the last container may close a moment after RemoveContainer returns.
+  assert.ok(fd1 <= fd0 + 2, `shim fds back to the start: ${fd0} -> ${fd1}`);
+  // Bounded: no forced GC in another process; a leak of 4 MiB per container would exceed it.
+  assert.ok((rss.at(-1) ?? 0) <= rss0 + 32 * 1024, `shim RSS bounded: ${rss0} -> ${rss.at(-1) ?? 0} KiB`);
 });
 
 test('teardown: StopPodSandbox and RemovePodSandbox leave no QEMU, shim or VM state', async () => {

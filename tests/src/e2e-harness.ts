@@ -3,20 +3,17 @@
  * on loopback. A CA signs the registry's and the KBS's certificates for 127.0.0.1 (the host) and
  * 10.0.2.2 (the host as the guest sees it through QEMU user networking), so one image name works
  * on both sides. Pieces: docker-registry (TLS + htpasswd), a lookaside signature server,
- * PostgreSQL, the `kbs` (HTTPS, PostgreSQL storage), gpg keys, the guest-pull snapshotter, a
- * private containerd 1.6 whose CRI uses that snapshotter and the kata-cc handler.
+ * PostgreSQL, the `kbs` (HTTPS, PostgreSQL storage), gpg keys, the guest-pull snapshotter, and
+ * fronts for the KBS (a TCP failover proxy, a TLS-terminating gate). containerd itself is
+ * `startContainerd` from @kata-cc/testing with its proxy-snapshotter and TLS-registry options.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { execFile } from 'node:child_process';
 import { freePort, httpRaw, repoRoot, requireTool, type TestPostgres, type TestRegistry } from '@kata-cc/testing';
 import { KBS_BIN, kbsCli, writeAdminKeys, type CliResult } from './kbs-harness.js';
 
-const run = promisify(execFile);
 export const GUEST_HOST = '10.0.2.2';
 export const SNAPSHOTTER_BIN = path.join(repoRoot(), 'runtime', 'snapshotter', 'bin', 'kata-cc-snapshotter.js');
 
@@ -150,99 +147,6 @@ export async function startE2eKbs(dir: string, ca: ReturnType<typeof makeCa>, pg
   return kbs;
 }
 
-/** A private containerd 1.6 whose CRI snapshotter is the kata-cc guest-pull proxy snapshotter. */
-export interface E2eContainerd {
-  dir: string;
-  socket: string;
-  proc: Proc;
-  log(): Promise<string>;
-  ctr(args: string[]): Promise<string>;
-  stop(): Promise<void>;
-}
-
-export async function startE2eContainerd(o: { shimDir: string; kataConfigPath: string; sandboxImage: string; snapshotterSocket: string; registry: { name: string; endpoint: string; caFile: string; user: string; password: string } }): Promise<E2eContainerd> {
-  const { mkdtemp } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const dir = await mkdtemp(path.join(tmpdir(), 'kcc-e2e-ctd-'));
-  const socket = path.join(dir, 'containerd.sock');
-  mkdirSync(path.join(dir, 'cni-conf'), { recursive: true });
-  const r = o.registry;
-  writeFileSync(path.join(dir, 'config.toml'), `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-[grpc]
-  address = "${socket}"
-[ttrpc]
-  address = "${socket}.ttrpc"
-[debug]
-  level = "debug"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${dir}/opt"
-[proxy_plugins.kata-cc]
-  type = "snapshot"
-  address = "${o.snapshotterSocket}"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${o.sandboxImage}"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "${dir}/cni-conf"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "kata-cc"
-    disable_snapshot_annotations = false
-    default_runtime_name = "kata-cc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata-cc]
-      runtime_type = "io.containerd.kata-cc.v2"
-      pod_annotations = ["io.katacontainers.*"]
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata-cc.options]
-        ConfigPath = "${o.kataConfigPath}"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    [plugins."io.containerd.grpc.v1.cri".registry.mirrors."${r.name}"]
-      endpoint = ["https://${r.endpoint}"]
-    [plugins."io.containerd.grpc.v1.cri".registry.configs."${r.endpoint}".tls]
-      ca_file = "${r.caFile}"
-    [plugins."io.containerd.grpc.v1.cri".registry.configs."${r.endpoint}".auth]
-      username = "${r.user}"
-      password = "${r.password}"
-`);
-  const logFile = path.join(dir, 'containerd.log');
-  const fd = openSync(logFile, 'a');
-  const child = spawn(requireTool('containerd'), ['--config', path.join(dir, 'config.toml')], {
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, PATH: `${o.shimDir}:${process.env['PATH'] ?? '/usr/bin:/bin'}` },
-  });
-  closeSync(fd);
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  const ctrBin = requireTool('ctr');
-  const ctr = async (args: string[]): Promise<string> => (await run(ctrBin, ['--address', socket, '--namespace', 'k8s.io', ...args], { encoding: 'utf8', timeout: 60_000 })).stdout;
-  const proc: Proc = {
-    child, output: () => '',
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-    },
-  };
-  const stop = async (): Promise<void> => {
-    await proc.stop();
-    await run('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor('containerd', async () => existsSync(socket) && (await ctr(['version']).then(() => true, () => false)), 20_000);
-  } catch (e) {
-    const log = await readFile(logFile, 'utf8').catch(() => '');
-    await stop();
-    throw new Error(`containerd did not start: ${(e as Error).message}\n${log.slice(-2000)}`);
-  }
-  return { dir, socket, proc, log: () => readFile(logFile, 'utf8'), ctr, stop };
-}
-
 /** gpg in its own home: a signing key (no passphrase) and its armored public key. */
 export function gpgKey(home: string, uid: string): { fingerprint: string; publicKey: Buffer } {
   mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -329,4 +233,70 @@ export async function failoverProxy(backends: () => number[]): Promise<{ port: n
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return { port, connections, close: () => new Promise((r) => { for (const c of open) c.destroy(); server.close(() => r()); }) };
+}
+
+/** One request the gate forwarded: what, to which backend generation, with which answer. */
+export interface GateEntry { method: string; path: string; status: number; backend: string }
+
+/**
+ * An HTTPS front that terminates TLS (a certificate from the test CA, so the guest trusts it) and
+ * forwards each request to one backend, so a test can see the KBS protocol step by step and
+ * place a fault exactly between two of them: `holdAfter(pred)` holds every later request (and
+ * new connections' requests) as soon as a response matching `pred` is forwarded, before the
+ * client has read it; `release()` lets them through, to whatever the backend is by then.
+ * Each request gets its own upstream connection, so a backend restarted during a hold is
+ * reached afresh. `backendLabel()` names the backend instance in the log.
+ */
+export async function httpsGate(o: { cert: string; key: string; caPem: string; backendPort: () => number; backendLabel: () => string }): Promise<{
+  port: number; log: GateEntry[]; inflight(): number; holdAfter(pred: (e: GateEntry) => boolean): Promise<GateEntry>; release(): void; close(): Promise<void>;
+}> {
+  const https = await import('node:https');
+  const log: GateEntry[] = [];
+  let held: Promise<void> | undefined;
+  let releaseHeld: (() => void) | undefined;
+  let trigger: { pred: (e: GateEntry) => boolean; fire: (e: GateEntry) => void } | undefined;
+  let inflight = 0;
+  const server = https.createServer({ cert: readFileSync(o.cert), key: readFileSync(o.key) }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => void (async () => {
+      while (held) await held;
+      inflight++;
+      const backend = o.backendLabel();
+      const headers = { ...req.headers };
+      delete headers['connection'];
+      const up = https.request({ host: '127.0.0.1', port: o.backendPort(), method: req.method, path: req.url, headers, ca: o.caPem, agent: false }, (ur) => {
+        const body: Buffer[] = [];
+        ur.on('data', (d: Buffer) => body.push(d));
+        ur.on('end', () => {
+          const e: GateEntry = { method: req.method ?? '', path: (req.url ?? '').split('?')[0] ?? '', status: ur.statusCode ?? 0, backend };
+          log.push(e);
+          // Hold before the client sees this answer: its next request cannot slip through.
+          if (trigger?.pred(e)) {
+            held = new Promise((r) => { releaseHeld = r; });
+            const t = trigger;
+            trigger = undefined;
+            t.fire(e);
+          }
+          inflight--;
+          res.writeHead(ur.statusCode ?? 502, ur.headers).end(Buffer.concat(body));
+        });
+      });
+      up.on('error', (err) => {
+        inflight--;
+        log.push({ method: req.method ?? '', path: req.url ?? '', status: 502, backend });
+        res.writeHead(502).end(String(err.message));
+      });
+      up.end(Buffer.concat(chunks));
+    })());
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    port, log,
+    inflight: () => inflight,
+    holdAfter: (pred) => new Promise((fire) => { trigger = { pred, fire }; }),
+    release: () => { const r = releaseHeld; held = undefined; releaseHeld = undefined; r?.(); },
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
 }

@@ -41,6 +41,27 @@ export interface ContainerdOptions {
   namespace?: string;
   /** More CRI runtime handlers of type io.containerd.kata-cc.v2: handler name -> ConfigPath. */
   extraHandlers?: Record<string, string>;
+  /**
+   * A proxy snapshotter (e.g. kata-cc-snapshotter for guest pull) registered as
+   * `proxy_plugins.<name>` and made CRI's snapshotter, with snapshot annotations passed through.
+   */
+  proxySnapshotter?: { name: string; address: string };
+  /** Registry name -> HTTPS endpoint (host:port) with its CA file and optional basic auth (CRI mirrors + configs). */
+  tlsRegistries?: Record<string, { endpoint: string; caFile: string; user?: string; password?: string }>;
+  /** CRI's default runtime handler (default `runc`). */
+  defaultRuntime?: 'runc' | 'kata-cc';
+}
+
+function tlsRegistryConfig(regs: NonNullable<ContainerdOptions['tlsRegistries']>): string {
+  const r = '[plugins."io.containerd.grpc.v1.cri".registry';
+  return Object.entries(regs).map(([name, c]) => `  ${r}.mirrors."${name}"]
+    endpoint = ["https://${c.endpoint}"]
+  ${r}.configs."${c.endpoint}".tls]
+    ca_file = "${c.caFile}"
+${c.user === undefined ? '' : `  ${r}.configs."${c.endpoint}".auth]
+    username = "${c.user}"
+    password = "${c.password ?? ''}"
+`}`).join('');
 }
 
 export async function startContainerd(o: ContainerdOptions): Promise<TestContainerd> {
@@ -64,7 +85,10 @@ state = "${dir}/state"
   level = "debug"
 [plugins."io.containerd.internal.v1.opt"]
   path = "${dir}/opt"
-[plugins."io.containerd.grpc.v1.cri"]
+${o.proxySnapshotter ? `[proxy_plugins.${o.proxySnapshotter.name}]
+  type = "snapshot"
+  address = "${o.proxySnapshotter.address}"
+` : ''}[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${o.sandboxImage}"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -73,8 +97,9 @@ state = "${dir}/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "${dir}/cni-conf"
   [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
+    snapshotter = "${o.proxySnapshotter?.name ?? 'overlayfs'}"
+    disable_snapshot_annotations = ${o.proxySnapshotter ? 'false' : 'true'}
+    default_runtime_name = "${o.defaultRuntime ?? 'runc'}"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
@@ -90,7 +115,7 @@ ${Object.entries(o.extraHandlers ?? {}).map(([name, cfg]) => `    [plugins."io.c
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${name}.options]
         ConfigPath = "${cfg}"
 `).join('')}  [plugins."io.containerd.grpc.v1.cri".registry]
-${mirror}`;
+${mirror}${tlsRegistryConfig(o.tlsRegistries ?? {})}`;
   await writeFile(path.join(dir, 'config.toml'), config);
   const logFile = path.join(dir, 'containerd.log');
   const { openSync, closeSync } = await import('node:fs');
@@ -133,12 +158,14 @@ ${mirror}`;
     await run('sh', ['-c', `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
-  for (let i = 0; i < 100; i++) {
-    if (existsSync(socket) && (await ctr(['version'])).code === 0) break;
+  let up = false;
+  for (let i = 0; i < 200 && !up; i++) {
+    up = existsSync(socket) && (await ctr(['version'])).code === 0;
+    if (up) break;
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (!existsSync(socket)) {
+  if (!up) {
     const log = await readFile(logFile, 'utf8').catch(() => '');
     await stop();
     throw new Error(`containerd did not start:\n${log.slice(-2000)}`);
@@ -154,6 +181,7 @@ service RuntimeService {
   rpc RunPodSandbox(RunPodSandboxRequest) returns (RunPodSandboxResponse) {}
   rpc StopPodSandbox(PodSandboxIdRequest) returns (Empty) {}
   rpc RemovePodSandbox(PodSandboxIdRequest) returns (Empty) {}
+  rpc ListPodSandbox(ListPodSandboxRequest) returns (ListPodSandboxResponse) {}
   rpc PodSandboxStatus(PodSandboxIdRequest) returns (PodSandboxStatusResponse) {}
   rpc CreateContainer(CreateContainerRequest) returns (CreateContainerResponse) {}
   rpc StartContainer(ContainerIdRequest) returns (Empty) {}
@@ -178,6 +206,9 @@ message RunPodSandboxRequest { PodSandboxConfig config = 1; string runtime_handl
 message RunPodSandboxResponse { string pod_sandbox_id = 1; }
 message PodSandboxIdRequest { string pod_sandbox_id = 1; bool verbose = 2; }
 message PodSandboxStatus { string id = 1; int32 state = 3; }
+message ListPodSandboxRequest {}
+message PodSandbox { string id = 1; PodSandboxMetadata metadata = 2; int32 state = 3; int64 created_at = 4; map<string, string> labels = 5; map<string, string> annotations = 6; string runtime_handler = 7; }
+message ListPodSandboxResponse { repeated PodSandbox items = 1; }
 message PodSandboxStatusResponse { PodSandboxStatus status = 1; map<string, string> info = 2; }
 message ImageSpec { string image = 1; map<string, string> annotations = 2; }
 message ContainerMetadata { string name = 1; uint32 attempt = 2; }
