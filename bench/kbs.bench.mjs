@@ -12,15 +12,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { flattenedDecrypt, SignJWT } from 'jose';
 import { b64Encode, canonicalize, expectedReportData } from '@kata-cc/kbs-types';
-import { startPostgres } from '@kata-cc/testing';
+import { startKbsProcess, startPostgres } from '@kata-cc/testing';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const testProcess = path.join(root, 'kbs/server/dist/test-process.js');
-if (!existsSync(testProcess)) {
+if (!existsSync(path.join(root, 'kbs/server/dist/bin/kbs.js'))) {
   console.error('kbs bench: build first (npm run build)');
   process.exit(2);
 }
-const { startKbsProcess } = await import(testProcess);
 
 const SECONDS = Number(process.env.KBS_BENCH_SECONDS ?? 5);
 const LEVELS = [1, 16, 64];
