@@ -2,7 +2,7 @@
  * Helpers for kbs-fake-hw-more.test.ts: the IBM SE verifier material (host-key documents made
  * with openssl, an SE image header, the measurement-encryption RSA key), an Azure vTPM made of
  * a real swtpm whose HCL-report NV index is written by a FAKE paravisor, and a FAKE Azure
- * instance metadata service (IMDS) on loopback.
+ * instance metadata service (IMDS) on loopback; and the attest-then-fetch steps the tests share.
  */
 import { execFile } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
@@ -10,8 +10,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { promisify } from 'node:util';
+import type { Attester } from '@kata-cc/attester';
 import { startSwtpm, type Swtpm } from '@kata-cc/attester/testing';
+import { hasCode } from '@kata-cc/errors';
+import { KbsClient } from '@kata-cc/kbs-client';
+import { tokenClaims, type Claims, type PlainKbs } from './kbs-fake-hw-harness.js';
 
 const run = promisify(execFile);
 
@@ -151,4 +156,39 @@ export function routeImds(fake: FakeImds): () => void {
     return real(url.startsWith('http://169.254.169.254/') ? fake.url + url.slice('http://169.254.169.254'.length) : input, init);
   }) as typeof fetch;
   return () => { globalThis.fetch = real; };
+}
+
+/** Attests, then asks for `default/fake/<resource>`; returns the cpu0 submod of the token and the resource or the refusal. */
+export async function attestAndGet(kbs: PlainKbs, attester: Attester, resource: string): Promise<{ cpu: Claims; got?: string; err?: unknown }> {
+  const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
+  try {
+    const cpu = tokenClaims(await c.attest())['submods']['cpu0'] as Claims;
+    try {
+      return { cpu, got: Buffer.from(await c.getResource(`kbs:///default/fake/${resource}`)).toString() };
+    } catch (err) {
+      return { cpu, err };
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+/** The resource policy refused: 401 KBC_POLICY_DENIED, and the secret appears nowhere in the refusal. */
+export function refused(r: { err?: unknown; got?: string }, secret: string): void {
+  assert.equal(r.got, undefined, 'the resource must not be released');
+  assert.ok(hasCode(r.err, 'KBC_POLICY_DENIED'), String(r.err));
+  const e = r.err as { message: string; details?: Record<string, unknown> };
+  assert.equal(e.details?.['status'], 401);
+  assert.doesNotMatch(e.message + JSON.stringify(e.details), new RegExp(secret));
+}
+
+/** The KBS refused the evidence at /attest (HTTP 401) and logged `code`. */
+export async function attestRefused(kbs: PlainKbs, attester: Attester, code: string, options: { initData?: string } = {}): Promise<void> {
+  const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1, ...options }, { attester });
+  try {
+    await assert.rejects(c.attest(), (e) => hasCode(e, 'KBC_ATTEST_FAILED') && /HTTP 401/.test((e as Error).message));
+    assert.ok(kbs.logs().split('\n').some((l) => l.includes(`"code":"${code}"`)), kbs.logs());
+  } finally {
+    await c.close();
+  }
 }
