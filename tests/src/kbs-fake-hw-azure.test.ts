@@ -25,7 +25,7 @@ import {
   type FakeAzTdx,
 } from '@kata-cc/testing';
 import { admin, referenceValues, startPlainKbs, tokenClaims, type PlainKbs } from './kbs-fake-hw-harness.js';
-import { attestAndGet, attestRefused, azureVtpm, fakeImds, refused, routeImds, type AzureVtpm, type FakeImds } from './kbs-fake-hw-more-harness.js';
+import { attestAndGet, attestRefused, azureVtpm, fakeImds, refused, replaying, routeImds, type AzureVtpm, type FakeImds } from './kbs-fake-hw-more-harness.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -129,6 +129,15 @@ test('fake az-tdx-vtpm: HCL report (MACed TDREPORT binding the swtpm AK), TD quo
   assert.equal(az['tpm']['pcr11'], pcrAfter(BOOT_PCR11));
   assert.equal(imds.tdReports.length, before + 1, 'the attester asked IMDS for the TD quote of its TDREPORT');
   assert.equal(r.got, SECRET.aztdx);
+});
+
+test('fake az-snp-vtpm and az-tdx-vtpm: evidence replayed into another KBS session is refused (the vTPM quote nonce: VERIFIER_AZ_*_REPORT_DATA_MISMATCH)', async () => {
+  for (const [make, code] of [[azSnpAttester, 'VERIFIER_AZ_SNP_REPORT_DATA_MISMATCH'], [azTdxAttester, 'VERIFIER_AZ_TDX_REPORT_DATA_MISMATCH']] as const) {
+    const guest = replaying(make());
+    const first = await attestAndGet(kbs, guest, 'none');
+    assert.equal(first.cpu['ear.status'], 'affirming');
+    await attestRefused(kbs, guest, code);
+  }
 });
 
 test('fake az-snp-vtpm: a paravisor that puts another AK in the HCL runtime data is refused (VERIFIER_AZ_SNP_HCL_BINDING)', async () => {

@@ -192,3 +192,11 @@ export async function attestRefused(kbs: PlainKbs, attester: Attester, code: str
     await c.close();
   }
 }
+
+/** A guest that replays the first evidence its attester produced into every later session. */
+export function replaying(attester: Attester): Attester {
+  let first: Promise<unknown> | undefined;
+  const r: Attester = { tee: attester.tee, getEvidence: (reportData) => (first ??= attester.getEvidence(reportData)) };
+  const rd = attester.reportDataForChallenge?.bind(attester);
+  return rd ? { ...r, reportDataForChallenge: rd } : r;
+}

@@ -23,7 +23,7 @@ import { hasCode } from '@kata-cc/errors';
 import { KbsClient } from '@kata-cc/kbs-client';
 import { fakeSnpCa, fakeSnpPlatform, requireTool, tempDir, type FakeSnpPlatform } from '@kata-cc/testing';
 import { admin, referenceValues, startPlainKbs, type PlainKbs } from './kbs-fake-hw-harness.js';
-import { attestAndGet, refused, seImageHeader, seMachine, seMeasurementKey, type SeMachine } from './kbs-fake-hw-more-harness.js';
+import { attestAndGet, attestRefused, refused, replaying, seImageHeader, seMachine, seMeasurementKey, type SeMachine } from './kbs-fake-hw-more-harness.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -137,6 +137,12 @@ test('fake SE: a measurement altered after the Ultravisor made it is refused by 
     }
   }
   assert.equal(kbs.logs().split('\n').filter((l) => l.includes('"code":"VERIFIER_SE_MEASUREMENT_MISMATCH"')).length, 2, kbs.logs());
+});
+
+test('fake SE: a response replayed into another KBS session verifies as the UV\'s but is refused (user data: VERIFIER_SE_REPORT_DATA_MISMATCH)', async () => {
+  const guest = replaying(seAttester(seA).attester);
+  assert.ok((await attestAndGet(kbs, guest, 'none')).cpu['ear.veraison.annotated-evidence']['se']);
+  await attestRefused(kbs, guest, 'VERIFIER_SE_REPORT_DATA_MISMATCH');
 });
 
 test('fake SE: a guest on a machine whose host-key document the KBS does not hold cannot answer (the Ultravisor finds no key slot); nothing reaches the KBS', async () => {
