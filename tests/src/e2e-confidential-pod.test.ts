@@ -443,7 +443,7 @@ test('fault: the KBS killed (-9) and restarted exactly between a fresh guest\'s 
   let pod: Pod | undefined;
   const flow = (async () => {
     pod = await runPod('e2e-kbs-race', initdata(gate.port));
-    const id = await startApp(pod, `${guestReg}/e2e/app:v1`, 'app', false);
+    const id = await startApp(pod, `${guestReg}/e2e/app:v1`);
     return id;
   })();
   flow.catch(() => undefined);
@@ -478,6 +478,11 @@ test('fault: the KBS killed (-9) and restarted exactly between a fresh guest\'s 
     assert.ok(!afterRestart.some((e) => e.path === '/kbs/v0/auth' || e.path === '/kbs/v0/attest'), 'the token survived the restart');
     assert.match(inst2.output(), /resource released.*image-kek\/e2e-v1|image-kek\/e2e-v1.*resource released/);
     assert.ok(await kbsCounter(kbs, 'kbs_resources_released_total') >= 1);
+    // Not covered here: a restart that invalidates tokens (`--token-signer-key` with a new key, or
+    // trustee's ephemeral signer). Tried: the KBS answers 401 TokenVerifierError three times and the
+    // pull fails, because the AA's GetToken hands the CDH its cached token again instead of
+    // re-attesting (attestation-agent/agent service.ts getToken). `kbs.restart(['--token-signer-key', f])`
+    // is there for the test once the AA re-attests after a 401.
   } finally {
     gate.release();
     await flow.catch(() => undefined);

@@ -116,7 +116,8 @@ export interface E2eKbs {
   adminKey: string;
   proc: Proc;
   cli(args: string[]): Promise<CliResult>;
-  restart(): Promise<void>;
+  /** Stops (if running) and starts it again; `extraArgs` go to this start only (e.g. `--token-signer-key`). */
+  restart(extraArgs?: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -127,8 +128,8 @@ export async function startE2eKbs(dir: string, ca: ReturnType<typeof makeCa>, pg
   const storage = await pg.createDatabase(db).catch(() => `postgres://postgres@127.0.0.1:${pg.port}/${db}`);
   const port = await freePort();
   const args = ['--listen', `127.0.0.1:${port}`, '--tls-cert', tls.cert, '--tls-key', tls.key, '--storage', storage, '--admin-key', admin.pub, ...(options.allowSample === false ? [] : ['--allow-sample'])];
-  const start = async (): Promise<Proc> => {
-    const p = startProc(process.execPath, [KBS_BIN, ...args], { KATA_CC_LOG_LEVEL: 'info' });
+  const start = async (extraArgs: string[] = []): Promise<Proc> => {
+    const p = startProc(process.execPath, [KBS_BIN, ...args, ...extraArgs], { KATA_CC_LOG_LEVEL: 'info' });
     await waitFor(`${name} to listen`, () => /kbs listening on/.test(p.output()) || p.child.exitCode !== null, 30_000);
     if (p.child.exitCode !== null) throw new Error(`kbs exited: ${p.output()}`);
     return p;
@@ -138,9 +139,9 @@ export async function startE2eKbs(dir: string, ca: ReturnType<typeof makeCa>, pg
     url, port, adminKey: admin.key,
     proc: await start(),
     cli: (a) => kbsCli(['--url', url, '--cacert', ca.caFile, '--admin-key', admin.key, ...a]),
-    restart: async () => {
+    restart: async (extraArgs = []) => {
       await kbs.proc.stop();
-      kbs.proc = await start();
+      kbs.proc = await start(extraArgs);
     },
     stop: () => kbs.proc.stop(),
   };
