@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { sharedDir } from '@kata-cc/testing';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { sharedDir, tempDir } from '@kata-cc/testing';
 import { AzSnpVtpmVerifier } from './az-snp-vtpm-verifier.js';
 
 const D = (f: string): string => sharedDir('vectors', 'trustee/deps/verifier/test_data/az-snp-vtpm', f);
@@ -40,4 +41,21 @@ test('az-snp-vtpm: wrong nonce, tampered quote, PCR and HCL runtime data each fa
   const snp = Buffer.from(ev.hcl_report, 'base64url');
   snp[0x20 + 0x90]! ^= 1; // measurement inside the signed SNP report
   await assert.rejects(v.inspect({ ...ev, hcl_report: snp.toString('base64url') }, { reportData: challenge }), { code: 'VERIFIER_SNP_REPORT_SIGNATURE' });
+});
+
+test('az-snp-vtpm: the ARK CRL settings apply as for snp (kdsUrl fetched, a malformed arkCrls file refused, none at hand skipped or required)', async () => {
+  const ev = readFileSync(D('evidence-genoa.json'), 'utf8');
+  const reportData = new Uint8Array(Buffer.from(CASES[3]![1], 'hex'));
+  const { dir, cleanup } = await tempDir('kcc-az-snp-crl-');
+  try {
+    const bad = path.join(dir, 'bad.crl');
+    writeFileSync(bad, 'not a CRL');
+    await assert.rejects(new AzSnpVtpmVerifier({ arkCrls: [bad] }).inspect(ev, { reportData }), { code: 'VERIFIER_SNP_CRL_MALFORMED' });
+    await assert.rejects(new AzSnpVtpmVerifier({ kdsUrl: 'http://127.0.0.1:9', requireArkCrl: true }).inspect(ev, { reportData }), { code: 'VERIFIER_SNP_CRL_FETCH_FAILED' });
+    await assert.rejects(new AzSnpVtpmVerifier({ requireArkCrl: true }).inspect(ev, { reportData }), { code: 'VERIFIER_SNP_CRL_MISSING' });
+    const out = await new AzSnpVtpmVerifier({ kdsUrl: 'http://127.0.0.1:9' }).inspect(ev, { reportData });
+    assert.ok(out.skipped.includes('ark_crl'), 'an unreachable KDS leaves the CRL check listed as skipped');
+  } finally {
+    await cleanup();
+  }
 });

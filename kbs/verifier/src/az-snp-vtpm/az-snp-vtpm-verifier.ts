@@ -13,7 +13,7 @@ import { requireEvidenceObject } from '../common/evidence.js';
 import { ConfiguredHardwareVerifier, type HardwareVerified, type OptionalBinding } from '../common/hardware-verifier.js';
 import { checkHclBinding, hclAkPub, parseHclReport } from '../common/hcl.js';
 import { parseSnpReport } from '../snp/report.js';
-import { verifySnpReport, type SnpVerifierConfig } from '../snp/snp-verifier.js';
+import { loadArkCrls, verifySnpReport, type SnpVerifierConfig } from '../snp/snp-verifier.js';
 
 const MALFORMED = 'VERIFIER_AZ_SNP_EVIDENCE_MALFORMED';
 const PREFIX = 'VERIFIER_AZ_SNP';
@@ -31,9 +31,13 @@ export class AzSnpVtpmVerifier extends ConfiguredHardwareVerifier<AzSnpVtpmVerif
     const vek = typeof vcek === 'string' ? (vcek.includes('-----BEGIN') ? new Uint8Array(Buffer.from(vcek)) : binaryField(vcek, MALFORMED, 'vcek')) : undefined;
     const report = parseSnpReport(hcl.hwReport);
     // The SNP report binds the HCL runtime data, not the session: report_data is checked on the vTPM quote.
-    const snp = verifySnpReport(report, [], {}, { ...this.config, ...(vek ? { vek } : {}), at: options.now ?? new Date() });
+    const at = options.now ?? new Date();
+    // SECURITY: the ARK CRLs (files or KDS) apply as for bare SNP: a revoked VCEK/ASK is refused.
+    const arkCrlList = await loadArkCrls(this.config, report, at);
+    const snp = verifySnpReport(report, [], {}, { ...this.config, ...(vek ? { vek } : {}), at, arkCrlList });
     checkHclBinding(hcl, report.reportData, `${PREFIX}_HCL_BINDING`);
-    const skipped: string[] = [];
+    // report_data is bound through the vTPM quote below; a skipped CRL check is still listed.
+    const skipped: string[] = snp.skipped.filter((s) => s === 'ark_crl');
     const q = checkAzQuote(decodeAzQuote(o['tpm_quote'] ?? o['quote'], MALFORMED), hclAkPub(hcl, MALFORMED), expected, PREFIX, skipped);
     const claims = { ...snp.claims, report_data: Buffer.from(q.nonce).toString('hex'), init_data: q.tpm['pcr08'] ?? '', tpm: q.tpm };
     return { claims, teeClass: 'cpu', skipped };

@@ -83,7 +83,7 @@ export class SnpVerifier extends ConfiguredHardwareVerifier<SnpVerifierConfig> {
     const report = parseSnpReport(ev.report);
     const at = options.now ?? new Date();
     const c0 = this.config;
-    const c = { ...c0, arkCrlList: await this.#crls(report, at) };
+    const c = { ...c0, arkCrlList: await loadArkCrls(c0, report, at) };
     if (c.kdsUrl !== undefined && c.vek === undefined) {
       try {
         findVek(report, signingKeyType(report), generationFromCpuid(report), { certTable: ev.certTable, storeDir: c.vcekStoreDir });
@@ -95,28 +95,27 @@ export class SnpVerifier extends ConfiguredHardwareVerifier<SnpVerifierConfig> {
     }
     return verifySnpReport(report, ev.certTable, expected, { ...c, at });
   }
+}
 
-  /**
-   * ARK CRLs for the report's generation (every generation when CPUID is absent: files only,
-   * as the KDS is asked per product).
-   */
-  async #crls(report: SnpReport, at: Date): Promise<Crl[]> {
-    const c = this.config;
-    if (c.arkCrls === undefined && c.kdsUrl === undefined) return [];
-    const cpuGen = generationFromCpuid(report);
-    const src = { arkCrls: c.arkCrls, kdsUrl: cpuGen === undefined ? undefined : c.kdsUrl, storeDir: c.vcekStoreDir, ...(c.fetch ? { fetch: c.fetch } : {}) };
-    const out: Crl[] = [];
-    for (const g of cpuGen === undefined ? GENERATIONS : [cpuGen]) {
-      try {
-        const crl = await findArkCrl(vendorChain(g, c.trustAnchors).ark, g, signingKeyType(report), src, at);
-        if (crl) out.push(crl);
-      } catch (err) {
-        // An unreachable KDS leaves the check skipped (listed), unless the operator requires it.
-        if (!(err instanceof KccError && err.code === 'VERIFIER_SNP_CRL_FETCH_FAILED') || c.requireArkCrl === true) throw err;
-      }
+/**
+ * ARK CRLs for the report's generation (every generation when CPUID is absent: files only, as
+ * the KDS is asked per product). Shared by every verifier of SNP reports (snp, az-snp-vtpm).
+ */
+export async function loadArkCrls(c: SnpVerifierConfig, report: SnpReport, at: Date): Promise<Crl[]> {
+  if (c.arkCrls === undefined && c.kdsUrl === undefined) return [];
+  const cpuGen = generationFromCpuid(report);
+  const src = { arkCrls: c.arkCrls, kdsUrl: cpuGen === undefined ? undefined : c.kdsUrl, storeDir: c.vcekStoreDir, ...(c.fetch ? { fetch: c.fetch } : {}) };
+  const out: Crl[] = [];
+  for (const g of cpuGen === undefined ? GENERATIONS : [cpuGen]) {
+    try {
+      const crl = await findArkCrl(vendorChain(g, c.trustAnchors).ark, g, signingKeyType(report), src, at);
+      if (crl) out.push(crl);
+    } catch (err) {
+      // An unreachable KDS leaves the check skipped (listed), unless the operator requires it.
+      if (!(err instanceof KccError && err.code === 'VERIFIER_SNP_CRL_FETCH_FAILED') || c.requireArkCrl === true) throw err;
     }
-    return out;
   }
+  return out;
 }
 
 export function verifySnpReport(
