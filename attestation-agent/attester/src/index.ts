@@ -16,7 +16,7 @@ export type { Tee } from './tee.js';
 export { ATTESTER_ERROR_CODES, attesterError, padReportData } from './errors.js';
 export type { AttesterErrorCode } from './errors.js';
 export { createAttester, detectAdditionalTees, detectTee, probedTees } from './registry.js';
-export type { DetectTeeOptions } from './registry.js';
+export type { AttesterConfig, DetectTeeOptions } from './registry.js';
 export { SAMPLE_REPORT_DATA_MAX, SampleAttester, detectSample } from './sample/sample.js';
 export type { SampleEvidence } from './sample/sample.js';
 export { DEFAULT_AK_HANDLE, INITDATA_PCR, TPM_REPORT_DATA_SIZE, TpmAttester, detectTpm, tpmQuoteEvidence } from './tpm/tpm.js';

@@ -10,11 +10,22 @@ import { TdxAttester, detectTdx } from './tdx/tdx.js';
 import { TpmAttester, detectTpm } from './tpm/tpm.js';
 import type { Tee } from './tee.js';
 
+/** Settings for the attesters `createAttester` builds (the AA passes them from its config). */
+export interface AttesterConfig {
+  /**
+   * Azure instance metadata service base URL for az-snp-vtpm / az-tdx-vtpm (VCEK, TD quotes).
+   * Default: env `AA_AZURE_IMDS_URL`, else http://169.254.169.254 (guest-components has no
+   * such setting: its IMDS address is fixed).
+   */
+  imdsUrl?: string;
+}
+
 /**
  * Creates the attester for `tee`. The one place that maps a TEE name to an implementation:
  * the switch is exhaustive over `Tee`, so a new TEE name breaks the build until it has a case.
  */
-export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
+export function createAttester(tee: Tee, deps: AttesterDeps = {}, config: AttesterConfig = {}): Attester {
+  const azure = config.imdsUrl === undefined ? {} : { imdsUrl: config.imdsUrl };
   switch (tee) {
     case 'sample':
       return new SampleAttester({}, deps);
@@ -25,9 +36,9 @@ export function createAttester(tee: Tee, deps: AttesterDeps = {}): Attester {
     case 'snp':
       return new SnpAttester({}, deps);
     case 'az-snp-vtpm':
-      return new AzSnpVtpmAttester({}, deps);
+      return new AzSnpVtpmAttester(azure, deps);
     case 'az-tdx-vtpm':
-      return new AzTdxVtpmAttester({}, deps);
+      return new AzTdxVtpmAttester(azure, deps);
     case 'sampledevice':
       return new SampleDeviceAttester({}, deps);
     case 'se':

@@ -1,10 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { verify } from 'node:crypto';
+import { createHash, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { requireTool, sharedDir } from '@kata-cc/testing';
+import type { Attester } from '../attester.js';
+import { createAttester } from '../registry.js';
 import { AZURE_AK_HANDLE, HCL_REPORT_NV_INDEX } from '../common/azure.js';
 import { openTransport, Tpm2 } from '../common/tpm2.js';
 import { startSwtpm, type Swtpm } from '../tpm/swtpm-fixture.js';
@@ -92,4 +94,42 @@ test('az-tdx-vtpm attester (swtpm vTPM + fake IMDS): the TD report from the HCL 
   assert.deepEqual(Buffer.from(ev.td_quote, 'base64url'), tdQuote);
   assert.equal(await detectAzTdxVtpm({ env: { AA_TPM_DEVICE: tdxTpm.spec } }), true);
   await assert.rejects(new AzTdxVtpmAttester({ device: tdxTpm.spec, imdsUrl: 'http://127.0.0.1:9' }).getEvidence(Buffer.alloc(8)), { code: 'ATTESTER_EVIDENCE_FAILED' });
+});
+
+test('az-snp-vtpm / az-tdx-vtpm attesters bind init-data into vTPM PCR 8 (extended, idempotent, another digest refused) and extend runtime events into PCRs', async () => {
+  const zero = Buffer.alloc(32);
+  const after1 = (d: Buffer): Buffer => createHash('sha256').update(zero).update(d).digest();
+  for (const [make, spec] of [[(): Attester => new AzSnpVtpmAttester({ device: snpTpm.spec, imdsUrl }), snpTpm.spec], [(): Attester => new AzTdxVtpmAttester({ device: tdxTpm.spec, imdsUrl }), tdxTpm.spec]] as const) {
+    const a = make();
+    const digest = createHash('sha256').update(`initdata for ${spec}`).digest();
+    assert.equal(await a.bindInitData!(digest), 'extended');
+    assert.deepEqual(Buffer.from(await a.runtimeMeasurement!.read(8)), after1(digest));
+    assert.equal(await make().bindInitData!(digest), 'extended', 'an AA restart with the same init-data finds it bound');
+    await assert.rejects(make().bindInitData!(createHash('sha256').update('other').digest()), { code: 'ATTESTER_INITDATA_MISMATCH' });
+    // The quote carries the PCR the attester extended.
+    const ev = (await a.getEvidence(Buffer.from('n'))) as { tpm_quote: { pcrs: string[] } };
+    assert.equal(ev.tpm_quote.pcrs[8], after1(digest).toString('hex'));
+
+    const rm = a.runtimeMeasurement!;
+    assert.equal(rm.algorithm, 'sha256');
+    assert.equal(rm.ccmrForPcr(23), 23);
+    const before = Buffer.from(await rm.read(23));
+    const event = createHash('sha256').update('runtime event').digest();
+    await rm.extend(event, 23);
+    assert.deepEqual(Buffer.from(await rm.read(23)), createHash('sha256').update(before).update(event).digest());
+    await assert.rejects(rm.extend(Buffer.alloc(48), 23), { code: 'ATTESTER_INVALID_ARGUMENT' });
+    await assert.rejects(rm.extend(event, 24), { code: 'ATTESTER_INVALID_ARGUMENT' });
+  }
+});
+
+test('createAttester: the IMDS base URL comes from the attester config, else env AA_AZURE_IMDS_URL (default Azure\'s link-local address)', async () => {
+  const viaConfig = createAttester('az-snp-vtpm', { env: { AA_TPM_DEVICE: snpTpm.spec } }, { imdsUrl });
+  const ev = (await viaConfig.getEvidence(Buffer.from('c'))) as { vcek: string };
+  assert.ok(ev.vcek.length > 100);
+  const viaEnv = createAttester('az-tdx-vtpm', { env: { AA_TPM_DEVICE: tdxTpm.spec, AA_AZURE_IMDS_URL: imdsUrl } });
+  const n = tdReports.length;
+  await viaEnv.getEvidence(Buffer.from('c'));
+  assert.equal(tdReports.length, n + 1);
+  // The config wins over the environment.
+  await assert.rejects(createAttester('az-tdx-vtpm', { env: { AA_TPM_DEVICE: tdxTpm.spec, AA_AZURE_IMDS_URL: imdsUrl } }, { imdsUrl: 'http://127.0.0.1:9' }).getEvidence(Buffer.from('c')), { code: 'ATTESTER_EVIDENCE_FAILED' });
 });

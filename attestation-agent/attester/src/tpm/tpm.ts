@@ -5,16 +5,17 @@
  * verifier reads it: `{"ak_public": b64 SPKI DER, "tpm_quote": {"signature", "message", "pcrs"}}`.
  * The device is `/dev/tpmrm0` (env `AA_TPM_DEVICE`; `tcp://host:port` reaches a swtpm).
  */
-import { createHash } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import type { Attester, AttesterDeps, InitDataBinding } from '../attester.js';
-import { attesterError, padReportData } from '../errors.js';
+import { padReportData } from '../errors.js';
 import type { Tee } from '../tee.js';
 import { openTransport, Tpm2 } from '../common/tpm2.js';
+import { bindInitDataPcr, INITDATA_PCR } from './pcr.js';
+
+export { INITDATA_PCR };
 
 export const TPM_REPORT_DATA_SIZE = 64;
 export const DEFAULT_AK_HANDLE = 0x81010002;
-export const INITDATA_PCR = 8;
 const ALL_PCRS = Array.from({ length: 24 }, (_, i) => i);
 
 export interface TpmAttesterConfig {
@@ -87,18 +88,6 @@ export class TpmAttester implements Attester {
 
   /** Extends PCR8 with the init-data digest (32 bytes), which the verifier replays from zero. */
   async bindInitData(digest: Uint8Array): Promise<InitDataBinding> {
-    const d = new Uint8Array(32);
-    d.set(digest.subarray(0, 32));
-    await this.#with(async (tpm) => {
-      // SECURITY: PCR8 must still be zero, or the verifier's replay from zero cannot match.
-      const cur = (await tpm.pcrRead([INITDATA_PCR])).get(INITDATA_PCR)!;
-      if (!cur.equals(Buffer.alloc(32))) {
-        const want = createHash('sha256').update(Buffer.alloc(32)).update(d).digest();
-        if (cur.equals(want)) return; // already bound (AA restart)
-        throw attesterError('ATTESTER_INITDATA_MISMATCH', `PCR${INITDATA_PCR} already holds another value; init-data cannot be bound`);
-      }
-      await tpm.pcrExtend(INITDATA_PCR, d);
-    });
-    return 'extended';
+    return bindInitDataPcr(this.#device, digest);
   }
 }
