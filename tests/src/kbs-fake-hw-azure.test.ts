@@ -6,7 +6,7 @@
  *    HCL report into NV index 0x01400001: for SNP a report signed by a fake VCEK (test AMD CA)
  *    whose report_data is SHA-256 of the HCL runtime data holding the swtpm AK as `HCLAkPub`;
  *    for TDX a TDREPORT MACed by the fake CPU with the same binding;
- *  - a FAKE IMDS on loopback serves the VCEK (`/metadata/THIM/amd/certification`) and TD quotes
+ *  - a FAKE IMDS on loopback (the attesters' `imdsUrl` setting) serves the VCEK (`/metadata/THIM/amd/certification`) and TD quotes
  *    (`/acc/tdquote`, checked against the TDREPORT MAC, signed by the fake QE / test Intel CA).
  * The guest side is our real KbsClient with the real attesters from `createAttester` (as the AA
  * creates them), the vTPM quote made by the swtpm over this session's nonce. The KBS verifies
@@ -25,13 +25,12 @@ import {
   type FakeAzTdx,
 } from '@kata-cc/testing';
 import { admin, referenceValues, startPlainKbs, tokenClaims, type PlainKbs } from './kbs-fake-hw-harness.js';
-import { attestAndGet, attestRefused, azureVtpm, fakeImds, refused, replaying, routeImds, type AzureVtpm, type FakeImds } from './kbs-fake-hw-more-harness.js';
+import { attestAndGet, attestRefused, azureVtpm, fakeImds, refused, replaying, type AzureVtpm, type FakeImds } from './kbs-fake-hw-more-harness.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
 let kbs: PlainKbs;
 let imds: FakeImds;
-let restoreFetch: () => void = () => {};
 let azSnp: AzureVtpm;
 let azTdx: AzureVtpm;
 
@@ -64,15 +63,14 @@ before(async () => {
   await azTdx.writeHcl(azTdxParavisor.hcl);
   await Promise.all([azSnp.extend(11, BOOT_PCR11), azTdx.extend(11, BOOT_PCR11)]);
   imds = await fakeImds(() => imdsVcek, (r) => quoteTd(r));
-  restoreFetch = routeImds(imds);
 
   const arkCrl = path.join(dir, 'milan-ark.crl');
   await writeFile(arkCrl, snpCa.arkCrl({ revokedSerials: [azRevoked.vcek.serial] }));
   const collateral = path.join(dir, 'tdx-collateral.json');
   await writeFile(collateral, JSON.stringify(fakeTdxCollateral(azTd).json));
   kbs = await startPlainKbs(dir, {
-    // requireArkCrl left out: the az-snp-vtpm verifier ignores arkCrls (see the TODO test below).
-    'az-snp-vtpm': { trustAnchors: { Milan: snpCa.trustAnchorPem }, arkCrls: [arkCrl] },
+    // requireArkCrl: an az-snp-vtpm guest is only accepted when the ARK CRL was checked.
+    'az-snp-vtpm': { trustAnchors: { Milan: snpCa.trustAnchorPem }, arkCrls: [arkCrl], requireArkCrl: true },
     'az-tdx-vtpm': { trustAnchors: [tdxCa.trustAnchorPem], collateral },
   }, 'azure');
   // default_cpu's reference-value ids for az-* (trustee's); the chip runs guest policy 0x30000 on an SMT + TSME platform.
@@ -95,7 +93,6 @@ before(async () => {
 });
 
 after(async () => {
-  restoreFetch();
   await kbs?.stop();
   await imds?.close();
   await azSnp?.tpm.stop();
@@ -103,8 +100,9 @@ after(async () => {
   await cleanup?.();
 });
 
-const azSnpAttester = (): Attester => createAttester('az-snp-vtpm', { env: { AA_TPM_DEVICE: azSnp.tpm.spec } });
-const azTdxAttester = (): Attester => createAttester('az-tdx-vtpm', { env: { AA_TPM_DEVICE: azTdx.tpm.spec } });
+// The attesters reach the fake IMDS through their `imdsUrl` setting (the AA's AA_AZURE_IMDS_URL).
+const azSnpAttester = (): Attester => createAttester('az-snp-vtpm', { env: { AA_TPM_DEVICE: azSnp.tpm.spec } }, { imdsUrl: imds.url });
+const azTdxAttester = (): Attester => createAttester('az-tdx-vtpm', { env: { AA_TPM_DEVICE: azTdx.tpm.spec } }, { imdsUrl: imds.url });
 
 test('fake az-snp-vtpm: HCL report (fake VCEK-signed SNP report binding the swtpm AK) + vTPM quote -> affirming under default_cpu, resource released', async () => {
   const r = await attestAndGet(kbs, azSnpAttester(), 'azsnp');
@@ -179,11 +177,7 @@ test('fake az-tdx-vtpm: a TD with an unregistered MRTD (its own paravisor, HCL r
   }
 });
 
-// KNOWN DEFECT (kbs/verifier az-snp-vtpm-verifier.ts, not this test's code): it calls
-// verifySnpReport without `arkCrlList`, so the ARK CRLs of its config (arkCrls / kdsUrl) are
-// never loaded: a revoked VCEK is accepted (the check is only listed as skipped), and with
-// requireArkCrl every az-snp-vtpm guest is refused with VERIFIER_SNP_CRL_MISSING.
-test('fake az-snp-vtpm: a VCEK listed in the configured test ARK CRL is refused by the KBS (VERIFIER_SNP_CERT_REVOKED)', { todo: 'AzSnpVtpmVerifier ignores arkCrls/kdsUrl: it must load the ARK CRLs as SnpVerifier#crls does and pass arkCrlList to verifySnpReport' }, async () => {
+test('fake az-snp-vtpm: a VCEK listed in the configured test ARK CRL is refused by the KBS (VERIFIER_SNP_CERT_REVOKED)', async () => {
   const good = fakeAzSnpHclReport(azChip, azSnp.ak);
   await azSnp.writeHcl(fakeAzSnpHclReport(azRevoked, azSnp.ak));
   imdsVcek = azRevoked.vcek.pem;
@@ -198,11 +192,12 @@ test('fake az-snp-vtpm: a VCEK listed in the configured test ARK CRL is refused 
 const AZ_INITDATA = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n"note" = "fake azure launch"\n';
 const azInitDigest = createHash('sha256').update(AZ_INITDATA).digest();
 
-// The KBS side of vTPM init-data: PCR 8 extended with the digest (here by the test, standing in
-// for the attester, see the TODO below); the KBS replays it from zero.
-test('fake az-snp-vtpm: init-data in vTPM PCR 8 is checked by the KBS (affirming, init_data claim); other init-data is refused (VERIFIER_AZ_SNP_INIT_DATA_MISMATCH)', async () => {
-  await azSnp.extend(8, azInitDigest);
-  const c = new KbsClient({ url: kbs.url, initData: AZ_INITDATA, handshakeAttempts: 1 }, { attester: azSnpAttester() });
+// vTPM init-data: the attester extends PCR 8 with the digest (bindInitData, as the AA does at
+// start); the KBS replays it from zero.
+test('fake az-snp-vtpm: init-data bound by the attester into vTPM PCR 8 is checked by the KBS (affirming, init_data claim); other init-data is refused (VERIFIER_AZ_SNP_INIT_DATA_MISMATCH)', async () => {
+  const attester = azSnpAttester();
+  assert.equal(await attester.bindInitData?.(azInitDigest), 'extended');
+  const c = new KbsClient({ url: kbs.url, initData: AZ_INITDATA, handshakeAttempts: 1 }, { attester });
   try {
     const cpu = tokenClaims(await c.attest())['submods']['cpu0'];
     assert.equal(cpu['ear.status'], 'affirming');
@@ -213,11 +208,8 @@ test('fake az-snp-vtpm: init-data in vTPM PCR 8 is checked by the KBS (affirming
   await attestRefused(kbs, azSnpAttester(), 'VERIFIER_AZ_SNP_INIT_DATA_MISMATCH', { initData: AZ_INITDATA.replace('fake azure launch', 'other') });
 });
 
-// KNOWN GAP (attestation-agent/attester az-*-vtpm, not this test's code): guest-components'
-// az_snp_vtpm / az_tdx_vtpm attesters bind init-data by extending vTPM PCR 8 (bind_init_data)
-// and extend runtime measurements into PCRs; ours have neither, so an AA with init-data on
-// Azure never binds it and the KBS refuses the guest (…_INIT_DATA_MISMATCH).
-test('fake az-tdx-vtpm: the attester binds init-data into vTPM PCR 8 (extended) and the KBS accepts it', { todo: 'AzTdxVtpmAttester/AzSnpVtpmAttester lack bindInitData (extend PCR 8 like TpmAttester.bindInitData) and runtimeMeasurement' }, async () => {
+// As guest-components' az_tdx_vtpm bind_init_data: vTPM PCR 8 extended with the SHA-256 digest.
+test('fake az-tdx-vtpm: the attester binds init-data into vTPM PCR 8 (extended) and the KBS accepts it', async () => {
   const attester = azTdxAttester();
   assert.equal(await attester.bindInitData?.(azInitDigest), 'extended');
   const c = new KbsClient({ url: kbs.url, initData: AZ_INITDATA, handshakeAttempts: 1 }, { attester });

@@ -143,21 +143,6 @@ export async function fakeImds(vcekPem: () => string, tdQuote: (tdReport: Buffer
   };
 }
 
-/**
- * The Azure attesters reach IMDS at its fixed link-local address through the global `fetch`
- * (@kata-cc/attester exports neither the classes nor an IMDS URL setting: see the report);
- * this routes those requests to the fake IMDS and leaves every other request alone. Returns
- * the function that restores `fetch`.
- */
-export function routeImds(fake: FakeImds): () => void {
-  const real = globalThis.fetch;
-  globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    return real(url.startsWith('http://169.254.169.254/') ? fake.url + url.slice('http://169.254.169.254'.length) : input, init);
-  }) as typeof fetch;
-  return () => { globalThis.fetch = real; };
-}
-
 /** Attests, then asks for `default/fake/<resource>`; returns the cpu0 submod of the token and the resource or the refusal. */
 export async function attestAndGet(kbs: PlainKbs, attester: Attester, resource: string): Promise<{ cpu: Claims; got?: string; err?: unknown }> {
   const c = new KbsClient({ url: kbs.url, handshakeAttempts: 1 }, { attester });
