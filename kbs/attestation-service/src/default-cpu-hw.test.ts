@@ -1,6 +1,6 @@
 /**
  * The default `default_cpu` policy on the claims the verifiers produce from REAL evidence in
- * ../shared/vectors: TPM (trustee's tpm_evidence.json) and Azure vTPM (SNP and TDX). Affirming
+ * ../shared/vectors: TPM (trustee's tpm_evidence.json) and Azure vTPM (SNP and TDX), plus sample IBM SE claims. Affirming
  * only when the registered reference values match; never affirming without them.
  */
 import { test } from 'node:test';
@@ -75,4 +75,26 @@ test('az-tdx-vtpm (real Azure evidence): PCR11 affirms executables; hardware sta
   assert.notEqual(c['tcb_status'], 'UpToDate');
   assert.equal(r.vector.hardware, 97);
   assert.equal(appraise({ 'az-tdx-vtpm': { ...c, tcb_status: 'UpToDate' } }, refs).status, 'affirming');
+});
+
+// No real IBM SE evidence exists (vectors/MANIFEST.md): SAMPLE claims in the SE verifier's shape.
+test('SE (sample claims): contraindicated without reference values; affirming only when the tag, both host-key hashes and version match trustee\'s se.* ids', () => {
+  const se = { version: 1, cuid: '11'.repeat(16), report_data: '00'.repeat(64), image_phkh: 'aa'.repeat(32), attestation_phkh: 'bb'.repeat(32), tag: 'cc'.repeat(16) };
+  const refs: Record<string, unknown[]> = { 'se.tag': [se.tag], 'se.image_phkh': [se.image_phkh], 'se.attestation_phkh': [se.attestation_phkh], 'se.version': ['1'] };
+  const vec = (r: { vector: TrustVector }): (number | undefined)[] => [r.vector.executables, r.vector.hardware, r.vector.configuration];
+  assert.equal(appraise({ se }, {}).status, 'contraindicated');
+  assert.deepEqual(vec(appraise({ se }, {})), [33, 97, 36]);
+  const ok = appraise({ se }, refs);
+  assert.equal(ok.status, 'affirming');
+  assert.deepEqual(vec(ok), [3, 2, 2]);
+  // Each registered value decides its claim; an unregistered id never affirms.
+  assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.tag': ['dd'.repeat(16)] })), [33, 2, 2]);
+  assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.attestation_phkh': ['ee'.repeat(32)] })), [3, 97, 2], 'another machine');
+  assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.image_phkh': [] })), [3, 97, 2], 'image built for another host key');
+  assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.version': ['256'] })), [3, 2, 36]);
+  const { 'se.tag': _tag, ...noTag } = refs;
+  assert.deepEqual(vec(appraise({ se }, noTag)), [33, 2, 2], 'no se.tag registered: executables never affirmed');
+  assert.notEqual(appraise({ se }, noTag).status, 'affirming');
+  // The old underscore ids (se_tag, ...) are not trustee's: they affirm nothing.
+  assert.equal(appraise({ se }, { se_tag: [se.tag], se_image_phkh: [se.image_phkh], se_attestation_phkh: [se.attestation_phkh], se_version: ['1'] }).status, 'contraindicated');
 });

@@ -2,7 +2,8 @@
  * Default attestation policy `default_cpu` (written for kata-cc in trustee's shape: package
  * `policy`, output `trust_claims`). Every claim starts at a value that makes the appraisal
  * "contraindicated" and is raised only when the evidence matches reference values, so a TEE
- * is "affirming" only for values the operator registered. `sample` evidence is affirmed only
+ * is "affirming" only for values the operator registered (trustee's file has no SE rules: "SE TODO";
+ * ours appraises SE over trustee's documented se.* reference value ids). `sample` evidence is affirmed only
  * in dev mode (`data.dev_mode`, set by `kbs --allow-sample`).
  */
 export const DEFAULT_CPU_POLICY = `package policy
@@ -198,6 +199,29 @@ hardware = 2 if tdx_hardware_ok(input["az-tdx-vtpm"])
 configuration = 2 if {
 	input["az-tdx-vtpm"]
 	input["az-tdx-vtpm"].quote.body.xfam in query_reference_value("xfam")
+}
+
+##### IBM Secure Execution (trustee's reference value ids: se.tag, se.image_phkh,
+# se.attestation_phkh, se.version, as its SE docs register them). The verifier already checked
+# the measurement (HMAC over the header tags, CUID, user data) with the request's key.
+# Executables: the SE header tag, which authenticates the image the guest booted from.
+executables = 3 if {
+	input.se
+	input.se.tag in query_reference_value("se.tag")
+}
+
+# Hardware: the host-key hashes of the machine the guest runs on (attestation) and the one the
+# image was built for (image), so only registered IBM Z machines are affirmed.
+hardware = 2 if {
+	input.se
+	input.se.attestation_phkh in query_reference_value("se.attestation_phkh")
+	input.se.image_phkh in query_reference_value("se.image_phkh")
+}
+
+# Configuration: the attestation format version, compared as text as trustee's SE policies do.
+configuration = 2 if {
+	input.se
+	sprintf("%v", [input.se.version]) in query_reference_value("se.version")
 }
 `;
 
