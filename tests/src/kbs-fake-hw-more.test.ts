@@ -10,7 +10,8 @@
  *    documents made here with openssl; no IBM-signed ones exist, so skipHkdVerification as in
  *    the sample config), the real SE attester injects the session digest and runs the UV
  *    attestation call on `fakeUltravisor`, which holds one machine's host private key, unwraps
- *    the request and computes the HMAC measurement the KBS then verifies.
+ *    the request and computes the HMAC measurement the KBS then verifies. default_cpu appraises
+ *    SE over trustee's se.* reference value ids registered through kbs-cli.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -114,8 +115,8 @@ function seAttester(machine: SeMachine, tags = image.tags, tamper = false): { at
 
 const phkh = (hostKey: KeyObject): string => createHash('sha256').update(hostKeyCoords(hostKey)).digest('hex');
 
-// trustee's default policy has no SE rules ("##### SE TODO"); ours neither: SE is verified but never affirming by default.
-test('fake SE: the KBS challenge answered by the fake Ultravisor verifies, but default_cpu (like trustee\'s) appraises no SE claims -> contraindicated, refused', async () => {
+// Before any SE reference value is registered, default_cpu affirms nothing for SE.
+test('fake SE: the KBS challenge answered by the fake Ultravisor verifies, but without registered se.* reference values default_cpu is contraindicated, refused', async () => {
   const { attester, uv } = seAttester(seA);
   const r = await attestAndGet(kbs, attester, 'se');
   assert.ok(uv.calls >= 1, 'the attester asked the (fake) Ultravisor');
@@ -156,33 +157,27 @@ test('fake SE: a guest on a machine whose host-key document the KBS does not hol
   }
 });
 
-/** An operator's SE appraisal: the image (header tag, image host-key hash), the machine (attestation host-key hash). */
-const SE_OPERATOR_POLICY = `package policy
-import rego.v1
-default executables := 33
-default hardware := 97
-default configuration := 36
-executables := 3 if {
-	input.se.tag in query_reference_value("se_tag")
-	input.se.image_phkh in query_reference_value("se_image_phkh")
-}
-hardware := 2 if input.se.attestation_phkh in query_reference_value("se_attestation_phkh")
-configuration := 2 if sprintf("%d", [input.se.version]) in query_reference_value("se_version")
-trust_claims := {"executables": executables, "hardware": hardware, "configuration": configuration}
-`;
-
-// Last in the file: it replaces default_cpu on the shared KBS.
-test('fake SE: with an operator policy and reference values for image and machine A -> affirming, resource released; the same image on machine B is refused', async () => {
-  await writeFile(path.join(dir, 'se-policy.rego'), SE_OPERATOR_POLICY);
-  await admin(kbs, 'set-attestation-policy', '--file', path.join(dir, 'se-policy.rego'), '--id', 'default_cpu');
-  await referenceValues(dir, kbs, { se_tag: [h(image.tags.subarray(192))], se_image_phkh: [phkh(seA.hostKey)], se_attestation_phkh: [phkh(seA.hostKey)], se_version: ['1'] }, 'se');
+// Last in the file: it registers the SE reference values on the shared KBS.
+test('fake SE: under the DEFAULT policy with trustee\'s se.* reference values for the image and machine A -> affirming, resource released; machine B and another image tag are refused', async () => {
+  await referenceValues(dir, kbs, {
+    'se.tag': [h(image.tags.subarray(192))],
+    'se.image_phkh': [phkh(seA.hostKey)],
+    'se.attestation_phkh': [phkh(seA.hostKey)],
+    'se.version': ['1'],
+  }, 'se');
   const a = await attestAndGet(kbs, seAttester(seA).attester, 'se');
   const v = a.cpu['ear.trustworthiness-vector'];
-  assert.deepEqual([v['executables'], v['hardware'], v['configuration']], [3, 2, 2]);
+  assert.deepEqual([v['executables'], v['hardware'], v['configuration']], [3, 2, 2], JSON.stringify(a.cpu['ear.veraison.annotated-evidence']));
   assert.equal(a.cpu['ear.status'], 'affirming');
   assert.equal(a.got, SECRET.se);
+  // The same image on machine B (its attestation host-key hash is not registered).
   const b = await attestAndGet(kbs, seAttester(seB).attester, 'se');
   assert.equal(b.cpu['ear.veraison.annotated-evidence']['se']['attestation_phkh'], phkh(seB.hostKey));
   assert.equal(b.cpu['ear.trustworthiness-vector']['hardware'], 97);
   refused(b, SECRET.se);
+  // Only another image tag registered: executables not affirmed.
+  await referenceValues(dir, kbs, { 'se.tag': ['00'.repeat(16)] }, 'se-other-tag');
+  const c = await attestAndGet(kbs, seAttester(seA).attester, 'se');
+  assert.equal(c.cpu['ear.trustworthiness-vector']['executables'], 33);
+  refused(c, SECRET.se);
 });
