@@ -163,7 +163,7 @@ test('fake SE: under the DEFAULT policy with trustee\'s se.* reference values fo
     'se.tag': [h(image.tags.subarray(192))],
     'se.image_phkh': [phkh(seA.hostKey)],
     'se.attestation_phkh': [phkh(seA.hostKey)],
-    'se.version': ['1'],
+    'se.version': ['256'],
   }, 'se');
   const a = await attestAndGet(kbs, seAttester(seA).attester, 'se');
   const v = a.cpu['ear.trustworthiness-vector'];

@@ -79,8 +79,8 @@ test('az-tdx-vtpm (real Azure evidence): PCR11 affirms executables; hardware sta
 
 // No real IBM SE evidence exists (vectors/MANIFEST.md): SAMPLE claims in the SE verifier's shape.
 test('SE (sample claims): contraindicated without reference values; affirming only when the tag, both host-key hashes and version match trustee\'s se.* ids', () => {
-  const se = { version: 1, cuid: '11'.repeat(16), report_data: '00'.repeat(64), image_phkh: 'aa'.repeat(32), attestation_phkh: 'bb'.repeat(32), tag: 'cc'.repeat(16) };
-  const refs: Record<string, unknown[]> = { 'se.tag': [se.tag], 'se.image_phkh': [se.image_phkh], 'se.attestation_phkh': [se.attestation_phkh], 'se.version': ['1'] };
+  const se = { version: 256, cuid: '11'.repeat(16), report_data: '00'.repeat(64), image_phkh: 'aa'.repeat(32), attestation_phkh: 'bb'.repeat(32), tag: 'cc'.repeat(16) };
+  const refs: Record<string, unknown[]> = { 'se.tag': [se.tag], 'se.image_phkh': [se.image_phkh], 'se.attestation_phkh': [se.attestation_phkh], 'se.version': ['256'] };
   const vec = (r: { vector: TrustVector }): (number | undefined)[] => [r.vector.executables, r.vector.hardware, r.vector.configuration];
   assert.equal(appraise({ se }, {}).status, 'contraindicated');
   assert.deepEqual(vec(appraise({ se }, {})), [33, 97, 36]);
@@ -91,10 +91,10 @@ test('SE (sample claims): contraindicated without reference values; affirming on
   assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.tag': ['dd'.repeat(16)] })), [33, 2, 2]);
   assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.attestation_phkh': ['ee'.repeat(32)] })), [3, 97, 2], 'another machine');
   assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.image_phkh': [] })), [3, 97, 2], 'image built for another host key');
-  assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.version': ['256'] })), [3, 2, 36]);
+  assert.deepEqual(vec(appraise({ se }, { ...refs, 'se.version': ['1'] })), [3, 2, 36]);
   const { 'se.tag': _tag, ...noTag } = refs;
   assert.deepEqual(vec(appraise({ se }, noTag)), [33, 2, 2], 'no se.tag registered: executables never affirmed');
   assert.notEqual(appraise({ se }, noTag).status, 'affirming');
   // The old underscore ids (se_tag, ...) are not trustee's: they affirm nothing.
-  assert.equal(appraise({ se }, { se_tag: [se.tag], se_image_phkh: [se.image_phkh], se_attestation_phkh: [se.attestation_phkh], se_version: ['1'] }).status, 'contraindicated');
+  assert.equal(appraise({ se }, { se_tag: [se.tag], se_image_phkh: [se.image_phkh], se_attestation_phkh: [se.attestation_phkh], se_version: ['256'] }).status, 'contraindicated');
 });

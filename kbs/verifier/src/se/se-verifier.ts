@@ -35,6 +35,7 @@ export interface SeVerifierConfig {
   skipHkdVerification?: boolean;
 }
 
+const ARCB_VERSION_ONE = 0x0100;
 const MALFORMED = 'VERIFIER_SE_EVIDENCE_MALFORMED';
 const HDR_TAGS_SIZE = 64 * 3 + 16;
 const SE_REPORT_DATA_SIZE = 64;
@@ -144,7 +145,8 @@ export class SeVerifier extends ConfiguredHardwareVerifier<SeVerifierConfig> {
       throw new KccError({ kind: 'INVALID_ARGUMENT', code: MALFORMED, message: 'SE additional data lacks the image and attestation public host-key hashes' });
     }
     const claims = {
-      version: 1,
+      // The ARCB version (AttestationVersion::One = 0x0100), reported as trustee does: 256.
+      version: ARCB_VERSION_ONE,
       cuid: toHex(r.cuid),
       report_data: toHex(r.userData.subarray(0, SE_REPORT_DATA_SIZE)),
       image_phkh: toHex(r.additionalData.subarray(0, PHKH_SIZE)),
