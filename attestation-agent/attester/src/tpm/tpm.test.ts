@@ -41,6 +41,18 @@ test('TPM attester binds init-data by extending PCR8 once; a second, different d
   await assert.rejects(a.bindInitData(createHash('sha256').update('other').digest()), { code: 'ATTESTER_INITDATA_MISMATCH' });
 });
 
+test('TPM attester extends runtime events into the SHA-256 PCR named by the register, and the quote carries it', async () => {
+  const a = new TpmAttester({ device: tpm.spec });
+  const rm = a.runtimeMeasurement;
+  const before = Buffer.from(await rm.read(16));
+  const event = createHash('sha256').update('runtime event').digest();
+  await rm.extend(event, 16);
+  const expected = createHash('sha256').update(before).update(event).digest();
+  assert.deepEqual(Buffer.from(await rm.read(16)), expected);
+  assert.equal((await a.getEvidence(new Uint8Array(32))).tpm_quote.pcrs[16], expected.toString('hex'));
+  await assert.rejects(rm.extend(Buffer.alloc(48), 16), { code: 'ATTESTER_INVALID_ARGUMENT' });
+});
+
 test('TPM detection follows AA_TPM_DEVICE and the device node', async () => {
   assert.equal(await detectTpm({ env: { AA_TPM_DEVICE: tpm.spec } }), true);
   assert.equal(await detectTpm({ env: {}, root: '/nonexistent-root' }), false);

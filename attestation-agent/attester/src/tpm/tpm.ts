@@ -6,11 +6,11 @@
  * The device is `/dev/tpmrm0` (env `AA_TPM_DEVICE`; `tcp://host:port` reaches a swtpm).
  */
 import { access } from 'node:fs/promises';
-import type { Attester, AttesterDeps, InitDataBinding } from '../attester.js';
+import type { Attester, AttesterDeps, InitDataBinding, RuntimeMeasurement } from '../attester.js';
 import { padReportData } from '../errors.js';
 import type { Tee } from '../tee.js';
 import { openTransport, Tpm2 } from '../common/tpm2.js';
-import { bindInitDataPcr, INITDATA_PCR } from './pcr.js';
+import { bindInitDataPcr, INITDATA_PCR, TpmPcrMeasurement } from './pcr.js';
 
 export { INITDATA_PCR };
 
@@ -65,11 +65,14 @@ export class TpmAttester implements Attester {
   readonly tee: Tee = 'tpm';
   readonly #device: string;
   readonly #akHandle: number;
+  /** Runtime events extend the TPM's SHA-256 PCRs directly (PCR = CC register), as on Azure vTPMs. */
+  readonly runtimeMeasurement: RuntimeMeasurement;
 
   constructor(config: TpmAttesterConfig = {}, deps: AttesterDeps = {}) {
     const env = deps.env ?? process.env;
     this.#device = devicePath(config, deps);
     this.#akHandle = config.akHandle ?? (env['AA_TPM_AK_HANDLE'] ? Number(env['AA_TPM_AK_HANDLE']) : DEFAULT_AK_HANDLE);
+    this.runtimeMeasurement = new TpmPcrMeasurement(this.#device);
   }
 
   async #with<T>(fn: (tpm: Tpm2) => Promise<T>): Promise<T> {
