@@ -12,7 +12,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -397,14 +397,20 @@ test('agent policy: ExecSync of a command the policy does not allow is refused i
   });
 });
 
-test('fault: the KBS restarted after the guest attested; the next key fetch succeeds (token/re-attestation; resources and policy kept in PostgreSQL)', async () => {
+test('fault: the KBS restarted with another token-signing key after the guest attested; the guest\'s token is refused (401), the guest re-attests and the next key fetch succeeds (resources and policy kept in PostgreSQL)', async () => {
   assert.ok(happy, 'needs the happy path');
-  await kbs.restart();
+  // A new signer invalidates every token issued before (as trustee's default throwaway key does
+  // on each restart). The failover front sends the guest to this instance, not the replica.
+  const signer = path.join(tmp.dir, 'token-signer-2.pem');
+  writeFileSync(signer, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  await kbs.restart(['--token-signer-key', signer]);
   kbsInstance++;
   const pod = happy;
   await startApp(pod, `${guestReg}/e2e/app:v2`, 'app-v2');
   await waitFor('marker 2', () => logHas(pod, 'app-v2', MARKER2), 120_000);
   assert.match(kbs.proc.output(), /resource released.*image-kek\/e2e-v2|image-kek\/e2e-v2.*resource released/);
+  // The CDH's cached token was refused, it asked the AA again, and the AA attested afresh.
+  assert.ok(await kbsCounter(kbs, 'kbs_attestations_total', 'result="ok"') >= 1, 'the guest re-attested at the restarted KBS');
 });
 
 test('fault: one of two KBS replicas killed mid-run; the other (same PostgreSQL) serves the next key', async () => {
@@ -478,11 +484,7 @@ test('fault: the KBS killed (-9) and restarted exactly between a fresh guest\'s 
     assert.ok(!afterRestart.some((e) => e.path === '/kbs/v0/auth' || e.path === '/kbs/v0/attest'), 'the token survived the restart');
     assert.match(inst2.output(), /resource released.*image-kek\/e2e-v1|image-kek\/e2e-v1.*resource released/);
     assert.ok(await kbsCounter(kbs, 'kbs_resources_released_total') >= 1);
-    // Not covered here: a restart that invalidates tokens (`--token-signer-key` with a new key, or
-    // trustee's ephemeral signer). Tried: the KBS answers 401 TokenVerifierError three times and the
-    // pull fails, because the AA's GetToken hands the CDH its cached token again instead of
-    // re-attesting (attestation-agent/agent service.ts getToken). `kbs.restart(['--token-signer-key', f])`
-    // is there for the test once the AA re-attests after a 401.
+    // A restart that invalidates tokens (another signing key) is the 'another token-signing key' case.
   } finally {
     gate.release();
     await flow.catch(() => undefined);

@@ -87,6 +87,11 @@ test('AA GetToken("kbs") attests to the real KBS with init-data and hands out to
   // The KBS hashed the exact initdata bytes the AA sent and exposes its configs as claims.
   assert.equal(annotated['init_data'], createHash('sha384').update(initdata).digest('hex'));
   assert.equal(annotated['init_data_claims']['aa.toml']['token_configs']['kbs']['url'], kbs.url);
+  // Every GetToken is a fresh handshake (guest-components' AA): the CDH asks again only when the
+  // KBS refused its token, so a cached answer would never recover (e.g. a KBS with a new signer).
+  const again = await aa.request<{ TokenType: string }, { Token: Buffer }>(AA_SERVICE, 'GetToken', aaType('GetTokenRequest'), aaType('GetTokenResponse'), { TokenType: 'kbs' });
+  const jti = (t: Buffer): unknown => JSON.parse(Buffer.from((JSON.parse(t.toString()) as { token: string }).token.split('.')[1] ?? '', 'base64url').toString())['jti'];
+  assert.notEqual(jti(again.Token), jti(r.Token), 'a new token, not the cached one');
 });
 
 test('AA ExtendRuntimeMeasurement appends a TCG2 AAEL entry (event log from initdata aa.toml)', async () => {

@@ -67,16 +67,18 @@ export class AttestationAgent {
   }
 
   /**
-   * GetToken: for "kbs", an RCAR handshake with the configured KBS (cached until the token
-   * expires) and the TEE private key, JSON `{"token", "tee_keypair"}`.
+   * GetToken: for "kbs", a fresh RCAR handshake with the configured KBS and the TEE private
+   * key, JSON `{"token", "tee_keypair"}`. Never a cached token, as guest-components' AA: the
+   * caller (the CDH) caches it and asks again only when the KBS refuses it (401), e.g. after
+   * the KBS restarted with another token-signing key; a cached answer would refuse it forever.
    */
   async getToken(tokenType: string): Promise<Uint8Array> {
     if (tokenType !== 'kbs') {
       throw aaError('AA_UNSUPPORTED_TOKEN_TYPE', `Unsupported token type "${tokenType}": this attestation agent issues "kbs" tokens only`);
     }
     const client = await this.#kbsClient();
-    const { token, teeKey } = await client.getToken();
-    const reply: KbsTokenReply = { token, tee_keypair: teeKey.privateKeyPem() };
+    const token = await client.attest();
+    const reply: KbsTokenReply = { token, tee_keypair: client.teeKey.privateKeyPem() };
     return Buffer.from(JSON.stringify(reply), 'utf8');
   }
 
