@@ -5,7 +5,7 @@
  */
 export { AGENT_SERVICE, AgentClient, HEALTH_SERVICE, agentProtos, methodCodecs } from './agent-client.js';
 export type { AgentClientOptions } from './agent-client.js';
-export { Sandbox, sandboxDir } from './sandbox.js';
+export { AGENT_POLICY_ANNOTATION, Sandbox, agentPolicyFromAnnotations, sandboxDir } from './sandbox.js';
 export type { SandboxOptions, SandboxTimings } from './sandbox.js';
 export { toAgentProcess, toAgentSpec } from './oci.js';
 export { CRI_CONTAINER_TYPE, CRI_IMAGE_NAME, CRI_SANDBOX_ID, CRI_SANDBOX_NAME, CRI_SANDBOX_NAMESPACE, guestPullStorage, guestRootfsPath } from './storage.js';
