@@ -13,7 +13,7 @@ async function ensureAddon(repo: string, pkgDir: string, file: string, what: str
   const out = path.join(dir, 'build/Release', file);
   if (existsSync(out)) return out;
   try {
-    await run(process.execPath, [path.join(dir, 'scripts/build-addon.mjs')], { cwd: dir });
+    await run(process.execPath, [path.join(repo, 'scripts/build-native-addon.mjs')], { cwd: dir });
   } catch (err) {
     log.warn({ err }, `building the ${what} addon failed: the guest image gets no ${what} addon`);
     return undefined;

@@ -1,12 +1,13 @@
-// npm `install` script of @kata-cc/vsock: compiles native/vsock.c with node-gyp (npm's bundled
-// copy) on `npm ci`/`npm install`. Headers come from the local Node installation (--nodedir) so
+// The npm `install` script of the workspaces with an N-API addon (libs/vsock,
+// attestation-agent/tee-devices): compiles the package's binding.gyp (cwd = the package) with
+// node-gyp, npm's bundled copy. Headers come from the local Node installation (--nodedir), so
 // nothing is downloaded. Plain .mjs: it runs before `tsc -b`.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dir = process.cwd();
+const name = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name ?? dir;
 const prefix = path.resolve(path.dirname(process.execPath), '..');
 
 const gyp = [
@@ -16,7 +17,7 @@ const gyp = [
   '/usr/share/nodejs/node-gyp/bin/node-gyp.js',
 ].find((p) => p && existsSync(p));
 if (!gyp) {
-  console.error('@kata-cc/vsock: node-gyp not found (it ships with npm); cannot build the AF_VSOCK addon');
+  console.error(`${name}: node-gyp not found (it ships with npm); cannot build its native addon`);
   process.exit(1);
 }
 
