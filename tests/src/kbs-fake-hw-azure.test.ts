@@ -24,7 +24,7 @@ import {
   fakeAzSnpHclReport, fakeAzTdxParavisor, fakeSnpCa, fakeSnpPlatform, fakeTdxCa, fakeTdxCollateral, fakeTdxPlatform, requireTool, tempDir,
   type FakeAzTdx,
 } from '@kata-cc/testing';
-import { admin, referenceValues, startPlainKbs, tokenClaims, type PlainKbs } from './kbs-fake-hw-harness.js';
+import { referenceValues, startPlainKbs, storeSecrets, tokenClaims, type PlainKbs } from './kbs-fake-hw-harness.js';
 import { attestAndGet, attestRefused, azureVtpm, fakeImds, refused, replaying, type AzureVtpm, type FakeImds } from './kbs-fake-hw-more-harness.js';
 
 let dir: string;
@@ -86,10 +86,7 @@ before(async () => {
     mr_td: [h(azTd.mrTd)],
     xfam: [h(azTd.xfam)],
   }, 'azure');
-  for (const [name, secret] of Object.entries(SECRET)) {
-    await writeFile(path.join(dir, `${name}-secret`), secret);
-    await admin(kbs, 'set-resource', '--path', `default/fake/${name}`, '--file', path.join(dir, `${name}-secret`));
-  }
+  await storeSecrets(dir, kbs, SECRET);
 });
 
 after(async () => {

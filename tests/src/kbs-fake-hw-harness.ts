@@ -5,12 +5,11 @@
  * from @kata-cc/testing (a test CA standing in for Intel and AMD: no TEE hardware here).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SnpAttester, TdxAttester, type Attester } from '@kata-cc/attester';
-import { fakeTsm, type FakeSnpPlatform, type FakeTdxPlatform, type FakeTsmFs } from '@kata-cc/testing';
-import { KBS_BIN, kbsCli, writeAdminKeys } from './kbs-harness.js';
+import { fakeTsm, startKbsProcess, type FakeSnpPlatform, type FakeTdxPlatform, type FakeTsmFs } from '@kata-cc/testing';
+import { kbsCli, writeAdminKeys } from './kbs-harness.js';
 
 export interface PlainKbs {
   url: string;
@@ -25,38 +24,8 @@ export async function startPlainKbs(dir: string, verifierConfig: unknown, name: 
   const admin = await writeAdminKeys(dir, `admin-${name}`);
   const cfg = path.join(dir, `verifier-${name}.json`);
   await writeFile(cfg, JSON.stringify(verifierConfig));
-  const proc: ChildProcess = spawn(process.execPath, [KBS_BIN, '--listen', '127.0.0.1:0', '--insecure-http', '--storage', 'memory:', '--admin-key', admin.pub, '--verifier-config', cfg], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KATA_CC_LOG_LEVEL: 'warn' },
-  });
-  let err = '';
-  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`kbs did not start in 20 s: ${err}`)), 20_000);
-    proc.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /kbs listening on (\S+)/.exec(out);
-      if (m?.[1] !== undefined) {
-        clearTimeout(t);
-        resolve(m[1]);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`kbs exited with ${code}: ${err}`));
-    });
-  });
-  return {
-    url,
-    adminKey: admin.key,
-    logs: () => err,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const kbs = await startKbsProcess(['--insecure-http', '--storage', 'memory:', '--admin-key', admin.pub, '--verifier-config', cfg]);
+  return { url: kbs.url, adminKey: admin.key, logs: kbs.stderr, stop: kbs.stop };
 }
 
 /** One admin call through the real kbs-cli; fails the test when it fails. */
@@ -70,6 +39,25 @@ export async function referenceValues(dir: string, k: PlainKbs, values: Record<s
   const file = path.join(dir, `rv-${name}.json`);
   await writeFile(file, JSON.stringify({ version: '0.1.0', type: 'sample', payload: Buffer.from(JSON.stringify(values)).toString('base64') }));
   await admin(k, 'set-reference-value', '--file', file);
+}
+
+/** default_cpu's SNP reference values (trustee's ids) for this chip's launch measurement and reported TCB. */
+export function snpReferenceValues(chip: FakeSnpPlatform): Record<string, string[]> {
+  return {
+    snp_launch_measurement: [Buffer.from(chip.measurement).toString('base64')],
+    snp_bootloader: [String(chip.tcb.bootloader)],
+    snp_microcode: [String(chip.tcb.microcode)],
+    snp_snp_svn: [String(chip.tcb.snp)],
+    snp_tee_svn: [String(chip.tcb.tee)],
+  };
+}
+
+/** Stores each secret as resource `default/fake/<name>` through kbs-cli. */
+export async function storeSecrets(dir: string, k: PlainKbs, secrets: Record<string, string>): Promise<void> {
+  for (const [name, secret] of Object.entries(secrets)) {
+    await writeFile(path.join(dir, `${name}-secret`), secret);
+    await admin(k, 'set-resource', '--path', `default/fake/${name}`, '--file', path.join(dir, `${name}-secret`));
+  }
 }
 
 /** True when a KBS log line carries this error `code`. */

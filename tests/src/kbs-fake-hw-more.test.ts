@@ -23,7 +23,7 @@ import { fakeSevGuest, fakeUltravisor, hostKeyCoords } from '@kata-cc/attester/t
 import { hasCode } from '@kata-cc/errors';
 import { KbsClient } from '@kata-cc/kbs-client';
 import { fakeSnpCa, fakeSnpPlatform, requireTool, tempDir, type FakeSnpPlatform } from '@kata-cc/testing';
-import { admin, referenceValues, startPlainKbs, type PlainKbs } from './kbs-fake-hw-harness.js';
+import { referenceValues, snpReferenceValues, startPlainKbs, storeSecrets, type PlainKbs } from './kbs-fake-hw-harness.js';
 import { attestAndGet, attestRefused, refused, replaying, seImageHeader, seMachine, seMeasurementKey, type SeMachine } from './kbs-fake-hw-more-harness.js';
 
 let dir: string;
@@ -52,17 +52,8 @@ before(async () => {
     snp: { trustAnchors: { Milan: snpCa.trustAnchorPem }, arkCrls: [arkCrl], requireArkCrl: true },
     se: { measurementKeyPrivate: seMeasurementKey(), hostKeyDocuments: [seA.hkd, seB.hkd], imageHeader: image.file, skipHkdVerification: true },
   }, 'more');
-  await referenceValues(dir, kbs, {
-    snp_launch_measurement: [Buffer.from(snpGood.measurement).toString('base64')],
-    snp_bootloader: [String(snpGood.tcb.bootloader)],
-    snp_microcode: [String(snpGood.tcb.microcode)],
-    snp_snp_svn: [String(snpGood.tcb.snp)],
-    snp_tee_svn: [String(snpGood.tcb.tee)],
-  }, 'more');
-  for (const [name, secret] of Object.entries(SECRET)) {
-    await writeFile(path.join(dir, `${name}-secret`), secret);
-    await admin(kbs, 'set-resource', '--path', `default/fake/${name}`, '--file', path.join(dir, `${name}-secret`));
-  }
+  await referenceValues(dir, kbs, snpReferenceValues(snpGood), 'more');
+  await storeSecrets(dir, kbs, SECRET);
 });
 
 after(async () => {

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { hasCode } from '@kata-cc/errors';
 import { KbsClient } from '@kata-cc/kbs-client';
 import { fakeSnpCa, fakeSnpPlatform, fakeTdxCa, fakeTdxCollateral, fakeTdxPlatform, tempDir } from '@kata-cc/testing';
-import { admin, fakeSnpAttester, fakeTdxAttester, logged, referenceValues, startPlainKbs, tokenClaims, type PlainKbs } from './kbs-fake-hw-harness.js';
+import { admin, fakeSnpAttester, fakeTdxAttester, logged, referenceValues, snpReferenceValues, startPlainKbs, storeSecrets, tokenClaims, type PlainKbs } from './kbs-fake-hw-harness.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -53,20 +53,13 @@ before(async () => {
   }, 'main');
   // The operator's reference values for the "good" platforms only (default_cpu policy names).
   await referenceValues(dir, kbs, {
-    snp_launch_measurement: [Buffer.from(snpGood.measurement).toString('base64')],
-    snp_bootloader: [String(snpGood.tcb.bootloader)],
-    snp_microcode: [String(snpGood.tcb.microcode)],
-    snp_snp_svn: [String(snpGood.tcb.snp)],
-    snp_tee_svn: [String(snpGood.tcb.tee)],
+    ...snpReferenceValues(snpGood),
     mr_td: [h(tdxGood.mrTd)],
     rtmr_1: [h(tdxGood.rtmr[1])],
     rtmr_2: [h(tdxGood.rtmr[2])],
     xfam: [h(tdxGood.xfam)],
   }, 'main');
-  await writeFile(path.join(dir, 'snp-secret'), SNP_SECRET);
-  await writeFile(path.join(dir, 'tdx-secret'), TDX_SECRET);
-  await admin(kbs, 'set-resource', '--path', 'default/fake/snp', '--file', path.join(dir, 'snp-secret'));
-  await admin(kbs, 'set-resource', '--path', 'default/fake/tdx', '--file', path.join(dir, 'tdx-secret'));
+  await storeSecrets(dir, kbs, { snp: SNP_SECRET, tdx: TDX_SECRET });
 });
 
 after(async () => {
